@@ -1,0 +1,41 @@
+// ferry's entry point: parses the command line and hands each subcommand to the library.
+#include "core/error.h"
+#include "core/log.h"
+#include "demo_command.h"
+#include "migrate_command.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <csignal>
+#include <functional>
+
+int main(int argc, char** argv) {
+  using ferry::ExitCode;
+  CLI::App app{"ferry: migrate a live Redis dataset to another Redis-compatible server, and prove the copy is right"};
+  app.footer(ferry::exit_code_table());
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "ferry 0.1.0");
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::function<int()> run;
+  ferry::cli::add_migrate_command(app, run);
+  ferry::cli::add_demo_command(app, run);
+  for (auto* sub : app.get_subcommands({})) sub->footer(ferry::exit_code_table());
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);  // prints help, version or the parse error
+    return code == 0 ? 0 : static_cast<int>(ExitCode::Usage);
+  }
+  try {
+    return run ? run() : static_cast<int>(ExitCode::Usage);
+  } catch (const ferry::FerryError& e) {
+    ferry::log::error("{}", e.what());
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    ferry::log::error("{}", e.what());
+    return static_cast<int>(ExitCode::Failed);
+  }
+}

@@ -1,0 +1,116 @@
+#include "migrate_command.h"
+
+#include "common_options.h"
+#include "core/log.h"
+#include "scan/scan_copier.h"
+#include "task/preflight.h"
+#include "task/progress.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <iostream>
+#include <memory>
+
+namespace ferry::cli {
+namespace {
+
+struct MigrateOptions {
+  ConnectionOptions conn;
+  LogOptions log;
+  std::string mode = "scan";
+  std::vector<int> dbs;
+  std::string on_conflict = "block";
+  long long ttl_extend_s = 0;
+  std::string write_mode = "auto";
+  bool accept_warnings = false;
+  std::string report_path;
+  size_t big_key_bytes = 4 << 20;
+  size_t scan_count = 1000;
+  std::string progress = "auto";
+};
+
+int run_migrate(MigrateOptions& o) {
+  o.log.apply();
+  Endpoint source = o.conn.source_endpoint();
+  Endpoint target = o.conn.target_endpoint();
+  if (source.db) {
+    if (!o.dbs.empty() && !(o.dbs.size() == 1 && o.dbs[0] == *source.db))
+      throw FerryError(ExitCode::Usage, fmt::format("the source URI selects DB {} but --db says {}", *source.db,
+                                                    fmt::join(o.dbs, ",")));
+    o.dbs = {*source.db};
+  }
+
+  CopyOptions copy;
+  copy.dbs = o.dbs;
+  copy.on_conflict = o.on_conflict == "replace" ? ConflictMode::Replace : ConflictMode::Block;
+  copy.ttl_extend_ms = o.ttl_extend_s * 1000;
+  copy.write_mode = o.write_mode == "restore" ? WriteMode::Restore : o.write_mode == "commands" ? WriteMode::Commands : WriteMode::Auto;
+  copy.big_key_bytes = o.big_key_bytes;
+  copy.scan_count = o.scan_count;
+  copy.pipeline = o.conn.pipeline();
+  copy.progress = o.progress == "always" || (o.progress == "auto" && ProgressMeter::stderr_is_tty());
+
+  auto src = Connection::open(source, o.conn.timeouts());
+  auto dst = Connection::open(target, o.conn.timeouts());
+  log::info("source {} (Redis {}), target {} (Redis {})", src->describe(), src->version_string(), dst->describe(),
+            dst->version_string());
+
+  PreflightResult pre = preflight_checks(*src, *dst);
+  for (const auto& f : pre.failures) log::error("check failed: {}", f);
+  for (const auto& w : pre.warnings) log::warn("{}", w);
+  if (!pre.failures.empty())
+    throw FerryError(ExitCode::Failed, fmt::format("{} check(s) failed; nothing was written", pre.failures.size()));
+  if (!pre.warnings.empty() && !o.accept_warnings) {
+    log::error("{} warning(s); nothing was written. Re-run with --accept-warnings to migrate anyway", pre.warnings.size());
+    return static_cast<int>(ExitCode::Warnings);
+  }
+
+  ScanCopier copier(*src, *dst, copy);
+  MigrationReport report = copier.run();
+  report.warnings.insert(report.warnings.begin(), pre.warnings.begin(), pre.warnings.end());
+  std::cout << report.summary_text() << std::flush;
+  if (!o.report_path.empty()) report.write_json(o.report_path);
+  if (!report.complete) return static_cast<int>(ExitCode::Failed);
+  if (!report.warnings.empty() && !o.accept_warnings) return static_cast<int>(ExitCode::Warnings);
+  return static_cast<int>(ExitCode::Ok);
+}
+
+}  // namespace
+
+void add_migrate_command(CLI::App& app, std::function<int()>& run) {
+  auto o = std::make_shared<MigrateOptions>();
+  auto* cmd = app.add_subcommand(
+      "migrate",
+      "Copy every key of a source server to a target.\n"
+      "--mode scan: SCAN + DUMP/RESTORE with absolute expiries (PEXPIRETIME + RESTORE ABSTTL). The source stays\n"
+      "online, but writes made to it while the scan runs may or may not be copied: stop writes, or use the\n"
+      "incremental modes (coming) for a live cutover.");
+  o->conn.add_to(*cmd);
+  o->log.add_to(*cmd);
+  cmd->add_option("--mode", o->mode, "Migration mode")->capture_default_str()->check(CLI::IsMember({"scan"}));
+  cmd->add_option("--db", o->dbs, "DBs to copy, e.g. 0,5 (default: every non-empty DB; the URI's /db means the same)")
+      ->delimiter(',')->check(CLI::Range(0, 255));
+  cmd->add_option("--on-conflict", o->on_conflict,
+                  "block: stop before writing if the target holds keys in the selected DBs; replace: overwrite keys "
+                  "of the same name")
+      ->capture_default_str()->check(CLI::IsMember({"block", "replace"}));
+  cmd->add_option("--ttl-extend", o->ttl_extend_s, "Seconds added to every migrated expiry (0: exact copy)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--write-mode", o->write_mode,
+                  "auto: RESTORE, native commands where the target rejects the payload; restore: RESTORE only; "
+                  "commands: native commands for every key")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "restore", "commands"}));
+  cmd->add_flag("--accept-warnings", o->accept_warnings,
+                "Migrate despite preflight warnings, and exit 0 (not 2) when the only findings are warnings");
+  cmd->add_option("--report", o->report_path, "Write the summary as JSON to this file");
+  cmd->add_option("--big-key-threshold", o->big_key_bytes,
+                  "Keys larger than this (MEMORY USAGE) are copied in chunks with native commands (suffixes K, M, G)")
+      ->capture_default_str()->transform(CLI::AsSizeValue(false));
+  cmd->add_option("--scan-count", o->scan_count, "SCAN COUNT hint")->capture_default_str()->check(CLI::Range(size_t{1}, size_t{100000}));
+  cmd->add_option("--progress", o->progress, "Progress line on stderr: auto (when a terminal), always, never")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "always", "never"}));
+  cmd->callback([&run, o] { run = [o] { return run_migrate(*o); }; });
+}
+
+}  // namespace ferry::cli

@@ -1,0 +1,98 @@
+// Writes one key to a target with its type's own commands, chunk by chunk, into a temporary key
+// that is renamed into place at the end, so a reader never sees half a key. Used for big keys, for
+// targets that reject a DUMP payload, and (later) by RDB import and replication.
+#pragma once
+
+#include "redis/connection.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ferry {
+
+enum class KeyType { String, List, Set, ZSet, Hash, Stream };
+std::optional<KeyType> key_type_from_name(std::string_view redis_type);  // "string", "list", ...
+const char* key_type_name(KeyType type);
+
+using FieldValue = std::pair<std::string, std::string>;
+
+struct StreamEntry {
+  std::string id;
+  std::vector<std::string> fields_values;  // f1 v1 f2 v2 ...
+};
+
+struct StreamMeta {
+  std::string last_id;                        // last-generated-id
+  std::optional<long long> entries_added;     // 7.0+
+  std::optional<std::string> max_deleted_id;  // 7.0+
+};
+
+struct StreamGroup {
+  std::string name;
+  std::string last_delivered_id;
+  std::optional<long long> entries_read;  // 7.0+, nil when unknown
+};
+
+struct StreamPendingEntry {
+  std::string id;
+  std::string consumer;
+  long long idle_ms = 0;
+  long long deliveries = 1;
+};
+
+// What happened to a key at commit.
+enum class WriteOutcome {
+  Written,   // the key is in place
+  Conflict,  // the key existed on the target and replace was off: nothing changed
+  Gone,      // nothing was written (the source key vanished or its expiry passed)
+};
+
+class NativeWriter {
+ public:
+  // target_version: Connection::version() of the target, to pick commands it knows.
+  NativeWriter(Pipeline& target, int target_version);
+
+  // Starts a key in the target's currently selected DB.
+  void begin(const std::string& key, KeyType type);
+  void string_chunk(std::string_view bytes);  // SET then APPEND
+  void list_items(const std::vector<std::string>& items);
+  void set_members(const std::vector<std::string>& members);
+  void zset_members(const std::vector<FieldValue>& member_score);  // score as Redis prints it
+  void hash_fields(const std::vector<FieldValue>& fields);
+  void stream_entries(const std::vector<StreamEntry>& entries);
+  // Stream metadata and groups go after the entries.
+  void stream_meta(const StreamMeta& meta);
+  void stream_group(const StreamGroup& group);
+  void stream_consumer(const std::string& group, const std::string& consumer);
+  void stream_pending(const std::string& group, const std::vector<StreamPendingEntry>& pending);
+
+  // Moves the temporary key into place. abs_expire_ms: absolute Unix ms, or nullopt for none.
+  // Throws CommandError when the target rejected a chunk (OOM, NOPERM ...); the temp key is removed.
+  WriteOutcome commit(std::optional<long long> abs_expire_ms, bool replace);
+  // Drops the temporary key.
+  void abort();
+
+  const std::string& temp_key() const { return temp_; }
+  // Pending entries whose message no longer exists cannot be recreated (XCLAIM ignores them).
+  size_t dropped_pending() const { return dropped_pending_; }
+
+ private:
+  void send(Args args);
+  void ensure_stream_exists();
+  void check_error();
+  Pipeline& target_;
+  int target_version_;
+  std::string key_;
+  std::string temp_;
+  KeyType type_ = KeyType::String;
+  bool created_ = false;
+  std::optional<std::string> first_error_;
+  std::optional<RedisErrorKind> first_error_kind_;
+  size_t dropped_pending_ = 0;
+  uint64_t counter_ = 0;
+};
+
+}  // namespace ferry

@@ -1,0 +1,231 @@
+#include "redis/connection.h"
+
+#include "core/log.h"
+
+#include <fmt/format.h>
+#include <hiredis/hiredis.h>
+
+#include <sys/time.h>
+
+namespace ferry {
+namespace {
+
+Reply convert(const redisReply* r) {
+  Reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING: out.type = Reply::Type::String; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_STATUS: out.type = Reply::Type::Status; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_ERROR: out.type = Reply::Type::Error; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_INTEGER: out.type = Reply::Type::Integer; out.integer = r->integer; break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::Array;
+      out.elements.reserve(r->elements);
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+      break;
+    default: out.type = Reply::Type::Nil; break;
+  }
+  return out;
+}
+
+timeval to_timeval(std::chrono::milliseconds ms) {
+  return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
+
+size_t args_bytes(const Args& args) {
+  size_t n = 16;
+  for (const auto& a : args) n += a.size() + 16;
+  return n;
+}
+
+// The command name for messages: never the arguments (they may hold a password or big values).
+std::string command_name(const Args& args) {
+  if (args.empty()) return "";
+  std::string name = args[0];
+  if (args.size() > 1 && (name == "CONFIG" || name == "MEMORY" || name == "XINFO" || name == "XGROUP" ||
+                          name == "CLIENT" || name == "ACL"))
+    name += " " + args[1];
+  return name;
+}
+
+}  // namespace
+
+Connection::Connection(const Endpoint& endpoint, redisContext* ctx) : ctx_(ctx), endpoint_(endpoint) {}
+
+Connection::~Connection() {
+  if (ctx_) redisFree(ctx_);
+}
+
+std::unique_ptr<Connection> Connection::open(const Endpoint& endpoint, const Timeouts& timeouts) {
+  redisContext* ctx = redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, to_timeval(timeouts.connect));
+  if (!ctx) throw FerryError(ExitCode::Connection, fmt::format("{}: cannot allocate a connection", endpoint.describe()));
+  if (ctx->err) {
+    std::string why = ctx->errstr;
+    redisFree(ctx);
+    throw FerryError(ExitCode::Connection, fmt::format("cannot connect to {}: {}", endpoint.describe(), why));
+  }
+  redisSetTimeout(ctx, to_timeval(timeouts.read));
+  std::unique_ptr<Connection> conn(new Connection(endpoint, ctx));
+
+  auto auth_failed = [&](const Reply& r) {
+    auto kind = classify_error(r.str);
+    return FerryError(ExitCode::Connection,
+                      fmt::format("cannot authenticate to {}: {} ({})", endpoint.describe(),
+                                  kind == RedisErrorKind::WrongPass ? "wrong user name or password" : r.str.substr(0, 80),
+                                  kind == RedisErrorKind::WrongPass ? "WRONGPASS" : "AUTH failed"));
+  };
+  if (endpoint.password) {
+    const std::string& password = *endpoint.password;
+    Reply r = endpoint.user.empty() ? conn->command({"AUTH", password})
+                                    : conn->command({"AUTH", endpoint.user, password});
+    // Cloud consoles give ACL credentials as one "user:password" password: try that split too.
+    if (r.is_error() && endpoint.user.empty() && password.find(':') != std::string::npos &&
+        classify_error(r.str) == RedisErrorKind::WrongPass) {
+      auto colon = password.find(':');
+      Reply split = conn->command({"AUTH", password.substr(0, colon), password.substr(colon + 1)});
+      if (!split.is_error()) {
+        conn->endpoint_.user = password.substr(0, colon);
+        conn->endpoint_.password = password.substr(colon + 1);
+        r = split;
+      }
+    }
+    if (r.is_error()) {
+      // "AUTH <password> called without any password configured" means no password is needed.
+      if (r.str.find("without any password configured") == std::string::npos) throw auth_failed(r);
+      log::warn("{} has no password configured; the given password was not needed", endpoint.describe());
+    }
+  } else if (!endpoint.user.empty()) {
+    throw FerryError(ExitCode::Usage, fmt::format("{}: user '{}' given without a password", endpoint.describe(), endpoint.user));
+  }
+  Reply pong = conn->command({"PING"});
+  if (pong.is_error()) {
+    auto kind = classify_error(pong.str);
+    if (kind == RedisErrorKind::NoAuth)
+      throw FerryError(ExitCode::Connection, fmt::format("cannot use {}: {} (NOAUTH)", endpoint.describe(), explain_error(kind)));
+    if (kind == RedisErrorKind::Loading)
+      throw FerryError(ExitCode::Connection, fmt::format("cannot use {}: {} (LOADING)", endpoint.describe(), explain_error(kind)));
+    if (kind != RedisErrorKind::NoPerm)  // an ACL user may lack +ping; its real commands will tell
+      throw FerryError(ExitCode::Connection, fmt::format("cannot use {}: PING answered {}", endpoint.describe(), pong.str));
+  }
+  log::debug("connected to {}", endpoint.describe());
+  return conn;
+}
+
+void Connection::fail_io(const char* doing) {
+  std::string why = ctx_->errstr[0] ? ctx_->errstr : "connection error";
+  if (ctx_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)) why = "read timed out";
+  if (ctx_->err == REDIS_ERR_EOF) why = "server closed the connection";
+  throw LinkError(ExitCode::Connection, fmt::format("{} failed on {}: {}", doing, describe(), why));
+}
+
+void Connection::append(const Args& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), lens.data()) != REDIS_OK)
+    fail_io("sending a command");
+}
+
+Reply Connection::read_reply() {
+  void* raw = nullptr;
+  if (redisGetReply(ctx_, &raw) != REDIS_OK || !raw) fail_io("reading a reply");
+  auto* r = static_cast<redisReply*>(raw);
+  Reply out = convert(r);
+  freeReplyObject(r);
+  return out;
+}
+
+Reply Connection::command(const Args& args) {
+  append(args);
+  return read_reply();
+}
+
+Reply Connection::checked(const Args& args) {
+  Reply r = command(args);
+  if (r.is_error()) {
+    auto kind = classify_error(r.str);
+    throw CommandError(kind, fmt::format("{} on {} failed: {} ({})", command_name(args), describe(), r.str, explain_error(kind)));
+  }
+  return r;
+}
+
+void Connection::select(int db) {
+  if (db == db_) return;
+  Reply r = command({"SELECT", std::to_string(db)});
+  if (r.is_error())
+    throw CommandError(classify_error(r.str), fmt::format("cannot select DB {} on {}: {}", db, describe(), r.str));
+  db_ = db;
+}
+
+std::map<std::string, std::string> Connection::info(const std::string& section) {
+  Reply r = checked({"INFO", section});
+  std::map<std::string, std::string> out;
+  size_t pos = 0;
+  while (pos < r.str.size()) {
+    size_t end = r.str.find("\r\n", pos);
+    if (end == std::string::npos) end = r.str.size();
+    std::string_view line(r.str.data() + pos, end - pos);
+    if (!line.empty() && line[0] != '#') {
+      auto colon = line.find(':');
+      if (colon != std::string_view::npos) out.emplace(line.substr(0, colon), line.substr(colon + 1));
+    }
+    pos = end + 2;
+  }
+  return out;
+}
+
+int Connection::version() {
+  if (version_ < 0) {
+    auto server = info("server");
+    version_string_ = server["redis_version"];
+    int major = 0, minor = 0, patch = 0;
+    std::sscanf(version_string_.c_str(), "%d.%d.%d", &major, &minor, &patch);
+    version_ = major * 10000 + minor * 100 + patch;
+  }
+  return version_;
+}
+
+std::string Connection::version_string() {
+  version();
+  return version_string_;
+}
+
+Pipeline::~Pipeline() {
+  // Replies not read here would be read by the next caller of the connection as its own.
+  try {
+    drain();
+  } catch (...) {
+  }
+}
+
+void Pipeline::send(const Args& args, Handler on_reply) {
+  size_t bytes = args_bytes(args);
+  while (!pending_.empty() && (pending_.size() >= limits_.max_commands || bytes_in_flight_ + bytes > limits_.max_bytes))
+    read_one();
+  conn_.append(args);
+  pending_.push_back({bytes, std::move(on_reply)});
+  bytes_in_flight_ += bytes;
+}
+
+void Pipeline::read_one() {
+  Pending p = std::move(pending_.front());
+  pending_.pop_front();
+  bytes_in_flight_ -= p.bytes;
+  Reply r = conn_.read_reply();
+  if (p.handler) {
+    p.handler(std::move(r));
+  } else if (r.is_error()) {  // nobody asked for this reply: an error must not vanish
+    auto kind = classify_error(r.str);
+    throw CommandError(kind, fmt::format("pipelined command on {} failed: {} ({})", conn_.describe(), r.str, explain_error(kind)));
+  }
+}
+
+void Pipeline::drain() {
+  while (!pending_.empty()) read_one();
+}
+
+}  // namespace ferry

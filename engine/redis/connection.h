@@ -1,0 +1,118 @@
+// A request/reply connection to one Redis server (hiredis underneath): connect and read timeouts,
+// authentication in all its forms, and a bounded pipeline. Not for the replication link.
+#pragma once
+
+#include "core/error.h"
+#include "redis/endpoint.h"
+#include "redis/reply.h"
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct redisContext;
+
+namespace ferry {
+
+struct Timeouts {
+  std::chrono::milliseconds connect{5000};
+  std::chrono::milliseconds read{60000};
+};
+
+// The link to a server broke or timed out while a job was running.
+class LinkError : public FerryError {
+ public:
+  using FerryError::FerryError;
+};
+
+// A command failed in a way the job cannot go on from (OOM, NOPERM, READONLY ...). Carries the kind.
+class CommandError : public FerryError {
+ public:
+  CommandError(RedisErrorKind kind, const std::string& message)
+      : FerryError(ExitCode::Failed, message), kind_(kind) {}
+  RedisErrorKind kind() const { return kind_; }
+
+ private:
+  RedisErrorKind kind_;
+};
+
+using Args = std::vector<std::string>;
+
+class Connection {
+ public:
+  // Connects, authenticates and checks the server answers (PING). Fails fast with
+  // FerryError(Connection): refused, timed out, wrong password, password required.
+  static std::unique_ptr<Connection> open(const Endpoint& endpoint, const Timeouts& timeouts = {});
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Sends one command and waits for its reply; error replies are returned, not thrown.
+  Reply command(const Args& args);
+  // Like command(), but an error reply throws CommandError naming the server and command.
+  Reply checked(const Args& args);
+
+  // Pipelining primitives: queue a command, read the oldest outstanding reply.
+  void append(const Args& args);
+  Reply read_reply();
+
+  // SELECT db, skipped when already selected.
+  void select(int db);
+  int selected_db() const { return db_; }
+
+  // INFO <section> as key -> value.
+  std::map<std::string, std::string> info(const std::string& section);
+  // Major*10000 + minor*100 + patch of redis_version (e.g. 70015); cached.
+  int version();
+  std::string version_string();
+
+  const Endpoint& endpoint() const { return endpoint_; }
+  std::string describe() const { return endpoint_.describe(); }
+
+ private:
+  Connection(const Endpoint& endpoint, redisContext* ctx);
+  [[noreturn]] void fail_io(const char* doing);
+  redisContext* ctx_;
+  Endpoint endpoint_;
+  int db_ = 0;
+  int version_ = -1;
+  std::string version_string_;
+};
+
+// Limits on what is sent but not yet answered.
+struct PipelineLimits {
+  size_t max_commands = 512;
+  size_t max_bytes = 8 << 20;
+};
+
+// Sends commands without waiting, reading replies only to stay within the limits; each reply goes
+// to the handler given with its command, in order.
+class Pipeline {
+ public:
+  using Handler = std::function<void(Reply&&)>;
+  Pipeline(Connection& conn, PipelineLimits limits = {}) : conn_(conn), limits_(limits) {}
+  ~Pipeline();
+
+  void send(const Args& args, Handler on_reply = {});
+  // Reads every outstanding reply.
+  void drain();
+  size_t in_flight() const { return pending_.size(); }
+  Connection& connection() { return conn_; }
+
+ private:
+  void read_one();
+  Connection& conn_;
+  PipelineLimits limits_;
+  struct Pending {
+    size_t bytes;
+    Handler handler;
+  };
+  std::deque<Pending> pending_;
+  size_t bytes_in_flight_ = 0;
+};
+
+}  // namespace ferry

@@ -1,0 +1,353 @@
+#include "scan/scan_copier.h"
+
+#include "core/log.h"
+#include "task/progress.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <chrono>
+
+namespace ferry {
+namespace {
+
+long long now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Kinds after which writing more keys is pointless: stop and report.
+bool is_fatal(RedisErrorKind kind, const std::string& message) {
+  switch (kind) {
+    case RedisErrorKind::Oom:
+    case RedisErrorKind::ReadOnly:
+    case RedisErrorKind::Loading:
+    case RedisErrorKind::UnknownCommand: return true;
+    case RedisErrorKind::NoPerm: return message.find("command") != std::string::npos;  // not a key pattern
+    default: return false;
+  }
+}
+
+// Parses "db0:keys=12,expires=3,avg_ttl=0" -> 12.
+long long keyspace_keys(const std::string& value) {
+  auto pos = value.find("keys=");
+  if (pos == std::string::npos) return 0;
+  return std::atoll(value.c_str() + pos + 5);
+}
+
+}  // namespace
+
+ScanCopier::ScanCopier(Connection& source, Connection& target, CopyOptions options)
+    : source_(source),
+      target_(target),
+      options_(std::move(options)),
+      source_pipe_(source, options_.pipeline),
+      target_pipe_(target, options_.pipeline),
+      writer_(target_pipe_, target.version()) {}
+
+std::vector<int> ScanCopier::selected_dbs() {
+  if (!options_.dbs.empty()) return options_.dbs;
+  std::vector<int> dbs;
+  for (const auto& [name, value] : source_.info("keyspace"))
+    if (name.rfind("db", 0) == 0 && keyspace_keys(value) > 0) dbs.push_back(std::atoi(name.c_str() + 2));
+  std::sort(dbs.begin(), dbs.end());
+  return dbs;
+}
+
+void ScanCopier::check_conflicts(const std::vector<int>& dbs) {
+  for (int db : dbs) {
+    target_.select(db);
+    long long size = target_.checked({"DBSIZE"}).integer;
+    if (size == 0) continue;
+    std::vector<std::string> examples;
+    std::string cursor = "0";
+    for (int round = 0; round < 20 && examples.size() < 5; ++round) {
+      Reply r = target_.checked({"SCAN", cursor, "COUNT", "100"});
+      cursor = r.elements[0].str;
+      for (auto& k : r.elements[1].elements)
+        if (examples.size() < 5) examples.push_back("'" + log::printable(k.str, 60) + "'");
+      if (cursor == "0") break;
+    }
+    throw FerryError(ExitCode::Failed,
+                     fmt::format("{} already holds {} key(s) in DB {} (e.g. {}); nothing was written. Empty it, pick "
+                                 "other DBs with --db, or overwrite with --on-conflict replace",
+                                 target_.describe(), size, db, fmt::join(examples, ", ")));
+  }
+}
+
+MigrationReport ScanCopier::run() {
+  auto started = std::chrono::steady_clock::now();
+  report_ = MigrationReport{};
+  report_.source = source_.describe();
+  report_.target = target_.describe();
+
+  use_pexpiretime_ = source_.version() >= 70000;
+  if (!use_pexpiretime_) {
+    std::string w = fmt::format("{} is Redis {} (< 7.0, no PEXPIRETIME): expiries are read with PTTL, so an absolute "
+                                "expiry may be off by the round-trip time (a few ms)",
+                                source_.describe(), source_.version_string());
+    log::warn("{}", w);
+    report_.warnings.push_back(w);
+  }
+  if (options_.write_mode == WriteMode::Commands) target_rejects_dump_ = true;
+
+  std::vector<int> dbs = selected_dbs();
+  report_.dbs = dbs;
+  for (int db : dbs) {
+    source_.select(db);
+    report_.keys_total += source_.checked({"DBSIZE"}).integer;
+  }
+  if (options_.on_conflict == ConflictMode::Block) check_conflicts(dbs);
+
+  ProgressMeter meter(report_.keys_total, options_.progress);
+  meter_ = &meter;
+  try {
+    for (int db : dbs) {
+      copy_db(db);
+      if (fatal_) break;
+    }
+  } catch (const FerryError& e) {
+    fatal_ = e.what();
+  }
+  meter.finish();
+  meter_ = nullptr;
+
+  if (fatal_) {
+    report_.stopped_because = *fatal_;
+    report_.not_attempted = report_.keys_total > report_.handled() ? report_.keys_total - report_.handled() : 0;
+  }
+  report_.complete = !fatal_ && report_.failed == 0 && report_.skipped_conflict == 0;
+  report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report_;
+}
+
+void ScanCopier::copy_db(int db) {
+  source_.select(db);
+  target_.select(db);
+  std::string cursor = "0";
+  do {
+    Reply r = source_.checked({"SCAN", cursor, "COUNT", std::to_string(options_.scan_count)});
+    cursor = r.elements[0].str;
+    std::vector<std::string> keys;
+    keys.reserve(r.elements[1].elements.size());
+    for (auto& k : r.elements[1].elements) keys.push_back(std::move(k.str));
+    copy_batch(db, keys);
+    report_progress();
+  } while (cursor != "0" && !fatal_);
+}
+
+void ScanCopier::report_progress() {
+  if (meter_) meter_->update(report_.handled(), report_.bytes);
+}
+
+std::vector<ScanCopier::SizedKey> ScanCopier::measure(int db, std::vector<std::string>& keys) {
+  std::vector<SizedKey> sized;
+  sized.reserve(keys.size());
+  if (memory_usage_ok_) {
+    std::vector<Reply> replies(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i)
+      source_pipe_.send({"MEMORY", "USAGE", keys[i]}, [&replies, i](Reply&& r) { replies[i] = std::move(r); });
+    source_pipe_.drain();
+    bool unsupported = false;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (replies[i].is_error()) {
+        unsupported = true;
+        break;
+      }
+      if (replies[i].is_nil()) {
+        ++report_.skipped_expired;  // gone between SCAN and now
+        continue;
+      }
+      sized.push_back({std::move(keys[i]), replies[i].integer});
+    }
+    if (!unsupported) return sized;
+    memory_usage_ok_ = false;
+    sized.clear();
+    std::string w = fmt::format("MEMORY USAGE is not allowed on {}: key sizes are estimated from TYPE and length",
+                                source_.describe());
+    log::warn("{}", w);
+    report_.warnings.push_back(w);
+  }
+  // Fallback: TYPE, then the type's length command.
+  std::vector<Reply> types(keys.size()), lengths(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i)
+    source_pipe_.send({"TYPE", keys[i]}, [&types, i](Reply&& r) { types[i] = std::move(r); });
+  source_pipe_.drain();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string& t = types[i].str;
+    const char* cmd = t == "string" ? "STRLEN" : t == "list" ? "LLEN" : t == "set" ? "SCARD" : t == "zset" ? "ZCARD"
+                      : t == "hash" ? "HLEN" : t == "stream" ? "XLEN" : nullptr;
+    if (cmd) source_pipe_.send({cmd, keys[i]}, [&lengths, i](Reply&& r) { lengths[i] = std::move(r); });
+  }
+  source_pipe_.drain();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (types[i].str == "none") {
+      ++report_.skipped_expired;
+      continue;
+    }
+    long long n = lengths[i].is_integer() ? lengths[i].integer : 0;
+    sized.push_back({std::move(keys[i]), types[i].str == "string" ? n : n * 64});
+  }
+  (void)db;
+  return sized;
+}
+
+void ScanCopier::copy_batch(int db, std::vector<std::string>& keys) {
+  std::vector<SizedKey> sized = measure(db, keys);
+  std::vector<SizedKey> group;
+  long long group_bytes = 0;
+  auto flush = [&] {
+    if (!group.empty()) copy_dumped(db, group);
+    group.clear();
+    group_bytes = 0;
+  };
+  for (auto& k : sized) {
+    if (fatal_) return;
+    if (target_rejects_dump_ || k.size > static_cast<long long>(options_.big_key_bytes)) {
+      copy_chunked(db, k.key);
+      continue;
+    }
+    if (group_bytes + k.size > static_cast<long long>(options_.batch_bytes)) flush();
+    group_bytes += k.size;
+    group.push_back(std::move(k));
+  }
+  if (!fatal_) flush();
+}
+
+std::optional<long long> ScanCopier::absolute_expiry(const Reply& r, bool& gone) const {
+  gone = false;
+  if (!r.is_integer()) return std::nullopt;
+  if (r.integer == -2) {
+    gone = true;
+    return std::nullopt;
+  }
+  if (r.integer == -1) return std::nullopt;
+  long long abs = use_pexpiretime_ ? r.integer : now_ms() + r.integer;
+  return abs + options_.ttl_extend_ms;
+}
+
+bool ScanCopier::expired(const std::optional<long long>& abs_ms) const { return abs_ms && *abs_ms <= now_ms(); }
+
+void ScanCopier::stop_if_fatal(const Reply& r, int db, const std::string& key) {
+  auto kind = classify_error(r.str);
+  report_.add_failure(db, log::printable(key), r.str);
+  if (!fatal_ && is_fatal(kind, r.str))
+    fatal_ = fmt::format("{} rejected a write: {} ({})", target_.describe(), r.str, explain_error(kind));
+}
+
+void ScanCopier::copy_dumped(int db, const std::vector<SizedKey>& keys) {
+  const char* expiry_cmd = use_pexpiretime_ ? "PEXPIRETIME" : "PTTL";
+  std::vector<Reply> execs(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    // DUMP and the expiry inside MULTI/EXEC: both describe the same moment of the key.
+    source_pipe_.send({"MULTI"});
+    source_pipe_.send({"DUMP", keys[i].key});
+    source_pipe_.send({expiry_cmd, keys[i].key});
+    source_pipe_.send({"EXEC"}, [&execs, i](Reply&& r) { execs[i] = std::move(r); });
+  }
+  source_pipe_.drain();
+
+  std::vector<DumpedKey> dumped;
+  dumped.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    Reply& exec = execs[i];
+    if (exec.is_error() || exec.elements.size() != 2)
+      throw CommandError(classify_error(exec.str), fmt::format("DUMP on {} failed for key '{}': {}", source_.describe(),
+                                                              log::printable(keys[i].key), exec.summary()));
+    bool gone = false;
+    auto abs = absolute_expiry(exec.elements[1], gone);
+    if (exec.elements[0].is_nil() || gone || expired(abs)) {
+      ++report_.skipped_expired;
+      continue;
+    }
+    dumped.push_back({keys[i].key, std::move(exec.elements[0].str), abs});
+  }
+
+  std::vector<size_t> rejected_payloads;
+  for (size_t i = 0; i < dumped.size(); ++i) {
+    const DumpedKey& d = dumped[i];
+    Args restore{"RESTORE", d.key, std::to_string(d.abs_expire_ms.value_or(0)), d.payload};
+    if (options_.on_conflict == ConflictMode::Replace) restore.push_back("REPLACE");
+    if (d.abs_expire_ms) restore.push_back("ABSTTL");
+    size_t bytes = d.payload.size();
+    target_pipe_.send(restore, [this, db, i, bytes, &dumped, &rejected_payloads](Reply&& r) {
+      if (!r.is_error()) {
+        ++report_.copied;
+        report_.bytes += bytes;
+        return;
+      }
+      auto kind = classify_error(r.str);
+      if (kind == RedisErrorKind::BusyKey) {
+        ++report_.skipped_conflict;
+        log::warn("key '{}' in DB {} already exists on {}: not overwritten", log::printable(dumped[i].key), db,
+                  target_.describe());
+      } else if (kind == RedisErrorKind::BadPayload && options_.write_mode == WriteMode::Auto) {
+        rejected_payloads.push_back(i);
+      } else {
+        stop_if_fatal(r, db, dumped[i].key);
+      }
+    });
+  }
+  target_pipe_.drain();
+
+  if (!rejected_payloads.empty() && !fatal_) {
+    std::string w = fmt::format("{} rejects the source's DUMP payloads (older RDB version): keys are written with "
+                                "native commands instead", target_.describe());
+    log::warn("{}", w);
+    report_.warnings.push_back(w);
+    target_rejects_dump_ = true;
+    for (size_t i : rejected_payloads) {
+      if (fatal_) break;
+      copy_chunked(db, dumped[i].key);
+    }
+  }
+}
+
+void ScanCopier::copy_chunked(int db, const std::string& key) {
+  Reply type_reply = source_.checked({"TYPE", key});
+  if (type_reply.str == "none") {
+    ++report_.skipped_expired;
+    return;
+  }
+  auto type = key_type_from_name(type_reply.str);
+  if (!type) {
+    report_.add_failure(db, log::printable(key),
+                        fmt::format("type '{}' (a module type) cannot be copied with native commands", type_reply.str));
+    return;
+  }
+  writer_.begin(key, *type);
+  ChunkedKeyReader reader(source_, options_.chunk);
+  try {
+    if (!reader.copy(key, *type, writer_)) {
+      writer_.abort();
+      ++report_.skipped_expired;
+      return;
+    }
+    // The expiry is read last: it is the one that holds when the key is moved into place.
+    bool gone = false;
+    auto abs = absolute_expiry(source_.checked({use_pexpiretime_ ? "PEXPIRETIME" : "PTTL", key}), gone);
+    if (gone || expired(abs)) {
+      writer_.abort();
+      ++report_.skipped_expired;
+      return;
+    }
+    switch (writer_.commit(abs, options_.on_conflict == ConflictMode::Replace)) {
+      case WriteOutcome::Written:
+        ++report_.copied;
+        ++report_.copied_chunked;
+        report_.dropped_pending_entries += writer_.dropped_pending();
+        break;
+      case WriteOutcome::Conflict:
+        ++report_.skipped_conflict;
+        log::warn("key '{}' in DB {} already exists on {}: not overwritten", log::printable(key), db, target_.describe());
+        break;
+      case WriteOutcome::Gone: ++report_.skipped_expired; break;
+    }
+  } catch (const CommandError& e) {
+    report_.add_failure(db, log::printable(key), e.what());
+    if (!fatal_ && is_fatal(e.kind(), e.what())) fatal_ = e.what();
+  }
+  report_progress();
+}
+
+}  // namespace ferry

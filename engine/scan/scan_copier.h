@@ -1,0 +1,66 @@
+// Full migration by SCAN + DUMP/RESTORE: every key of the selected DBs is copied with its absolute
+// expiry. Big keys and keys the target cannot RESTORE go through the chunked native writer.
+// Writes made on the source while the scan runs may or may not be copied.
+#pragma once
+
+#include "apply/native_writer.h"
+#include "redis/connection.h"
+#include "task/copy_options.h"
+#include "task/migration_report.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ferry {
+
+class ScanCopier {
+ public:
+  ScanCopier(Connection& source, Connection& target, CopyOptions options);
+
+  // Runs the whole copy. Returns the report; a failure before anything was written (a conflict
+  // in block mode, a DB the target lacks) throws FerryError instead. A failure after writing began
+  // stops the job and is reported in MigrationReport::stopped_because.
+  MigrationReport run();
+
+  // The DBs a run would copy: --db, or every non-empty DB of the source.
+  std::vector<int> selected_dbs();
+
+ private:
+  struct SizedKey {
+    std::string key;
+    long long size;  // estimated bytes
+  };
+  struct DumpedKey {
+    std::string key;
+    std::string payload;
+    std::optional<long long> abs_expire_ms;
+  };
+
+  void check_conflicts(const std::vector<int>& dbs);
+  void copy_db(int db);
+  void copy_batch(int db, std::vector<std::string>& keys);
+  std::vector<SizedKey> measure(int db, std::vector<std::string>& keys);
+  void copy_dumped(int db, const std::vector<SizedKey>& keys);
+  void copy_chunked(int db, const std::string& key);
+  // From a PEXPIRETIME (or PTTL) reply: nullopt when the key has no expiry; sets gone when missing.
+  std::optional<long long> absolute_expiry(const Reply& r, bool& gone) const;
+  bool expired(const std::optional<long long>& abs_ms) const;
+  void stop_if_fatal(const Reply& r, int db, const std::string& key);
+  void report_progress();
+
+  Connection& source_;
+  Connection& target_;
+  CopyOptions options_;
+  Pipeline source_pipe_;
+  Pipeline target_pipe_;
+  NativeWriter writer_;
+  MigrationReport report_;
+  bool use_pexpiretime_ = true;
+  bool memory_usage_ok_ = true;
+  bool target_rejects_dump_ = false;
+  std::optional<std::string> fatal_;
+  class ProgressMeter* meter_ = nullptr;
+};
+
+}  // namespace ferry

@@ -1,0 +1,32 @@
+// Options of a migration that every copy path shares (scan now; snapshot and sync later).
+#pragma once
+
+#include "redis/connection.h"
+#include "scan/chunked_key_reader.h"
+
+#include <cstddef>
+#include <vector>
+
+namespace ferry {
+
+enum class ConflictMode { Block, Replace };
+enum class WriteMode {
+  Auto,      // RESTORE the DUMP payload; a target that rejects it gets native commands
+  Restore,   // RESTORE only (a rejected payload is a failed key)
+  Commands,  // native commands for every key
+};
+
+struct CopyOptions {
+  std::vector<int> dbs;  // empty: every non-empty DB of the source
+  ConflictMode on_conflict = ConflictMode::Block;
+  long long ttl_extend_ms = 0;
+  WriteMode write_mode = WriteMode::Auto;
+  size_t big_key_bytes = 4 << 20;   // keys above this (MEMORY USAGE) go through the chunked writer
+  size_t scan_count = 1000;         // SCAN COUNT
+  size_t batch_bytes = 16 << 20;    // DUMP payloads held in memory at once
+  ChunkLimits chunk;
+  PipelineLimits pipeline;
+  bool progress = false;            // draw the terminal progress line
+};
+
+}  // namespace ferry

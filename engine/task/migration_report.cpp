@@ -1,0 +1,67 @@
+#include "task/migration_report.h"
+
+#include "core/error.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <fstream>
+
+namespace ferry {
+
+void MigrationReport::add_failure(int db, std::string key, std::string error) {
+  ++failed;
+  if (failures.size() < kMaxFailures) failures.push_back({db, std::move(key), std::move(error)});
+}
+
+nlohmann::json MigrationReport::to_json() const {
+  nlohmann::json j;
+  j["mode"] = mode;
+  j["source"] = source;
+  j["target"] = target;
+  j["dbs"] = dbs;
+  j["keys_total"] = keys_total;
+  j["copied"] = copied;
+  j["copied_chunked"] = copied_chunked;
+  j["skipped_expired"] = skipped_expired;
+  j["skipped_conflict"] = skipped_conflict;
+  j["failed"] = failed;
+  j["not_attempted"] = not_attempted;
+  j["bytes"] = bytes;
+  j["dropped_pending_entries"] = dropped_pending_entries;
+  j["seconds"] = seconds;
+  j["complete"] = complete;
+  if (!stopped_because.empty()) j["stopped_because"] = stopped_because;
+  j["warnings"] = warnings;
+  auto& f = j["failures"] = nlohmann::json::array();
+  for (const auto& x : failures) f.push_back({{"db", x.db}, {"key", x.key}, {"error", x.error}});
+  return j;
+}
+
+std::string MigrationReport::summary_text() const {
+  std::string out = fmt::format(
+      "ferry migrate --mode {}: {}\n"
+      "  {} -> {}, DBs [{}]\n"
+      "  copied            {} ({} through the chunked writer)\n"
+      "  skipped-expired   {} (expired or deleted on the source before they were written)\n"
+      "  skipped-conflict  {}\n"
+      "  failed            {}\n",
+      mode, complete ? "complete" : "INCOMPLETE", source, target, fmt::join(dbs, ","), copied, copied_chunked,
+      skipped_expired, skipped_conflict, failed);
+  if (not_attempted) out += fmt::format("  not attempted     {} (the job stopped early)\n", not_attempted);
+  out += fmt::format("  time              {:.2f} s, {:.1f} MB moved, {:.0f} keys/s\n", seconds, bytes / 1e6,
+                     seconds > 0 ? handled() / seconds : 0.0);
+  if (!stopped_because.empty()) out += fmt::format("  stopped because:  {}\n", stopped_because);
+  for (const auto& w : warnings) out += fmt::format("  warning: {}\n", w);
+  for (const auto& f : failures) out += fmt::format("  failed key: db {} '{}': {}\n", f.db, f.key, f.error);
+  if (failed > failures.size()) out += fmt::format("  ... and {} more failed keys\n", failed - failures.size());
+  return out;
+}
+
+void MigrationReport::write_json(const std::string& path) const {
+  std::ofstream out(path);
+  if (!out) throw FerryError(ExitCode::Usage, fmt::format("cannot write report file '{}'", path));
+  out << to_json().dump(2) << "\n";
+}
+
+}  // namespace ferry

@@ -1,0 +1,48 @@
+// What a migration did, counted: the summary printed at the end and written with --report.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ferry {
+
+struct KeyFailure {
+  int db = 0;
+  std::string key;  // printable form
+  std::string error;
+};
+
+struct MigrationReport {
+  std::string mode = "scan";
+  std::string source;  // Endpoint::describe(): no password
+  std::string target;
+  std::vector<int> dbs;
+  uint64_t keys_total = 0;        // DBSIZE of the selected DBs when the job started
+  uint64_t copied = 0;            // written to the target
+  uint64_t copied_chunked = 0;    // of those, through the native chunked writer
+  uint64_t skipped_expired = 0;   // expired or deleted on the source before it could be written
+  uint64_t skipped_conflict = 0;  // existed on the target and --on-conflict block
+  uint64_t failed = 0;            // the target rejected it (see failures)
+  uint64_t not_attempted = 0;     // left when the job stopped early
+  uint64_t bytes = 0;             // payload bytes moved
+  uint64_t dropped_pending_entries = 0;
+  double seconds = 0;
+  bool complete = false;          // every key handled
+  std::string stopped_because;    // set when the job stopped early
+  std::vector<std::string> warnings;
+  std::vector<KeyFailure> failures;  // the first few
+  static constexpr size_t kMaxFailures = 20;
+
+  uint64_t handled() const { return copied + skipped_expired + skipped_conflict + failed; }
+  void add_failure(int db, std::string key, std::string error);
+  nlohmann::json to_json() const;
+  std::string summary_text() const;
+  // Writes JSON to a file; throws FerryError(Usage) when the file cannot be written.
+  void write_json(const std::string& path) const;
+};
+
+}  // namespace ferry

@@ -1,0 +1,45 @@
+// Key-by-key comparison of two servers by value digest (DEBUG DIGEST-VALUE), absolute expiry
+// (PEXPIRETIME) and stream group state, plus the whole-server DEBUG DIGEST. Needs DEBUG enabled on
+// both sides: the demo and the tests use it; the user-facing validator (`ferry verify`) builds on it.
+#pragma once
+
+#include "redis/connection.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ferry {
+
+struct ComparisonOptions {
+  std::vector<int> dbs;                 // empty: every DB non-empty on either side
+  long long ttl_tolerance_ms = 0;       // allowed |target - source - shift| for expiries
+  long long expected_ttl_shift_ms = 0;  // e.g. --ttl-extend
+  size_t max_examples = 10;
+};
+
+struct ComparisonResult {
+  std::string source_digest, target_digest;  // DEBUG DIGEST (whole server)
+  uint64_t keys_checked = 0;
+  uint64_t missing_on_target = 0;
+  uint64_t value_mismatches = 0;
+  uint64_t expiry_mismatches = 0;
+  uint64_t stream_state_mismatches = 0;
+  uint64_t dbsize_mismatches = 0;  // DBs whose key counts differ (extra keys on the target)
+  std::vector<std::string> examples;
+
+  bool equal() const {
+    return missing_on_target == 0 && value_mismatches == 0 && expiry_mismatches == 0 &&
+           stream_state_mismatches == 0 && dbsize_mismatches == 0;
+  }
+  std::string summary() const;
+};
+
+ComparisonResult compare_datasets(Connection& source, Connection& target, const ComparisonOptions& options = {});
+
+// A stream's replication-visible state as text: length, last id, entries-added, max-deleted id,
+// and per group: last-delivered id, entries-read, consumers, and the PEL (id, consumer, deliveries).
+// Idle and seen times are left out: no copy can reproduce them exactly.
+std::string stream_state(Connection& conn, const std::string& key);
+
+}  // namespace ferry

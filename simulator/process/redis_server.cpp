@@ -1,0 +1,176 @@
+#include <utility>  // before Boost.Asio/Process: g++ 12 with -std=c++20 needs it (TOOLCHAIN.md)
+
+#include "process/redis_server.h"
+
+#include "redis/connection.h"
+
+#include <boost/process.hpp>
+#include <boost/process/extend.hpp>
+#include <fmt/format.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace bp = boost::process;
+namespace fs = std::filesystem;
+
+namespace ferry::sim {
+
+struct RedisServer::Child {
+  bp::child process;
+};
+
+int free_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket() failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot find a free loopback port");
+  }
+  int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(options)) {
+  if (options_.binary.empty()) {
+    const char* env = std::getenv("FERRY_REDIS_SERVER");
+    options_.binary = env && *env ? env : "redis-server";
+  }
+  std::string tmpl = (fs::temp_directory_path() / "ferry-redis-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a temporary directory for redis-server");
+  dir_ = tmpl;
+  // Another process may take the port between our probe and the server's bind: try a few.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (start_once(free_loopback_port())) return;
+    if (log_tail().find("Address already in use") == std::string::npos) break;
+  }
+  std::string tail = log_tail();
+  stop();
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+  throw std::runtime_error(fmt::format("redis-server ({}) did not start; its log ends:\n{}", options_.binary, tail));
+}
+
+RedisServer::~RedisServer() {
+  stop();
+  if (!std::getenv("FERRY_KEEP_SERVER_DIRS")) {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+}
+
+bool RedisServer::start_once(int port) {
+  std::vector<std::string> args;
+  auto add = [&](std::string key, std::string value) {
+    args.push_back("--" + std::move(key));
+    args.push_back(std::move(value));
+  };
+  add("port", std::to_string(port));
+  add("bind", "127.0.0.1");
+  add("dir", dir_);
+  add("save", "");
+  add("appendonly", "no");
+  add("daemonize", "no");
+  add("databases", std::to_string(options_.databases));
+  add("repl-diskless-sync-delay", "0");
+  if (options_.enable_debug) add("enable-debug-command", "yes");
+  if (options_.requirepass) add("requirepass", *options_.requirepass);
+  if (options_.maxmemory) add("maxmemory", *options_.maxmemory);
+  if (!options_.maxmemory_policy.empty()) add("maxmemory-policy", options_.maxmemory_policy);
+  for (const auto& [k, v] : options_.config) add(k, v);
+  std::vector<std::string> command = options_.launcher;
+  command.push_back(options_.binary);
+  for (const auto& user : options_.acl_users) {
+    args.push_back("--user");
+    std::istringstream words(user);
+    for (std::string w; words >> w;) args.push_back(w);
+  }
+  command.insert(command.end(), args.begin(), args.end());
+
+  std::string exe = bp::search_path(command[0]).string();
+  if (exe.empty()) exe = command[0];
+  std::vector<std::string> rest(command.begin() + 1, command.end());
+  try {
+    child_ = std::make_unique<Child>(Child{bp::child(
+        bp::exe = exe, bp::args = rest, (bp::std_out & bp::std_err) > log_path(), bp::std_in < bp::null,
+        bp::extend::on_exec_setup = [](auto&) { ::prctl(PR_SET_PDEATHSIG, SIGKILL); })});
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("cannot run {}: {}", exe, e.what()));
+  }
+  pid_ = child_->process.id();
+  port_ = port;
+
+  Endpoint ep = endpoint();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!child_->process.running()) {
+      child_->process.wait();
+      child_.reset();
+      pid_ = -1;
+      return false;
+    }
+    try {
+      auto conn = Connection::open(ep, Timeouts{std::chrono::milliseconds(200), std::chrono::milliseconds(1000)});
+      return true;
+    } catch (const FerryError&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  stop();
+  return false;
+}
+
+bool RedisServer::running() const { return child_ && const_cast<bp::child&>(child_->process).running(); }
+
+void RedisServer::stop() {
+  if (!child_) return;
+  if (pid_ > 0) ::kill(pid_, SIGKILL);
+  std::error_code ec;
+  child_->process.wait(ec);
+  child_.reset();
+  pid_ = -1;
+}
+
+std::string RedisServer::uri(const std::string& user, const std::string& password) const {
+  if (user.empty() && password.empty()) return fmt::format("redis://127.0.0.1:{}", port_);
+  return fmt::format("redis://{}:{}@127.0.0.1:{}", user, password, port_);
+}
+
+Endpoint RedisServer::endpoint(const std::string& role) const {
+  Endpoint ep;
+  ep.role = role;
+  ep.host = "127.0.0.1";
+  ep.port = port_;
+  ep.password = options_.requirepass;
+  return ep;
+}
+
+std::string RedisServer::log_tail(size_t bytes) const {
+  std::ifstream in(log_path(), std::ios::binary);
+  if (!in) return "(no log)";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string all = ss.str();
+  return all.size() > bytes ? all.substr(all.size() - bytes) : all;
+}
+
+}  // namespace ferry::sim

@@ -1,0 +1,67 @@
+// Starts a real redis-server on a free loopback port for tests, the demo and the simulator, and
+// stops it by its own PID. The child gets PR_SET_PDEATHSIG(SIGKILL), so it dies with ferry even if
+// ferry crashes: no server outlives the process that started it.
+#pragma once
+
+#include "redis/endpoint.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ferry::sim {
+
+struct RedisServerOptions {
+  // The binary: FERRY_REDIS_SERVER if set, else "redis-server" from PATH.
+  std::string binary;
+  // Prefix for a binary that must run through another program (e.g. an unpacked dynamic loader).
+  std::vector<std::string> launcher;
+  bool enable_debug = true;                // --enable-debug-command yes (for DEBUG DIGEST)
+  std::optional<std::string> requirepass;  // never logged
+  std::vector<std::string> acl_users;      // e.g. "alice on >secret ~* &* +@all"
+  std::optional<std::string> maxmemory;    // e.g. "64mb"
+  std::string maxmemory_policy;            // e.g. "noeviction"
+  int databases = 16;
+  // Any other directive: {"list-max-listpack-size", "4"}, {"repl-backlog-size", "1mb"} ...
+  std::vector<std::pair<std::string, std::string>> config;
+};
+
+class RedisServer {
+ public:
+  // Starts the server and waits until it answers PING (10 s at most). Throws std::runtime_error
+  // with the tail of the server's log when it does not come up.
+  explicit RedisServer(RedisServerOptions options = {});
+  ~RedisServer();
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  int port() const { return port_; }
+  int pid() const { return pid_; }
+  bool running() const;
+  // redis://127.0.0.1:PORT, with credentials if given.
+  std::string uri(const std::string& user = {}, const std::string& password = {}) const;
+  // An endpoint for Connection::open, authenticated with requirepass when set.
+  Endpoint endpoint(const std::string& role = "server") const;
+  const std::string& dir() const { return dir_; }
+  std::string log_path() const { return dir_ + "/server.log"; }
+  std::string log_tail(size_t bytes = 2000) const;
+
+  // Kills the server (SIGKILL, then waits for it). Idempotent.
+  void stop();
+
+ private:
+  bool start_once(int port);
+  RedisServerOptions options_;
+  std::string dir_;
+  int port_ = 0;
+  int pid_ = -1;
+  struct Child;
+  std::unique_ptr<Child> child_;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int free_loopback_port();
+
+}  // namespace ferry::sim

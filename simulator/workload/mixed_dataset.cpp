@@ -1,0 +1,142 @@
+#include "workload/mixed_dataset.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <random>
+
+namespace ferry::sim {
+namespace {
+
+class Generator {
+ public:
+  explicit Generator(uint64_t seed) : rng_(seed) {}
+  uint64_t below(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
+  bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+  std::string text(size_t len) {
+    static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    std::string s(len, ' ');
+    for (auto& c : s) c = kAlphabet[below(sizeof kAlphabet - 1)];
+    return s;
+  }
+  std::string binary(size_t len) {
+    std::string s(len, '\0');
+    for (auto& c : s) c = static_cast<char>(below(256));
+    return s;
+  }
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+long long now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+MixedDatasetStats fill_mixed_dataset(Connection& conn, const MixedDatasetOptions& options) {
+  Generator g(options.seed);
+  MixedDatasetStats stats;
+  Pipeline pipe(conn);
+  long long base = now_ms();
+
+  for (int db : options.dbs) {
+    pipe.drain();
+    conn.select(db);
+    for (size_t i = 0; i < options.keys_per_db; ++i) {
+      std::string key = fmt::format("db{}:{}:{}", db, i, g.text(6));
+      int kind = static_cast<int>(g.below(16));
+      bool big = options.big_encodings && g.chance(0.03);
+      switch (kind) {
+        case 0: pipe.send({"SET", key, std::to_string(static_cast<long long>(g.below(2000000)) - 1000000)}); break;
+        case 1: pipe.send({"SET", key, g.text(1 + g.below(40))}); break;
+        case 2: pipe.send({"SET", key, g.text(100 + g.below(2000))}); break;
+        case 3:  // binary key and value, with NUL and CRLF inside
+          key = "bin\r\n" + std::to_string(db) + std::string(1, '\0') + std::to_string(i) + g.binary(4);
+          pipe.send({"SET", key, g.binary(1 + g.below(300)) + std::string("\0\r\n", 3)});
+          break;
+        case 4: {
+          size_t n = big ? 300 + g.below(500) : 1 + g.below(20);
+          Args a{"RPUSH", key};
+          for (size_t j = 0; j < n; ++j) a.push_back(g.chance(0.2) ? std::to_string(g.below(100000)) : g.text(1 + g.below(30)));
+          pipe.send(a);
+          break;
+        }
+        case 5: {
+          size_t n = big ? 600 + g.below(400) : 1 + g.below(20);
+          Args a{"HSET", key};
+          for (size_t j = 0; j < n; ++j) {
+            a.push_back(fmt::format("f{}", j));
+            a.push_back(g.text(1 + g.below(big ? 100 : 30)));
+          }
+          pipe.send(a);
+          break;
+        }
+        case 6: {  // intset, or a hashtable set past set-max-intset-entries
+          size_t n = big ? 600 + g.below(400) : 1 + g.below(50);
+          Args a{"SADD", key};
+          for (size_t j = 0; j < n; ++j) a.push_back(std::to_string(static_cast<long long>(g.below(1000000)) - 5000));
+          pipe.send(a);
+          break;
+        }
+        case 7: {
+          size_t n = big ? 200 + g.below(300) : 1 + g.below(20);
+          Args a{"SADD", key};
+          for (size_t j = 0; j < n; ++j) a.push_back(g.text(1 + g.below(20)));
+          pipe.send(a);
+          break;
+        }
+        case 8: {  // zset with inf/-inf and fractional scores
+          size_t n = big ? 200 + g.below(300) : 1 + g.below(20);
+          Args a{"ZADD", key, "inf", "top", "-inf", "bottom"};
+          for (size_t j = 0; j < n; ++j) {
+            a.push_back(fmt::format("{:.17g}", (static_cast<double>(g.below(2000000)) - 1e6) / 7.0));
+            a.push_back(g.text(1 + g.below(20)));
+          }
+          pipe.send(a);
+          break;
+        }
+        case 9: {  // stream with a consumer group, pending entries and an idle consumer
+          size_t n = 1 + g.below(big ? 300 : 20);
+          for (size_t j = 0; j < n; ++j) pipe.send({"XADD", key, fmt::format("{}-{}", 1000 + j, j % 3), "f", g.text(8), "n", std::to_string(j)});
+          pipe.send({"XGROUP", "CREATE", key, "readers", "0"});
+          size_t read = 1 + g.below(n);
+          pipe.send({"XREADGROUP", "GROUP", "readers", "alice", "COUNT", std::to_string(read), "STREAMS", key, ">"});
+          pipe.send({"XGROUP", "CREATECONSUMER", key, "readers", "bob"});
+          // Delete an entry nobody has read: max-deleted-id moves, the PEL stays reproducible.
+          if (read < n) pipe.send({"XDEL", key, fmt::format("{}-{}", 1000 + n - 1, (n - 1) % 3)});
+          ++stats.streams;
+          break;
+        }
+        case 10: {
+          Args a{"PFADD", key};
+          for (size_t j = 0; j < 1 + g.below(big ? 5000 : 50); ++j) a.push_back(g.text(8));
+          pipe.send(a);
+          break;
+        }
+        case 11:
+          for (int j = 0; j < 5; ++j) pipe.send({"SETBIT", key, std::to_string(g.below(100000)), "1"});
+          break;
+        case 12:
+          pipe.send({"GEOADD", key, "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania",
+                     fmt::format("{:.6f}", -179.0 + g.below(358)), fmt::format("{:.6f}", -80.0 + g.below(160)), g.text(5)});
+          break;
+        case 13: pipe.send({"SET", key, std::to_string(g.below(1000))}); pipe.send({"INCRBYFLOAT", key, "0.5"}); break;
+        case 14: pipe.send({"SET", key, ""}); break;  // the empty string is a value too
+        default: pipe.send({"LPUSH", key, g.text(5), std::to_string(g.below(100))}); break;
+      }
+      ++stats.keys;
+      if (g.chance(options.expiring_fraction)) {
+        long long at = base + 3600 * 1000 + static_cast<long long>(g.below(9 * 3600 * 1000));
+        pipe.send({"PEXPIREAT", key, std::to_string(at)});
+        ++stats.expiring;
+      }
+    }
+  }
+  pipe.drain();
+  return stats;
+}
+
+}  // namespace ferry::sim

@@ -1,0 +1,30 @@
+// Fills a server with a mixed dataset drawn from one seed: every type and its encodings, binary
+// keys and values, expiring keys, several DBs. The demo and the tests use it.
+#pragma once
+
+#include "redis/connection.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace ferry::sim {
+
+struct MixedDatasetOptions {
+  uint64_t seed = 1;
+  std::vector<int> dbs{0, 1, 5};
+  size_t keys_per_db = 2000;
+  double expiring_fraction = 0.2;     // keys given an expiry 1-10 hours ahead (ms precision)
+  bool big_encodings = true;          // also lists/hashes/sets/zsets past the small-encoding limits
+};
+
+struct MixedDatasetStats {
+  size_t keys = 0;
+  size_t expiring = 0;
+  size_t streams = 0;
+};
+
+// Writes into `conn` with pipelined commands. Deterministic for a given seed (values and key
+// names; absolute expiries are relative to the time of the call).
+MixedDatasetStats fill_mixed_dataset(Connection& conn, const MixedDatasetOptions& options);
+
+}  // namespace ferry::sim

@@ -1,0 +1,56 @@
+#include <utility>
+
+#include "support.h"
+
+#include <boost/process.hpp>
+
+#include <chrono>
+#include <future>
+#include <sstream>
+
+namespace bp = boost::process;
+
+namespace ferry::test {
+
+RunResult run_ferry(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  RunResult result;
+  auto environment = boost::this_process::environment();
+  bp::environment child_env = environment;
+  for (const auto& [k, v] : env) child_env[k] = v;
+  std::future<std::string> out, err;
+  boost::asio::io_context io;
+  auto start = std::chrono::steady_clock::now();
+  bp::child c(bp::exe = FERRY_BINARY, bp::args = args, bp::std_out > out, bp::std_err > err, bp::std_in < bp::null,
+              child_env, io);
+  io.run();
+  c.wait();
+  result.exit_code = c.exit_code();
+  result.out = out.get();
+  result.err = err.get();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  UNSCOPED_INFO("ferry " << [&] {
+    std::string s;
+    for (const auto& a : args) s += a + " ";
+    return s;
+  }() << "\nexit " << result.exit_code << "\nstdout:\n" << result.out << "\nstderr:\n" << result.err);
+  return result;
+}
+
+std::unique_ptr<Connection> connect(const sim::RedisServer& server, const std::string& role) {
+  return Connection::open(server.endpoint(role));
+}
+
+void require_identical(Connection& source, Connection& target, const ComparisonOptions& options) {
+  ComparisonResult r = compare_datasets(source, target, options);
+  INFO(r.summary());
+  CHECK(r.keys_checked > 0);
+  REQUIRE(r.equal());
+  if (options.dbs.empty()) REQUIRE(r.source_digest == r.target_digest);
+}
+
+long long now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace ferry::test
