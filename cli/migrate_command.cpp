@@ -71,7 +71,12 @@ int run_migrate(MigrateOptions& o) {
   report.warnings.insert(report.warnings.begin(), pre.warnings.begin(), pre.warnings.end());
   std::cout << report.summary_text() << std::flush;
   if (!o.report_path.empty()) report.write_json(o.report_path);
-  if (!report.complete) return static_cast<int>(ExitCode::Failed);
+  if (!report.complete) {
+    log::error("migration incomplete: {}", !report.stopped_because.empty() ? report.stopped_because
+                                           : fmt::format("{} key(s) failed, {} skipped as conflicts", report.failed,
+                                                         report.skipped_conflict));
+    return static_cast<int>(ExitCode::Failed);
+  }
   if (!report.warnings.empty() && !o.accept_warnings) return static_cast<int>(ExitCode::Warnings);
   return static_cast<int>(ExitCode::Ok);
 }

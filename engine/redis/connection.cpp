@@ -78,8 +78,9 @@ std::unique_ptr<Connection> Connection::open(const Endpoint& endpoint, const Tim
     Reply r = endpoint.user.empty() ? conn->command({"AUTH", password})
                                     : conn->command({"AUTH", endpoint.user, password});
     // Cloud consoles give ACL credentials as one "user:password" password: try that split too.
+    bool no_password_configured = r.is_error() && r.str.find("without any password configured") != std::string::npos;
     if (r.is_error() && endpoint.user.empty() && password.find(':') != std::string::npos &&
-        classify_error(r.str) == RedisErrorKind::WrongPass) {
+        (classify_error(r.str) == RedisErrorKind::WrongPass || no_password_configured)) {
       auto colon = password.find(':');
       Reply split = conn->command({"AUTH", password.substr(0, colon), password.substr(colon + 1)});
       if (!split.is_error()) {
