@@ -44,9 +44,9 @@ int run_demo(const DemoOptions& o) {
   if (o.big_keys) {  // two keys past the big-key threshold, copied in chunks
     source->select(0);
     Pipeline pipe(*source);
-    for (int i = 0; i < 200; ++i) {
+    for (int i = 0; i < 500; ++i) {
       Args push{"RPUSH", "demo:big:list"};
-      for (int j = 0; j < 1000; ++j) push.push_back(std::to_string(i * 1000 + j));
+      for (int j = 0; j < 1000; ++j) push.push_back(fmt::format("element:{}", i * 1000 + j));
       pipe.send(push);
     }
     pipe.send({"SET", "demo:big:string", std::string(12 << 20, 'x')});
@@ -87,7 +87,7 @@ void add_demo_command(CLI::App& app, std::function<int()>& run) {
   o->log.add_to(*cmd);
   cmd->add_option("--seed", o->seed, "Seed of the generated dataset")->capture_default_str();
   cmd->add_option("--keys-per-db", o->keys_per_db, "Keys generated in each of DBs 0, 1, 5")->capture_default_str();
-  cmd->add_option("--big-keys", o->big_keys, "Add a 200,000-element list and a 12 MB string (chunked path)")
+  cmd->add_option("--big-keys", o->big_keys, "Add a 500,000-element list and a 12 MB string (copied through the chunked path)")
       ->capture_default_str();
   cmd->add_option("--report", o->report_path, "Write the migration summary as JSON to this file");
   cmd->add_option("--redis-server", o->redis_server,

@@ -317,3 +317,31 @@ TEST_CASE("preflight warnings stop the job unless accepted", "[scan][preflight]"
   CHECK(accepted.exit_code == 0);
   CHECK(test::connect(dst)->checked({"GET", "a"}).str == "1");
 }
+
+TEST_CASE("a replica as target fails the preflight before anything is written", "[scan][preflight]") {
+  RedisServer src, master, replica;
+  test::connect(src)->checked({"SET", "a", "1"});
+  auto r_conn = test::connect(replica);
+  r_conn->checked({"REPLICAOF", "127.0.0.1", std::to_string(master.port())});
+  auto r = run_ferry(migrate_args(src, replica));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("is a replica") != std::string::npos);
+  r_conn->checked({"REPLICAOF", "NO", "ONE"});
+  CHECK(r_conn->checked({"DBSIZE"}).integer == 0);
+}
+
+TEST_CASE("the progress line shows keys, rate and ETA when asked for", "[scan][progress]") {
+  RedisServer src, dst;
+  auto s = test::connect(src);
+  {
+    Pipeline pipe(*s);
+    for (int i = 0; i < 20000; ++i) pipe.send({"SET", "k" + std::to_string(i), "v"});
+  }
+  auto r = run_ferry(migrate_args(src, dst, {"--progress", "always", "--scan-count", "100"}));
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("/ 20000 keys") != std::string::npos);
+  CHECK(r.err.find("keys/s") != std::string::npos);
+  CHECK(r.err.find("ETA") != std::string::npos);
+  auto quiet = run_ferry(migrate_args(src, dst, {"--on-conflict", "replace"}));  // not a TTY: silent
+  CHECK(quiet.err.find("keys/s") == std::string::npos);
+}

@@ -42,11 +42,13 @@ void NativeWriter::begin(const std::string& key, KeyType type) {
   first_error_.reset();
   first_error_kind_.reset();
   dropped_pending_ = 0;
+  bytes_ = 0;
   temp_ = fmt::format("ferry:tmp:{}:{}", getpid(), ++counter_);
   target_.send({"DEL", temp_});  // a leftover of an earlier run with the same pid
 }
 
 void NativeWriter::send(Args args) {
+  for (size_t i = 2; i < args.size(); ++i) bytes_ += args[i].size();
   target_.send(args, [this](Reply&& r) {
     if (r.is_error() && !first_error_) {
       first_error_ = r.str;

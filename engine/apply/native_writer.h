@@ -78,6 +78,8 @@ class NativeWriter {
   const std::string& temp_key() const { return temp_; }
   // Pending entries whose message no longer exists cannot be recreated (XCLAIM ignores them).
   size_t dropped_pending() const { return dropped_pending_; }
+  // Payload bytes sent for the current key.
+  uint64_t bytes() const { return bytes_; }
 
  private:
   void send(Args args);
@@ -92,6 +94,7 @@ class NativeWriter {
   std::optional<std::string> first_error_;
   std::optional<RedisErrorKind> first_error_kind_;
   size_t dropped_pending_ = 0;
+  uint64_t bytes_ = 0;
   uint64_t counter_ = 0;
 };
 

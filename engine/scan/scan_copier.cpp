@@ -335,6 +335,7 @@ void ScanCopier::copy_chunked(int db, const std::string& key) {
       case WriteOutcome::Written:
         ++report_.copied;
         ++report_.copied_chunked;
+        report_.bytes += writer_.bytes();
         report_.dropped_pending_entries += writer_.dropped_pending();
         break;
       case WriteOutcome::Conflict:
