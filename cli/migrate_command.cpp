@@ -53,7 +53,7 @@ int run_migrate(MigrateOptions& o) {
 
   auto src = Connection::open(source, o.conn.timeouts());
   auto dst = Connection::open(target, o.conn.timeouts());
-  log::info("source {} (Redis {}), target {} (Redis {})", src->describe(), src->version_string(), dst->describe(),
+  log::info("{} (Redis {}) -> {} (Redis {})", src->describe(), src->version_string(), dst->describe(),
             dst->version_string());
 
   PreflightResult pre = preflight_checks(*src, *dst);

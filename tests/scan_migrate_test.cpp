@@ -345,3 +345,14 @@ TEST_CASE("the progress line shows keys, rate and ETA when asked for", "[scan][p
   auto quiet = run_ferry(migrate_args(src, dst, {"--on-conflict", "replace"}));  // not a TTY: silent
   CHECK(quiet.err.find("keys/s") == std::string::npos);
 }
+
+TEST_CASE("a source user without DUMP permission gets a clear NOPERM error", "[scan][auth]") {
+  RedisServerOptions o;
+  o.acl_users = {"nodump on >pw ~* &* +@all -dump"};
+  RedisServer src(o), dst;
+  test::connect(src)->checked({"SET", "a", "1"});
+  auto r = run_ferry({"migrate", "--source", src.uri("nodump", "pw"), "--target", dst.uri()});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("NOPERM") != std::string::npos);
+  CHECK(r.err.find("source 127.0.0.1:" + std::to_string(src.port())) != std::string::npos);
+}

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <future>
+#include <iostream>
 #include <sstream>
 
 namespace bp = boost::process;
@@ -28,11 +29,11 @@ RunResult run_ferry(const std::vector<std::string>& args, const std::map<std::st
   result.out = out.get();
   result.err = err.get();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  UNSCOPED_INFO("ferry " << [&] {
-    std::string s;
-    for (const auto& a : args) s += a + " ";
-    return s;
-  }() << "\nexit " << result.exit_code << "\nstdout:\n" << result.out << "\nstderr:\n" << result.err);
+  // ctest --output-on-failure shows this for a failed test: the command and what it printed.
+  std::string command = "build/ferry";
+  for (const auto& a : args) command += " '" + a + "'";
+  std::cerr << "$ " << command << "\nexit " << result.exit_code << "\n--- stdout\n"
+            << result.out << "--- stderr\n" << result.err << "---\n";
   return result;
 }
 

@@ -196,9 +196,13 @@ std::string Connection::version_string() {
 }
 
 Pipeline::~Pipeline() {
-  // Replies not read here would be read by the next caller of the connection as its own.
+  // Replies left unread would be taken by the next user of the connection as its own. Their
+  // handlers are not called: what they refer to may be gone when an exception got us here.
   try {
-    drain();
+    while (!pending_.empty()) {
+      pending_.pop_front();
+      conn_.read_reply();
+    }
   } catch (...) {
   }
 }

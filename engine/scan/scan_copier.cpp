@@ -238,11 +238,16 @@ void ScanCopier::stop_if_fatal(const Reply& r, int db, const std::string& key) {
 void ScanCopier::copy_dumped(int db, const std::vector<SizedKey>& keys) {
   const char* expiry_cmd = use_pexpiretime_ ? "PEXPIRETIME" : "PTTL";
   std::vector<Reply> execs(keys.size());
+  std::vector<std::string> queue_errors(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     // DUMP and the expiry inside MULTI/EXEC: both describe the same moment of the key.
-    source_pipe_.send({"MULTI"});
-    source_pipe_.send({"DUMP", keys[i].key});
-    source_pipe_.send({expiry_cmd, keys[i].key});
+    // An error while queueing (NOPERM, unknown command) makes EXEC answer EXECABORT: keep the cause.
+    auto queued = [&queue_errors, i](Reply&& r) {
+      if (r.is_error() && queue_errors[i].empty()) queue_errors[i] = r.str;
+    };
+    source_pipe_.send({"MULTI"}, queued);
+    source_pipe_.send({"DUMP", keys[i].key}, queued);
+    source_pipe_.send({expiry_cmd, keys[i].key}, queued);
     source_pipe_.send({"EXEC"}, [&execs, i](Reply&& r) { execs[i] = std::move(r); });
   }
   source_pipe_.drain();
@@ -251,9 +256,12 @@ void ScanCopier::copy_dumped(int db, const std::vector<SizedKey>& keys) {
   dumped.reserve(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     Reply& exec = execs[i];
-    if (exec.is_error() || exec.elements.size() != 2)
-      throw CommandError(classify_error(exec.str), fmt::format("DUMP on {} failed for key '{}': {}", source_.describe(),
-                                                              log::printable(keys[i].key), exec.summary()));
+    if (exec.is_error() || exec.elements.size() != 2) {
+      std::string why = queue_errors[i].empty() ? exec.summary() : queue_errors[i];
+      auto kind = classify_error(why);
+      throw CommandError(kind, fmt::format("DUMP on {} failed for key '{}': {} ({})", source_.describe(),
+                                           log::printable(keys[i].key), why, explain_error(kind)));
+    }
     bool gone = false;
     auto abs = absolute_expiry(exec.elements[1], gone);
     if (exec.elements[0].is_nil() || gone || expired(abs)) {
