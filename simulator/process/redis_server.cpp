@@ -78,6 +78,7 @@ RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(option
   std::string tmpl = (fs::temp_directory_path() / "ferry-redis-XXXXXX").string();
   if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a temporary directory for redis-server");
   dir_ = tmpl;
+  if (!options_.rdb_file.empty()) fs::copy_file(options_.rdb_file, fs::path(dir_) / "dump.rdb");
   // Another process may take the port between our probe and the server's bind: try a few.
   for (int attempt = 0; attempt < 5; ++attempt) {
     if (start_once(free_loopback_port())) return;
@@ -108,6 +109,7 @@ bool RedisServer::start_once(int port) {
   add("bind", "127.0.0.1");
   add("dir", dir_);
   add("save", "");
+  add("dbfilename", "dump.rdb");
   add("appendonly", "no");
   add("daemonize", "no");
   add("databases", std::to_string(options_.databases));
