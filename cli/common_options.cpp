@@ -4,8 +4,9 @@
 
 namespace ferry::cli {
 
-void ConnectionOptions::add_to(CLI::App& app, bool target_required) {
-  app.add_option("--source", source.uri, "Source server: redis://[user[:password]@]host:port[/db]")->required();
+void ConnectionOptions::add_to(CLI::App& app, bool target_required, bool source_required) {
+  auto* s = app.add_option("--source", source.uri, "Source server: redis://[user[:password]@]host:port[/db]");
+  if (source_required) s->required();
   auto* t = app.add_option("--target", target.uri, "Target server: redis://[user[:password]@]host:port");
   if (target_required) t->required();
   app.add_option("--source-password-file", source.password_file,

@@ -22,7 +22,7 @@ struct ConnectionOptions {
   size_t pipeline_commands = 512;
   size_t pipeline_bytes = 8 << 20;
 
-  void add_to(CLI::App& app, bool target_required = true);
+  void add_to(CLI::App& app, bool target_required = true, bool source_required = true);
   Timeouts timeouts() const;
   PipelineLimits pipeline() const;
   Endpoint source_endpoint() const;

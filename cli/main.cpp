@@ -3,6 +3,7 @@
 #include "core/log.h"
 #include "demo_command.h"
 #include "migrate_command.h"
+#include "rdb_command.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   std::function<int()> run;
   ferry::cli::add_migrate_command(app, run);
   ferry::cli::add_demo_command(app, run);
+  ferry::cli::add_rdb_command(app, run);
   for (auto* sub : app.get_subcommands({})) sub->footer(ferry::exit_code_table());
 
   try {

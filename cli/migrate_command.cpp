@@ -2,6 +2,8 @@
 
 #include "common_options.h"
 #include "core/log.h"
+#include "io/byte_source.h"
+#include "rdb/rdb_importer.h"
 #include "scan/scan_copier.h"
 #include "task/preflight.h"
 #include "task/progress.h"
@@ -9,6 +11,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <chrono>
 #include <iostream>
 #include <memory>
 
@@ -28,47 +31,12 @@ struct MigrateOptions {
   size_t big_key_bytes = 4 << 20;
   size_t scan_count = 1000;
   std::string progress = "auto";
+  std::string rdb_file;
+  bool skip_unsupported = false;
 };
 
-int run_migrate(MigrateOptions& o) {
-  o.log.apply();
-  Endpoint source = o.conn.source_endpoint();
-  Endpoint target = o.conn.target_endpoint();
-  if (source.db) {
-    if (!o.dbs.empty() && !(o.dbs.size() == 1 && o.dbs[0] == *source.db))
-      throw FerryError(ExitCode::Usage, fmt::format("the source URI selects DB {} but --db says {}", *source.db,
-                                                    fmt::join(o.dbs, ",")));
-    o.dbs = {*source.db};
-  }
-
-  CopyOptions copy;
-  copy.dbs = o.dbs;
-  copy.on_conflict = o.on_conflict == "replace" ? ConflictMode::Replace : ConflictMode::Block;
-  copy.ttl_extend_ms = o.ttl_extend_s * 1000;
-  copy.write_mode = o.write_mode == "restore" ? WriteMode::Restore : o.write_mode == "commands" ? WriteMode::Commands : WriteMode::Auto;
-  copy.big_key_bytes = o.big_key_bytes;
-  copy.scan_count = o.scan_count;
-  copy.pipeline = o.conn.pipeline();
-  copy.progress = o.progress == "always" || (o.progress == "auto" && ProgressMeter::stderr_is_tty());
-
-  auto src = Connection::open(source, o.conn.timeouts());
-  auto dst = Connection::open(target, o.conn.timeouts());
-  log::info("{} (Redis {}) -> {} (Redis {})", src->describe(), src->version_string(), dst->describe(),
-            dst->version_string());
-
-  PreflightResult pre = preflight_checks(*src, *dst);
-  for (const auto& f : pre.failures) log::error("check failed: {}", f);
-  for (const auto& w : pre.warnings) log::warn("{}", w);
-  if (!pre.failures.empty())
-    throw FerryError(ExitCode::Failed, fmt::format("{} check(s) failed; nothing was written", pre.failures.size()));
-  if (!pre.warnings.empty() && !o.accept_warnings) {
-    log::error("{} warning(s); nothing was written. Re-run with --accept-warnings to migrate anyway", pre.warnings.size());
-    return static_cast<int>(ExitCode::Warnings);
-  }
-
-  ScanCopier copier(*src, *dst, copy);
-  MigrationReport report = copier.run();
-  report.warnings.insert(report.warnings.begin(), pre.warnings.begin(), pre.warnings.end());
+int finish(const MigrateOptions& o, MigrationReport& report, const std::vector<std::string>& preflight_warnings) {
+  report.warnings.insert(report.warnings.begin(), preflight_warnings.begin(), preflight_warnings.end());
   std::cout << report.summary_text() << std::flush;
   if (!o.report_path.empty()) report.write_json(o.report_path);
   if (!report.complete) {
@@ -81,6 +49,95 @@ int run_migrate(MigrateOptions& o) {
   return static_cast<int>(ExitCode::Ok);
 }
 
+// Stops with exit 1 on a failed check, exit 2 on warnings unless accepted; else returns the warnings.
+std::optional<int> run_preflight(const MigrateOptions& o, Connection* src, Connection& dst, std::vector<std::string>& warnings) {
+  PreflightResult pre = preflight_checks(src, dst);
+  for (const auto& f : pre.failures) log::error("check failed: {}", f);
+  for (const auto& w : pre.warnings) log::warn("{}", w);
+  if (!pre.failures.empty())
+    throw FerryError(ExitCode::Failed, fmt::format("{} check(s) failed; nothing was written", pre.failures.size()));
+  if (!pre.warnings.empty() && !o.accept_warnings) {
+    log::error("{} warning(s); nothing was written. Re-run with --accept-warnings to migrate anyway", pre.warnings.size());
+    return static_cast<int>(ExitCode::Warnings);
+  }
+  warnings = pre.warnings;
+  return std::nullopt;
+}
+
+int run_rdb_import(MigrateOptions& o, const CopyOptions& copy) {
+  if (o.rdb_file.empty()) throw FerryError(ExitCode::Usage, "--mode rdb needs --rdb FILE");
+  if (!o.conn.source.uri.empty()) throw FerryError(ExitCode::Usage, "--mode rdb reads --rdb FILE: drop --source");
+  io::FileSource file(o.rdb_file);
+  auto dst = Connection::open(o.conn.target_endpoint(), o.conn.timeouts());
+  std::vector<std::string> warnings;
+  if (auto stop = run_preflight(o, nullptr, *dst, warnings)) return *stop;
+
+  MigrationReport report;
+  report.mode = "rdb";
+  report.source = file.describe();
+  report.target = dst->describe();
+  report.dbs = copy.dbs;
+  rdb::ImportOptions options{copy, o.skip_unsupported, {}};
+  ProgressMeter meter(file.size().value_or(0), copy.progress, "bytes");
+  options.progress = [&](uint64_t offset) { meter.update(offset, offset); };
+  rdb::RdbImporter importer(*dst, options, report);
+  importer.check_conflicts();
+  rdb::RdbParser parser(file, importer);
+  auto started = std::chrono::steady_clock::now();
+  int code = 0;
+  try {
+    parser.parse();
+  } catch (const rdb::RdbError& e) {
+    report.stopped_because = e.what();
+    code = static_cast<int>(ExitCode::CorruptInput);
+  } catch (const FerryError& e) {
+    report.stopped_because = e.what();
+    code = static_cast<int>(ExitCode::Failed);
+  }
+  importer.finish();
+  meter.finish();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.complete = report.stopped_because.empty() && report.failed == 0 && report.skipped_conflict == 0;
+  int result = finish(o, report, warnings);
+  return code ? code : result;
+}
+
+int run_migrate(MigrateOptions& o) {
+  o.log.apply();
+  CopyOptions copy;
+  copy.on_conflict = o.on_conflict == "replace" ? ConflictMode::Replace : ConflictMode::Block;
+  copy.ttl_extend_ms = o.ttl_extend_s * 1000;
+  copy.write_mode = o.write_mode == "restore" ? WriteMode::Restore : o.write_mode == "commands" ? WriteMode::Commands : WriteMode::Auto;
+  copy.big_key_bytes = o.big_key_bytes;
+  copy.scan_count = o.scan_count;
+  copy.pipeline = o.conn.pipeline();
+  copy.progress = o.progress == "always" || (o.progress == "auto" && ProgressMeter::stderr_is_tty());
+  copy.dbs = o.dbs;
+  if (o.mode == "rdb") return run_rdb_import(o, copy);
+  if (!o.rdb_file.empty()) throw FerryError(ExitCode::Usage, "--rdb is for --mode rdb");
+  if (o.conn.source.uri.empty()) throw FerryError(ExitCode::Usage, "--mode scan needs --source URI");
+
+  Endpoint source = o.conn.source_endpoint();
+  Endpoint target = o.conn.target_endpoint();
+  if (source.db) {
+    if (!o.dbs.empty() && !(o.dbs.size() == 1 && o.dbs[0] == *source.db))
+      throw FerryError(ExitCode::Usage, fmt::format("the source URI selects DB {} but --db says {}", *source.db,
+                                                    fmt::join(o.dbs, ",")));
+    copy.dbs = {*source.db};
+  }
+
+  auto src = Connection::open(source, o.conn.timeouts());
+  auto dst = Connection::open(target, o.conn.timeouts());
+  log::info("{} (Redis {}) -> {} (Redis {})", src->describe(), src->version_string(), dst->describe(),
+            dst->version_string());
+  std::vector<std::string> warnings;
+  if (auto stop = run_preflight(o, src.get(), *dst, warnings)) return *stop;
+
+  ScanCopier copier(*src, *dst, copy);
+  MigrationReport report = copier.run();
+  return finish(o, report, warnings);
+}
+
 }  // namespace
 
 void add_migrate_command(CLI::App& app, std::function<int()>& run) {
@@ -91,9 +148,14 @@ void add_migrate_command(CLI::App& app, std::function<int()>& run) {
       "--mode scan: SCAN + DUMP/RESTORE with absolute expiries (PEXPIRETIME + RESTORE ABSTTL). The source stays\n"
       "online, but writes made to it while the scan runs may or may not be copied: stop writes, or use the\n"
       "incremental modes (coming) for a live cutover.");
-  o->conn.add_to(*cmd);
+  o->conn.add_to(*cmd, true, false);
   o->log.add_to(*cmd);
-  cmd->add_option("--mode", o->mode, "Migration mode")->capture_default_str()->check(CLI::IsMember({"scan"}));
+  cmd->add_option("--mode", o->mode, "scan: SCAN + DUMP/RESTORE from --source; rdb: import the RDB file --rdb")
+      ->capture_default_str()->check(CLI::IsMember({"scan", "rdb"}));
+  cmd->add_option("--rdb", o->rdb_file, "RDB file to import (--mode rdb)");
+  cmd->add_flag("--skip-unsupported", o->skip_unsupported,
+                "Skip and count data the target cannot hold (module values, field expiry on an old target, ...) "
+                "instead of failing them");
   cmd->add_option("--db", o->dbs, "DBs to copy, e.g. 0,5 (default: every non-empty DB; the URI's /db means the same)")
       ->delimiter(',')->check(CLI::Range(0, 255));
   cmd->add_option("--on-conflict", o->on_conflict,

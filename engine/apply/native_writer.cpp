@@ -99,6 +99,10 @@ void NativeWriter::hash_fields(const std::vector<FieldValue>& fields) {
   send(std::move(a));
 }
 
+void NativeWriter::hash_field_expiries(const std::vector<std::pair<std::string, long long>>& expiries) {
+  for (const auto& [field, at] : expiries) send({"HPEXPIREAT", temp_, std::to_string(at), "FIELDS", "1", field});
+}
+
 void NativeWriter::stream_entries(const std::vector<StreamEntry>& entries) {
   for (const auto& e : entries) {
     Args a{"XADD", temp_, e.id};

@@ -62,6 +62,9 @@ class NativeWriter {
   void set_members(const std::vector<std::string>& members);
   void zset_members(const std::vector<FieldValue>& member_score);  // score as Redis prints it
   void hash_fields(const std::vector<FieldValue>& fields);
+  // Per-field expiry (absolute ms): HPEXPIREAT, Redis 7.4+. Check supports_field_expiry() first.
+  void hash_field_expiries(const std::vector<std::pair<std::string, long long>>& expiries);
+  bool supports_field_expiry() const { return target_version_ >= 70400; }
   void stream_entries(const std::vector<StreamEntry>& entries);
   // Stream metadata and groups go after the entries.
   void stream_meta(const StreamMeta& meta);

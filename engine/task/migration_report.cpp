@@ -27,6 +27,9 @@ nlohmann::json MigrationReport::to_json() const {
   j["skipped_conflict"] = skipped_conflict;
   j["failed"] = failed;
   j["not_attempted"] = not_attempted;
+  j["skipped_unsupported"] = skipped_unsupported;
+  j["functions_loaded"] = functions_loaded;
+  j["scripts_loaded"] = scripts_loaded;
   j["bytes"] = bytes;
   j["dropped_pending_entries"] = dropped_pending_entries;
   j["seconds"] = seconds;
@@ -48,6 +51,9 @@ std::string MigrationReport::summary_text() const {
       "  failed            {}\n",
       mode, complete ? "complete" : "INCOMPLETE", source, target, fmt::join(dbs, ","), copied, copied_chunked,
       skipped_expired, skipped_conflict, failed);
+  if (skipped_unsupported) out += fmt::format("  skipped-unsupported {} (data the target cannot hold)\n", skipped_unsupported);
+  if (functions_loaded || scripts_loaded)
+    out += fmt::format("  functions loaded  {} libraries, {} Lua scripts\n", functions_loaded, scripts_loaded);
   if (not_attempted) out += fmt::format("  not attempted     {} (the job stopped early)\n", not_attempted);
   out += fmt::format("  time              {:.2f} s, {:.1f} MB moved, {:.0f} keys/s\n", seconds, bytes / 1e6,
                      seconds > 0 ? handled() / seconds : 0.0);

@@ -28,6 +28,9 @@ struct MigrationReport {
   uint64_t skipped_conflict = 0;  // existed on the target and --on-conflict block
   uint64_t failed = 0;            // the target rejected it (see failures)
   uint64_t not_attempted = 0;     // left when the job stopped early
+  uint64_t skipped_unsupported = 0;  // data the target cannot hold, skipped with --skip-unsupported
+  uint64_t functions_loaded = 0;     // function libraries (FUNCTION LOAD)
+  uint64_t scripts_loaded = 0;       // Lua scripts of an old RDB's "lua" aux fields (SCRIPT LOAD)
   uint64_t bytes = 0;             // payload bytes moved
   uint64_t dropped_pending_entries = 0;
   double seconds = 0;
@@ -37,7 +40,7 @@ struct MigrationReport {
   std::vector<KeyFailure> failures;  // the first few
   static constexpr size_t kMaxFailures = 20;
 
-  uint64_t handled() const { return copied + skipped_expired + skipped_conflict + failed; }
+  uint64_t handled() const { return copied + skipped_expired + skipped_conflict + failed + skipped_unsupported; }
   void add_failure(int db, std::string key, std::string error);
   nlohmann::json to_json() const;
   std::string summary_text() const;

@@ -14,6 +14,7 @@ struct PreflightResult {
   std::vector<std::string> warnings;
 };
 
-PreflightResult preflight_checks(Connection& source, Connection& target);
+// source may be null (an RDB file import): only the target is checked then.
+PreflightResult preflight_checks(Connection* source, Connection& target);
 
 }  // namespace ferry

@@ -5,8 +5,8 @@
 
 namespace ferry {
 
-ProgressMeter::ProgressMeter(uint64_t total, bool enabled)
-    : total_(total), enabled_(enabled), start_(std::chrono::steady_clock::now()), last_(start_) {}
+ProgressMeter::ProgressMeter(uint64_t total, bool enabled, const char* unit)
+    : total_(total), enabled_(enabled), unit_(unit), start_(std::chrono::steady_clock::now()), last_(start_) {}
 
 bool ProgressMeter::stderr_is_tty() { return isatty(STDERR_FILENO) == 1; }
 
@@ -26,8 +26,8 @@ void ProgressMeter::update(uint64_t done, uint64_t bytes) {
     eta = "0:00";
   }
   double pct = total_ ? 100.0 * done / total_ : 100.0;
-  fmt::print(stderr, "\r\033[K{} / {} keys ({:.1f}%)  {:.0f} keys/s  {:.1f} MB/s  ETA {}", done, total_, pct, rate,
-             secs > 0 ? bytes / secs / 1e6 : 0.0, eta);
+  fmt::print(stderr, "\r\033[K{} / {} {} ({:.1f}%)  {:.0f} {}/s  {:.1f} MB/s  ETA {}", done, total_, unit_, pct, rate,
+             unit_, secs > 0 ? bytes / secs / 1e6 : 0.0, eta);
   std::fflush(stderr);
 }
 

@@ -9,8 +9,8 @@ namespace ferry {
 
 class ProgressMeter {
  public:
-  // enabled: show at all (normally isatty(stderr)).
-  ProgressMeter(uint64_t total, bool enabled);
+  // enabled: show at all (normally isatty(stderr)). unit: what `done` counts ("keys", "bytes").
+  ProgressMeter(uint64_t total, bool enabled, const char* unit = "keys");
   // Redraws at most a few times a second.
   void update(uint64_t done, uint64_t bytes);
   // Clears the line.
@@ -20,6 +20,7 @@ class ProgressMeter {
  private:
   uint64_t total_;
   bool enabled_;
+  const char* unit_;
   bool drawn_ = false;
   std::chrono::steady_clock::time_point start_, last_;
 };
