@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,9 +28,15 @@ RunResult run_ferry(const std::vector<std::string>& args, const std::map<std::st
 // A connection to a fixture server (authenticated with its requirepass).
 std::unique_ptr<Connection> connect(const sim::RedisServer& server, const std::string& role = "server");
 
-// Asserts equal DEBUG DIGEST, and key by key: value digest, absolute expiry, stream group state.
-void require_identical(Connection& source, Connection& target, const ComparisonOptions& options = {});
+// Asserts key by key: value digest, absolute expiry, stream group state; and equal DEBUG DIGEST
+// unless server_digest is false (Redis 7.0 and 7.2+/Valkey digest sorted-set scores differently).
+void require_identical(Connection& source, Connection& target, const ComparisonOptions& options = {},
+                       bool server_digest = true);
 
 long long now_ms();
+
+// A server of another version fetched by tools/fetch-servers ("redis-6.0", "redis-8.0",
+// "valkey-8.1"), or nullopt when it is not there (the test then skips with a message).
+std::optional<std::string> other_server(const std::string& name);
 
 }  // namespace ferry::test

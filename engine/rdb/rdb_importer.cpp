@@ -119,12 +119,13 @@ size_t RdbImporter::on_key_begin(const KeyInfo& key) {
   if (fatal_) throw FerryError(ExitCode::Failed, *fatal_);  // stops the parser
   if (!dbs_.empty() && !dbs_.count(key.db)) return 0;
   ++report_.keys_total;
-  expire_ = key.expire_ms;
-  if (expire_) *expire_ += options_.copy.ttl_extend_ms;
-  if (expire_ && *expire_ <= now_ms()) {
+  // A key already expired stays gone: --ttl-extend lengthens live keys, it does not revive dead ones.
+  if (key.expire_ms && *key.expire_ms <= now_ms()) {
     ++report_.skipped_expired;
     return 0;
   }
+  expire_ = key.expire_ms;
+  if (expire_) *expire_ += options_.copy.ttl_extend_ms;
   select_db(key.db);
   bool restorable = !target_rejects_dump_ && min_version_for_type(key.rdb_type) <= target_rdb_version_;
   if (restorable) {
@@ -281,7 +282,7 @@ void RdbImporter::on_key_end(const KeyInfo& key, const std::string* raw) {
     report_.bytes += raw->size();
     // Keep the steps for a native rewrite until the target has accepted this type once.
     if (accepted_types_.count(key.rdb_type)) steps_.clear();
-    in_flight_.push_back({key, std::move(steps_), true});
+    in_flight_.push_back({key, std::move(steps_), module_type_});
     steps_.clear();
     pipe_.send(restore, [this](Reply&& r) { on_restore_reply(std::move(r)); });
     if (!rejected_.empty()) rewrite_rejected();
@@ -323,7 +324,8 @@ void RdbImporter::on_restore_reply(Reply&& r) {
     else
       rejected_.push_back(std::move(done));  // written with commands once the pipeline is free
   } else if (done.key.rdb_type == kTypeModule2) {
-    std::string why = fmt::format("{} cannot RESTORE this module value ({}): {}", target_.describe(), module_type_, r.str);
+    std::string why = fmt::format("{} cannot hold this value of module type '{}' (the module is not loaded there): {}",
+                                  target_.describe(), done.module_type, r.str);
     if (options_.skip_unsupported) ++report_.skipped_unsupported;
     else record_failure(done.key, why + " (skip such keys with --skip-unsupported)", kind);
   } else {

@@ -59,7 +59,7 @@ class RdbImporter : public RdbVisitor {
   struct Restore {  // a RESTORE in flight, with what a native rewrite would need
     KeyInfo key;
     std::vector<Step> steps;
-    bool steps_complete;
+    std::string module_type;  // for module values: named in errors
   };
 
   void add(Step step, size_t bytes);

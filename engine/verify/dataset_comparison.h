@@ -1,5 +1,5 @@
 // Key-by-key comparison of two servers by value digest (DEBUG DIGEST-VALUE), absolute expiry
-// (PEXPIRETIME) and stream group state, plus the whole-server DEBUG DIGEST. Needs DEBUG enabled on
+// (PEXPIRETIME; PTTL made absolute on servers older than 7.0) and stream group state, plus the whole-server DEBUG DIGEST. Needs DEBUG enabled on
 // both sides: the demo and the tests use it; the user-facing validator (`ferry verify`) builds on it.
 #pragma once
 
@@ -16,6 +16,8 @@ struct ComparisonOptions {
   long long ttl_tolerance_ms = 0;       // allowed |target - source - shift| for expiries
   long long expected_ttl_shift_ms = 0;  // e.g. --ttl-extend
   size_t max_examples = 10;
+  // Compare a stream's entries-added, max-deleted id and groups' entries-read (7.0+ on both sides).
+  bool stream_v7_fields = true;
 };
 
 struct ComparisonResult {
@@ -40,6 +42,6 @@ ComparisonResult compare_datasets(Connection& source, Connection& target, const 
 // A stream's replication-visible state as text: length, last id, entries-added, max-deleted id,
 // and per group: last-delivered id, entries-read, consumers, and the PEL (id, consumer, deliveries).
 // Idle and seen times are left out: no copy can reproduce them exactly.
-std::string stream_state(Connection& conn, const std::string& key);
+std::string stream_state(Connection& conn, const std::string& key, bool v7_fields = true);
 
 }  // namespace ferry

@@ -33,6 +33,27 @@ struct RedisServer::Child {
 };
 
 namespace {
+// The server's version from `BINARY --version` ("... v=7.0.15 ..."), as major*10000+minor*100+patch.
+int binary_version(const std::vector<std::string>& launcher, const std::string& binary) {
+  std::string exe = launcher.empty() ? binary : launcher[0];
+  std::vector<std::string> args(launcher.empty() ? launcher.begin() : launcher.begin() + 1, launcher.end());
+  if (!launcher.empty()) args.push_back(binary);
+  args.push_back("--version");
+  std::string path = bp::search_path(exe).string();
+  bp::ipstream out;
+  try {
+    bp::child c(bp::exe = path.empty() ? exe : path, bp::args = args, bp::std_out > out, bp::std_err > bp::null);
+    std::string text((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
+    c.wait();
+    auto pos = text.find("v=");
+    int major = 0, minor = 0, patch = 0;
+    if (pos != std::string::npos) std::sscanf(text.c_str() + pos + 2, "%d.%d.%d", &major, &minor, &patch);
+    return major * 10000 + minor * 100 + patch;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
 // Up means: it accepts a connection and answers PING with anything but LOADING (NOAUTH counts:
 // the server is up, it wants a password).
 bool answers_ping(int port) {
@@ -78,6 +99,7 @@ RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(option
   std::string tmpl = (fs::temp_directory_path() / "ferry-redis-XXXXXX").string();
   if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a temporary directory for redis-server");
   dir_ = tmpl;
+  version_ = binary_version(options_.launcher, options_.binary);
   if (!options_.rdb_file.empty()) fs::copy_file(options_.rdb_file, fs::path(dir_) / "dump.rdb");
   // Another process may take the port between our probe and the server's bind: try a few.
   for (int attempt = 0; attempt < 5; ++attempt) {
@@ -114,7 +136,8 @@ bool RedisServer::start_once(int port) {
   add("daemonize", "no");
   add("databases", std::to_string(options_.databases));
   add("repl-diskless-sync-delay", "0");
-  if (options_.enable_debug) add("enable-debug-command", "yes");
+  // DEBUG is always on before 7.0, which does not know the option.
+  if (options_.enable_debug && (version_ == 0 || version_ >= 70000)) add("enable-debug-command", "yes");
   if (options_.requirepass) add("requirepass", *options_.requirepass);
   if (options_.maxmemory) add("maxmemory", *options_.maxmemory);
   if (!options_.maxmemory_policy.empty()) add("maxmemory-policy", options_.maxmemory_policy);

@@ -41,6 +41,8 @@ class RedisServer {
 
   int port() const { return port_; }
   int pid() const { return pid_; }
+  // From `--version`, e.g. 60016 for 6.0.16 (Valkey reports its own version); 0 if unknown.
+  int version() const { return version_; }
   bool running() const;
   // redis://127.0.0.1:PORT, with credentials if given.
   std::string uri(const std::string& user = {}, const std::string& password = {}) const;
@@ -59,6 +61,7 @@ class RedisServer {
   std::string dir_;
   int port_ = 0;
   int pid_ = -1;
+  int version_ = 0;
   struct Child;
   std::unique_ptr<Child> child_;
 };

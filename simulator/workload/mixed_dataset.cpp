@@ -41,6 +41,7 @@ MixedDatasetStats fill_mixed_dataset(Connection& conn, const MixedDatasetOptions
   MixedDatasetStats stats;
   Pipeline pipe(conn);
   long long base = now_ms();
+  const bool has_createconsumer = conn.version() >= 60200;
 
   for (int db : options.dbs) {
     pipe.drain();
@@ -104,7 +105,7 @@ MixedDatasetStats fill_mixed_dataset(Connection& conn, const MixedDatasetOptions
           pipe.send({"XGROUP", "CREATE", key, "readers", "0"});
           size_t read = 1 + g.below(n);
           pipe.send({"XREADGROUP", "GROUP", "readers", "alice", "COUNT", std::to_string(read), "STREAMS", key, ">"});
-          pipe.send({"XGROUP", "CREATECONSUMER", key, "readers", "bob"});
+          if (has_createconsumer) pipe.send({"XGROUP", "CREATECONSUMER", key, "readers", "bob"});
           // Delete an entry nobody has read: max-deleted-id moves, the PEL stays reproducible.
           if (read < n) pipe.send({"XDEL", key, fmt::format("{}-{}", 1000 + n - 1, (n - 1) % 3)});
           ++stats.streams;
