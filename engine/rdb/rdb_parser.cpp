@@ -88,7 +88,7 @@ uint64_t RdbParser::read_count(const char* what) {
   uint64_t n = read_length();
   // Every element takes at least one byte: a count beyond the remaining bytes is a lie.
   if (auto left = in_.remaining(); left && n > *left)
-    in_.corrupt(fmt::format("{} count {} exceeds the {} bytes left", what, n, *left));
+    in_.truncated(fmt::format("{} count {} exceeds the {} bytes left", what, n, *left));
   return n;
 }
 

@@ -276,19 +276,6 @@ RdbTestWriter::RdbTestWriter(int rdb_version) : version_(rdb_version) {
   out_ = header;
 }
 
-RdbTestWriter& RdbTestWriter::length_form(LengthForm form) {
-  length_form_ = form;
-  return *this;
-}
-RdbTestWriter& RdbTestWriter::string_form(StringForm form) {
-  string_form_ = form;
-  return *this;
-}
-RdbTestWriter& RdbTestWriter::lzf_blobs(bool on) {
-  lzf_blobs_ = on;
-  return *this;
-}
-
 void RdbTestWriter::check_open() const {
   if (ended_) throw std::logic_error("RdbTestWriter: write after end()");
 }
@@ -369,61 +356,64 @@ void RdbTestWriter::put_string_double(double score) {
   }
 }
 
-void RdbTestWriter::key_header(uint8_t type, std::string_view key) {
+void RdbTestWriter::opcode(uint8_t op) {
   check_open();
-  put_byte(type);
+  put_byte(op);
+}
+
+void RdbTestWriter::key_header(uint8_t type, std::string_view key) {
+  opcode(type);
   put_string(key);
+}
+
+RdbTestWriter& RdbTestWriter::blob_value(uint8_t type, std::string_view key, const std::string& blob) {
+  key_header(type, key);
+  put_blob(blob);
+  return *this;
 }
 
 // ---- Opcodes ----
 
 RdbTestWriter& RdbTestWriter::aux(std::string_view key, std::string_view value) {
-  check_open();
-  put_byte(kOpAux);
+  opcode(kOpAux);
   put_string(key);
   put_string(value);
   return *this;
 }
 
 RdbTestWriter& RdbTestWriter::select_db(uint64_t db) {
-  check_open();
-  put_byte(kOpSelectDb);
+  opcode(kOpSelectDb);
   put_length(db);
   return *this;
 }
 
 RdbTestWriter& RdbTestWriter::resize_db(uint64_t size, uint64_t expires) {
-  check_open();
-  put_byte(kOpResizeDb);
+  opcode(kOpResizeDb);
   put_length(size);
   put_length(expires);
   return *this;
 }
 
 RdbTestWriter& RdbTestWriter::expire_ms(int64_t abs_ms) {
-  check_open();
-  put_byte(kOpExpireMs);
+  opcode(kOpExpireMs);
   put_le(out_, static_cast<uint64_t>(abs_ms), 8);
   return *this;
 }
 
 RdbTestWriter& RdbTestWriter::expire_s(int32_t abs_seconds) {
-  check_open();
-  put_byte(kOpExpireS);
+  opcode(kOpExpireS);
   put_le(out_, static_cast<uint32_t>(abs_seconds), 4);
   return *this;
 }
 
 RdbTestWriter& RdbTestWriter::idle(uint64_t seconds) {
-  check_open();
-  put_byte(kOpIdle);
+  opcode(kOpIdle);
   put_length(seconds);
   return *this;
 }
 
 RdbTestWriter& RdbTestWriter::freq(uint8_t counter) {
-  check_open();
-  put_byte(kOpFreq);
+  opcode(kOpFreq);
   put_byte(counter);
   return *this;
 }
@@ -467,9 +457,7 @@ RdbTestWriter& RdbTestWriter::list_plain(std::string_view key, const Elements& v
 }
 
 RdbTestWriter& RdbTestWriter::list_ziplist(std::string_view key, const Elements& values) {
-  key_header(kListZiplist, key);
-  put_blob(ziplist_blob(values));
-  return *this;
+  return blob_value(kListZiplist, key, ziplist_blob(values));
 }
 
 RdbTestWriter& RdbTestWriter::list_quicklist_ziplist(std::string_view key, const Elements& values, size_t node_size) {
@@ -523,15 +511,11 @@ RdbTestWriter& RdbTestWriter::set_plain(std::string_view key, const Elements& me
 }
 
 RdbTestWriter& RdbTestWriter::set_intset(std::string_view key, std::vector<int64_t> members) {
-  key_header(kSetIntset, key);
-  put_blob(intset_blob(std::move(members)));
-  return *this;
+  return blob_value(kSetIntset, key, intset_blob(std::move(members)));
 }
 
 RdbTestWriter& RdbTestWriter::set_listpack(std::string_view key, const Elements& members) {
-  key_header(kSetListpack, key);
-  put_blob(listpack_blob(members));
-  return *this;
+  return blob_value(kSetListpack, key, listpack_blob(members));
 }
 
 // ---- Sorted sets ----
@@ -562,15 +546,11 @@ RdbTestWriter& RdbTestWriter::zset_2(std::string_view key, const ScoredMembers& 
 }
 
 RdbTestWriter& RdbTestWriter::zset_ziplist(std::string_view key, const ScoredMembers& entries) {
-  key_header(kZsetZiplist, key);
-  put_blob(ziplist_blob(flatten(entries)));
-  return *this;
+  return blob_value(kZsetZiplist, key, ziplist_blob(flatten(entries)));
 }
 
 RdbTestWriter& RdbTestWriter::zset_listpack(std::string_view key, const ScoredMembers& entries) {
-  key_header(kZsetListpack, key);
-  put_blob(listpack_blob(flatten(entries)));
-  return *this;
+  return blob_value(kZsetListpack, key, listpack_blob(flatten(entries)));
 }
 
 // ---- Hashes ----
@@ -588,28 +568,21 @@ RdbTestWriter& RdbTestWriter::hash_plain(std::string_view key, const FieldValues
 }
 
 RdbTestWriter& RdbTestWriter::hash_zipmap(std::string_view key, const FieldValues& pairs, uint8_t free_bytes) {
-  key_header(kHashZipmap, key);
-  put_blob(zipmap_blob(pairs, free_bytes));
-  return *this;
+  return blob_value(kHashZipmap, key, zipmap_blob(pairs, free_bytes));
 }
 
 RdbTestWriter& RdbTestWriter::hash_ziplist(std::string_view key, const FieldValues& pairs) {
-  key_header(kHashZiplist, key);
-  put_blob(ziplist_blob(flatten(pairs)));
-  return *this;
+  return blob_value(kHashZiplist, key, ziplist_blob(flatten(pairs)));
 }
 
 RdbTestWriter& RdbTestWriter::hash_listpack(std::string_view key, const FieldValues& pairs) {
-  key_header(kHashListpack, key);
-  put_blob(listpack_blob(flatten(pairs)));
-  return *this;
+  return blob_value(kHashListpack, key, listpack_blob(flatten(pairs)));
 }
 
 // ---- End ----
 
 const std::string& RdbTestWriter::end(bool with_checksum) {
-  check_open();
-  put_byte(kOpEof);
+  opcode(kOpEof);
   if (version_ >= 5) {
     uint64_t crc = with_checksum ? rdb::crc64(0, out_.data(), out_.size()) : 0;
     put_le(out_, crc, 8);

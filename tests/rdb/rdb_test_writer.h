@@ -49,10 +49,10 @@ class RdbTestWriter {
   explicit RdbTestWriter(int rdb_version = 10);
 
   // ---- Options (apply to everything written after them) ----
-  RdbTestWriter& length_form(LengthForm form);
-  RdbTestWriter& string_form(StringForm form);
+  RdbTestWriter& length_form(LengthForm form) { length_form_ = form; return *this; }
+  RdbTestWriter& string_form(StringForm form) { string_form_ = form; return *this; }
   // Write ziplist/listpack/intset/zipmap blobs LZF-compressed when that makes them smaller.
-  RdbTestWriter& lzf_blobs(bool on);
+  RdbTestWriter& lzf_blobs(bool on) { lzf_blobs_ = on; return *this; }
 
   // ---- Opcodes ----
   RdbTestWriter& aux(std::string_view key, std::string_view value);  // 0xFA key value
@@ -128,7 +128,9 @@ class RdbTestWriter {
   void put_string(std::string_view s);  // as string_form() says
   void put_blob(const std::string& blob);
   void put_string_double(double score);
+  void opcode(uint8_t op);  // an opcode or type byte
   void key_header(uint8_t type, std::string_view key);
+  RdbTestWriter& blob_value(uint8_t type, std::string_view key, const std::string& blob);
 
   std::string out_;
   int version_;

@@ -115,8 +115,9 @@ RdbTestWriter writer_for(const Variant& v) {
 
 // ---- Loading into a real server ----
 
-// Starts redis-server on the file. sanitize-dump-payload yes makes the load validate every
-// listpack and intset entry by entry (by default only their headers are checked on load).
+// Starts redis-server on the file. sanitize-dump-payload yes makes the load walk every listpack
+// and intset entry by entry (by default only their headers are checked; ziplists and zipmaps are
+// always walked, since Redis 7.0 converts them to listpacks as it loads them).
 std::unique_ptr<RedisServer> start_on(const std::string& file, RedisServerOptions options = {}) {
   static std::atomic<int> counter{0};
   fs::path path = fs::temp_directory_path() /
@@ -582,26 +583,15 @@ TEST_CASE("expiry, idle time, aux fields and databases load into Redis 7.0", "[r
   long long now = test::now_ms();
   int32_t in_two_hours = static_cast<int32_t>((now + 7200000) / 1000);
   RdbTestWriter w = writer_for(v);
-  w.aux("ctime", std::to_string(now / 1000))
-      .aux("ferry-test", "an aux field Redis does not know")
-      .select_db(0)
-      .resize_db(5, 3)
-      .expire_ms(now + 3600000)
-      .string_raw("ttl:ms", "a")
-      .expire_ms(now - 3600000)
-      .string_raw("ttl:past", "b")  // already expired: not loaded
-      .expire_s(in_two_hours)
-      .string_raw("ttl:s", "c")
-      .idle(1000)
-      .string_raw("idle", "d")
-      .expire_ms(now + 60000)
-      .idle(50)
-      .list_ziplist("ttl:list", {"1", "2"})
-      .select_db(3)
-      .resize_db(1, 0)
-      .string_raw("db3", "e")
-      .select_db(15)
-      .hash_listpack("db15", {{"f", "v"}});
+  w.aux("ctime", std::to_string(now / 1000)).aux("ferry-test", "an aux field Redis does not know");
+  w.select_db(0).resize_db(5, 3);
+  w.expire_ms(now + 3600000).string_raw("ttl:ms", "a");
+  w.expire_ms(now - 3600000).string_raw("ttl:past", "b");  // already expired: not loaded
+  w.expire_s(in_two_hours).string_raw("ttl:s", "c");
+  w.idle(1000).string_raw("idle", "d");
+  w.expire_ms(now + 60000).idle(50).list_ziplist("ttl:list", {"1", "2"});
+  w.select_db(3).resize_db(1, 0).string_raw("db3", "e");
+  w.select_db(15).hash_listpack("db15", {{"f", "v"}});
 
   auto [server, c] = load(w.end(), 4);
   CHECK(c->checked({"PEXPIRETIME", "ttl:ms"}).integer == now + 3600000);
@@ -696,6 +686,6 @@ TEST_CASE("type 20 (set listpack, Redis 7.2+) is well formed", "[rdb][writer][re
   auto server = start_on(as_list.end());
   require_same(lrange(*test::connect(*server), "s"), members);
   // It cannot load type 20 itself (7.2 can).
-  CHECK_THAT(refusal(as_set.end()), Catch::Contains("did not start"));
+  CHECK_THAT(refusal(as_set.end()), Catch::Contains("Unknown RDB encoding type 20"));
   WARN("redis-server 7.0 cannot load type 20 (set listpack): its listpack was checked as a list node instead");
 }
