@@ -1,5 +1,6 @@
 // RDB import against real servers: the corpus of old encodings, files written by the installed
 // redis-server with every encoding forced, functions, and what the target cannot hold.
+#include "rdb/rdb_test_writer.h"
 #include "support.h"
 #include "workload/mixed_dataset.h"
 
@@ -217,4 +218,58 @@ TEST_CASE("unreadable and corrupt files exit 5 naming the file and offset", "[rd
   auto garbage = run_ferry({"migrate", "--mode", "rdb", "--rdb", path, "--target", target.uri()});
   CHECK(garbage.exit_code == 5);
   CHECK(garbage.err.find("not an RDB file") != std::string::npos);
+}
+
+TEST_CASE("functions: an existing library is a conflict unless replace, and old RDB lua scripts are loaded", "[rdb][functions]") {
+  RedisServer source;
+  auto s = test::connect(source);
+  s->checked({"SET", "k", "v"});
+  s->checked({"FUNCTION", "LOAD", "#!lua name=lib\nredis.register_function('f', function() return 'new' end)"});
+  std::string file = save_rdb(source);
+
+  RedisServer target(strict_target());
+  auto d = test::connect(target);
+  d->checked({"FUNCTION", "LOAD", "#!lua name=lib\nredis.register_function('f', function() return 'old' end)"});
+  auto blocked = run_ferry({"migrate", "--mode", "rdb", "--rdb", file, "--target", target.uri()});
+  CHECK(blocked.exit_code == 1);
+  CHECK(blocked.out.find("function library") != std::string::npos);
+  CHECK(d->checked({"FCALL", "f", "0"}).str == "old");
+  auto replaced = run_ferry({"migrate", "--mode", "rdb", "--rdb", file, "--target", target.uri(), "--on-conflict", "replace"});
+  CHECK(replaced.exit_code == 0);
+  CHECK(d->checked({"FCALL", "f", "0"}).str == "new");
+
+  // RDBs of Redis < 7 carry cached scripts as "lua" aux fields.
+  test::RdbTestWriter w(9);
+  w.aux("lua", "return 'from the rdb'").string_raw("x", "1");
+  std::string old_file = target.dir() + "/old.rdb";
+  w.end();
+  w.write_file(old_file);
+  RedisServer target2(strict_target());
+  std::string report = target2.dir() + "/r.json";
+  REQUIRE(run_ferry({"migrate", "--mode", "rdb", "--rdb", old_file, "--target", target2.uri(), "--report", report}).exit_code == 0);
+  CHECK(read_json(report)["scripts_loaded"] == 1);
+  auto d2 = test::connect(target2);
+  std::string sha = d2->checked({"SCRIPT", "LOAD", "return 'from the rdb'"}).str;
+  d2->checked({"SCRIPT", "FLUSH"});  // prove the import loaded it: reimport into a flushed cache
+  d2->checked({"FLUSHALL"});
+  REQUIRE(run_ferry({"migrate", "--mode", "rdb", "--rdb", old_file, "--target", target2.uri()}).exit_code == 0);
+  CHECK(d2->checked({"EVALSHA", sha, "0"}).str == "from the rdb");
+}
+
+TEST_CASE("a Valkey 9 header (VALKEY080) is read, an unknown version is refused", "[rdb][versions]") {
+  test::RdbTestWriter w(11);
+  w.aux("valkey-ver", "9.0.0").string_raw("k", "v");
+  std::string bytes = w.end(false);  // no checksum: the header is rewritten below
+  RedisServer target(strict_target());
+  std::string path = target.dir() + "/valkey9.rdb";
+  std::ofstream(path, std::ios::binary) << "VALKEY080" << bytes.substr(9);
+  auto r = run_ferry({"migrate", "--mode", "rdb", "--rdb", path, "--target", target.uri()});
+  CHECK(r.exit_code == 0);
+  CHECK(test::connect(target)->checked({"GET", "k"}).str == "v");
+  CHECK(nlohmann::json::parse(run_ferry({"rdb", "inspect", path, "--json"}).out)["rdb_version"] == 80);
+
+  std::ofstream(path, std::ios::binary) << "REDIS0042" << bytes.substr(9);
+  auto refused = run_ferry({"rdb", "inspect", path});
+  CHECK(refused.exit_code == 5);
+  CHECK(refused.err.find("RDB version 42") != std::string::npos);
 }
