@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "io/byte_source.h"
 #include "rdb/rdb_importer.h"
+#include "repl/sync_task.h"
 #include "scan/scan_copier.h"
 #include "task/preflight.h"
 #include "task/progress.h"
@@ -11,7 +12,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -33,7 +37,17 @@ struct MigrateOptions {
   std::string progress = "auto";
   std::string rdb_file;
   bool skip_unsupported = false;
+  bool until_caught_up = false;
+  bool block_flush = false;
+  bool no_heartbeat = false;
+  std::string task_id;
+  long long max_ops = 0;
+  long long max_bytes = 0;
 };
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) { g_stop = true; }
+
 
 int finish(const MigrateOptions& o, MigrationReport& report, const std::vector<std::string>& preflight_warnings) {
   report.warnings.insert(report.warnings.begin(), preflight_warnings.begin(), preflight_warnings.end());
@@ -62,6 +76,60 @@ std::optional<int> run_preflight(const MigrateOptions& o, Connection* src, Conne
   }
   warnings = pre.warnings;
   return std::nullopt;
+}
+
+int run_replica(MigrateOptions& o, const CopyOptions& copy, const Endpoint& source, const Endpoint& target) {
+  {  // preflight on short-lived connections
+    auto src = Connection::open(source, o.conn.timeouts());
+    auto dst = Connection::open(target, o.conn.timeouts());
+    std::vector<std::string> warnings;
+    if (auto stop = run_preflight(o, src.get(), *dst, warnings)) return *stop;
+  }
+  repl::SyncOptions options;
+  options.copy = copy;
+  options.snapshot_only = o.mode == "snapshot";
+  options.until_caught_up = o.until_caught_up;
+  options.heartbeat = !o.no_heartbeat;
+  options.task_id = o.task_id.empty()
+                        ? fmt::format("{:08x}", std::hash<std::string>{}(source.address() + "->" + target.address()) & 0xffffffffu)
+                        : o.task_id;
+  options.block_flush = o.block_flush;
+  options.skip_unsupported = o.skip_unsupported;
+  options.max_ops = o.max_ops;
+  options.max_bytes = o.max_bytes;
+  options.timeouts = o.conn.timeouts();
+  options.stop = &g_stop;
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  repl::SyncResult result = repl::run_sync(source, target, options);
+  std::cout << result.report.summary_text();
+  if (o.mode != "snapshot") {
+    const auto& st = result.applier;
+    std::cout << fmt::format("  stream            {} commands applied ({} MULTI/EXEC blocks), {} skipped, {} errors, "
+                             "{} unapplied, {} unconfirmed scripts\n",
+                             st.commands, st.transactions, st.skipped, st.errors, st.unapplied,
+                             st.unconfirmed_script_count);
+    std::cout << fmt::format("  offsets           snapshot {}, applied {}, source {} (lag {} bytes{}){}\n",
+                             result.snapshot_offset, result.applied_offset, result.source_offset,
+                             std::max(0LL, result.source_offset - result.applied_offset),
+                             result.lag_ms ? fmt::format(", {} ms", *result.lag_ms) : "",
+                             result.caught_up ? ", caught up" : "");
+    for (const auto& n : st.notes) std::cout << "  note: " << n << "\n";
+  }
+  std::cout << std::flush;
+  if (!o.report_path.empty()) {
+    std::ofstream out(o.report_path);
+    if (!out) throw FerryError(ExitCode::Usage, fmt::format("cannot write report file '{}'", o.report_path));
+    out << result.to_json().dump(2) << "\n";
+  }
+  if (!result.report.complete) {
+    log::error("migration incomplete: {}", !result.report.stopped_because.empty()
+                                               ? result.report.stopped_because
+                                               : "some keys or commands failed (see the summary)");
+    return static_cast<int>(ExitCode::Failed);
+  }
+  if (!result.report.warnings.empty() && !o.accept_warnings) return static_cast<int>(ExitCode::Warnings);
+  return static_cast<int>(ExitCode::Ok);
 }
 
 int run_rdb_import(MigrateOptions& o, const CopyOptions& copy) {
@@ -126,6 +194,9 @@ int run_migrate(MigrateOptions& o) {
     copy.dbs = {*source.db};
   }
 
+  if (o.mode == "snapshot" || o.mode == "sync") return run_replica(o, copy, source, target);
+  if (o.until_caught_up) throw FerryError(ExitCode::Usage, "--until-caught-up is for --mode sync");
+
   auto src = Connection::open(source, o.conn.timeouts());
   auto dst = Connection::open(target, o.conn.timeouts());
   log::info("{} (Redis {}) -> {} (Redis {})", src->describe(), src->version_string(), dst->describe(),
@@ -150,8 +221,20 @@ void add_migrate_command(CLI::App& app, std::function<int()>& run) {
       "incremental modes (coming) for a live cutover.");
   o->conn.add_to(*cmd, true, false);
   o->log.add_to(*cmd);
-  cmd->add_option("--mode", o->mode, "scan: SCAN + DUMP/RESTORE from --source; rdb: import the RDB file --rdb")
-      ->capture_default_str()->check(CLI::IsMember({"scan", "rdb"}));
+  cmd->add_option("--mode", o->mode,
+                  "scan: SCAN + DUMP/RESTORE from --source; snapshot: the source's replication snapshot; sync: "
+                  "snapshot, then every write as it happens (until SIGINT/SIGTERM or --until-caught-up); rdb: "
+                  "import the RDB file --rdb")
+      ->capture_default_str()->check(CLI::IsMember({"scan", "snapshot", "sync", "rdb"}));
+  cmd->add_flag("--until-caught-up", o->until_caught_up,
+                "sync: exit 0 as soon as the target holds everything up to the source's current offset (cutover)");
+  cmd->add_flag("--block-flush", o->block_flush, "sync: stop the task with an error on FLUSHALL/FLUSHDB instead of applying it");
+  cmd->add_flag("--no-heartbeat", o->no_heartbeat, "sync: do not write the ferry:heartbeat:<task-id> key on the source");
+  cmd->add_option("--task-id", o->task_id, "Names the heartbeat key (default: derived from source and target)");
+  cmd->add_option("--max-ops", o->max_ops, "sync: apply at most this many commands per second (0: no limit)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-bytes", o->max_bytes, "sync: apply at most this many bytes per second (0: no limit)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--rdb", o->rdb_file, "RDB file to import (--mode rdb)");
   cmd->add_flag("--skip-unsupported", o->skip_unsupported,
                 "Skip and count data the target cannot hold (module values, field expiry on an old target, ...) "

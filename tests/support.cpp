@@ -8,7 +8,11 @@
 #include <cstdlib>
 #include <unistd.h>
 #include <future>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <signal.h>
+#include <thread>
 #include <sstream>
 
 namespace bp = boost::process;
@@ -37,6 +41,66 @@ RunResult run_ferry(const std::vector<std::string>& args, const std::map<std::st
   std::cerr << "$ " << command << "\nexit " << result.exit_code << "\n--- stdout\n"
             << result.out << "--- stderr\n" << result.err << "---\n";
   return result;
+}
+
+struct BackgroundFerry::Impl {
+  std::string dir, command;
+  bp::child child;
+  std::chrono::steady_clock::time_point start;
+};
+
+BackgroundFerry::BackgroundFerry(const std::vector<std::string>& args) : impl_(std::make_unique<Impl>()) {
+  std::string tmpl = "/tmp/ferry-run-XXXXXX";
+  impl_->dir = ::mkdtemp(tmpl.data());
+  impl_->command = "build/ferry";
+  for (const auto& a : args) impl_->command += " '" + a + "'";
+  impl_->start = std::chrono::steady_clock::now();
+  impl_->child = bp::child(bp::exe = FERRY_BINARY, bp::args = args, bp::std_out > impl_->dir + "/out",
+                           bp::std_err > impl_->dir + "/err", bp::std_in < bp::null);
+}
+
+BackgroundFerry::~BackgroundFerry() {
+  if (impl_->child.running()) {
+    ::kill(impl_->child.id(), SIGKILL);
+    impl_->child.wait();
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(impl_->dir, ec);
+}
+
+bool BackgroundFerry::running() { return impl_->child.running(); }
+
+RunResult BackgroundFerry::collect() {
+  RunResult r;
+  r.exit_code = impl_->child.exit_code();
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  r.out = slurp(impl_->dir + "/out");
+  r.err = slurp(impl_->dir + "/err");
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - impl_->start).count();
+  std::cerr << "$ " << impl_->command << "\nexit " << r.exit_code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err << "---\n";
+  return r;
+}
+
+RunResult BackgroundFerry::stop() {
+  if (impl_->child.running()) ::kill(impl_->child.id(), SIGTERM);
+  impl_->child.wait();
+  return collect();
+}
+
+RunResult BackgroundFerry::wait(double seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (impl_->child.running() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (impl_->child.running()) {
+    ::kill(impl_->child.id(), SIGKILL);
+    impl_->child.wait();
+    FAIL("ferry did not exit within " << seconds << " s: " << impl_->command);
+  }
+  impl_->child.wait();
+  return collect();
 }
 
 std::unique_ptr<Connection> connect(const sim::RedisServer& server, const std::string& role) {

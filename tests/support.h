@@ -25,6 +25,23 @@ struct RunResult {
 // Runs build/ferry with the arguments (and extra environment), capturing its output.
 RunResult run_ferry(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
 
+// build/ferry running in the background (e.g. --mode sync), its output going to files.
+class BackgroundFerry {
+ public:
+  explicit BackgroundFerry(const std::vector<std::string>& args);
+  ~BackgroundFerry();
+  // Sends SIGTERM (a clean stop) and waits for the exit.
+  RunResult stop();
+  // Waits for it to exit by itself (at most `seconds`); kills it and fails the test past that.
+  RunResult wait(double seconds);
+  bool running();
+
+ private:
+  RunResult collect();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // A connection to a fixture server (authenticated with its requirepass).
 std::unique_ptr<Connection> connect(const sim::RedisServer& server, const std::string& role = "server");
 

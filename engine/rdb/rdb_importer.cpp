@@ -118,6 +118,7 @@ size_t RdbImporter::on_key_begin(const KeyInfo& key) {
   route_ = Route::Skip;
   if (fatal_) throw FerryError(ExitCode::Failed, *fatal_);  // stops the parser
   if (!dbs_.empty() && !dbs_.count(key.db)) return 0;
+  if (!options_.skip_key_prefix.empty() && key.key.rfind(options_.skip_key_prefix, 0) == 0) return 0;
   ++report_.keys_total;
   // A key already expired stays gone: --ttl-extend lengthens live keys, it does not revive dead ones.
   if (key.expire_ms && *key.expire_ms <= now_ms()) {

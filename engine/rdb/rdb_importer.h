@@ -21,6 +21,7 @@ struct ImportOptions {
   CopyOptions copy;               // dbs, on_conflict, ttl_extend_ms, write_mode, big_key_bytes, pipeline
   bool skip_unsupported = false;  // count and skip module values, field expiry a target cannot hold ...
   std::function<void(uint64_t file_offset)> progress;  // after each key
+  std::string skip_key_prefix;  // keys never imported (ferry's own heartbeat keys)
 };
 
 class RdbImporter : public RdbVisitor {

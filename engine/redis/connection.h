@@ -63,6 +63,8 @@ class Connection {
   // SELECT db, skipped when already selected.
   void select(int db);
   int selected_db() const { return db_; }
+  // For callers that sent SELECT through a Pipeline themselves.
+  void note_selected(int db) { db_ = db; }
 
   // INFO <section> as key -> value.
   std::map<std::string, std::string> info(const std::string& section);

@@ -1,3 +1,4 @@
+// ferry's own ferry:heartbeat:* keys on the source are not data and are left out.
 // Key-by-key comparison of two servers by value digest (DEBUG DIGEST-VALUE), absolute expiry
 // (PEXPIRETIME; PTTL made absolute on servers older than 7.0) and stream group state, plus the whole-server DEBUG DIGEST. Needs DEBUG enabled on
 // both sides: the demo and the tests use it; the user-facing validator (`ferry verify`) builds on it.
@@ -18,6 +19,9 @@ struct ComparisonOptions {
   size_t max_examples = 10;
   // Compare a stream's entries-added, max-deleted id and groups' entries-read (7.0+ on both sides).
   bool stream_v7_fields = true;
+  // Compare groups' entries-read. Replication cannot reproduce it (a replica fed XCLAIM has nil),
+  // so comparisons after --mode sync leave it out.
+  bool group_entries_read = true;
 };
 
 struct ComparisonResult {
@@ -42,6 +46,6 @@ ComparisonResult compare_datasets(Connection& source, Connection& target, const 
 // A stream's replication-visible state as text: length, last id, entries-added, max-deleted id,
 // and per group: last-delivered id, entries-read, consumers, and the PEL (id, consumer, deliveries).
 // Idle and seen times are left out: no copy can reproduce them exactly.
-std::string stream_state(Connection& conn, const std::string& key, bool v7_fields = true);
+std::string stream_state(Connection& conn, const std::string& key, bool v7_fields = true, bool entries_read = true);
 
 }  // namespace ferry

@@ -1,0 +1,79 @@
+// A replication link to a source: ferry connects as a replica (AUTH, REPLCONF, PSYNC or SYNC),
+// receives the snapshot as a byte stream (`$<len>` or the diskless `$EOF:<mark>` form, after any
+// bare "\n" keepalives), then the command stream, counting the replication offset byte by byte.
+// hiredis cannot read this link (it buffers whole replies), so it has its own reader.
+#pragma once
+
+#include "io/byte_source.h"
+#include "redis/connection.h"
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ferry::repl {
+
+// The outcome of PSYNC (see replication.c, slaveTryPartialResynchronization).
+struct PsyncResult {
+  enum class Kind {
+    FullResync,  // +FULLRESYNC <replid> <offset>: a snapshot follows
+    Continue,    // +CONTINUE [<new replid>]: the stream resumes at the offset asked for
+  };
+  Kind kind = Kind::FullResync;
+  std::string replid;
+  long long offset = 0;  // the offset the stream starts at (the snapshot's, for a full resync)
+};
+
+class ReplicaLink {
+ public:
+  // Connects; errors are FerryError(Connection) naming the source.
+  ReplicaLink(const Endpoint& source, const Timeouts& timeouts);
+  ~ReplicaLink();
+  ReplicaLink(const ReplicaLink&) = delete;
+  ReplicaLink& operator=(const ReplicaLink&) = delete;
+
+  // AUTH, REPLCONF listening-port, REPLCONF capa eof capa psync2, and with rdb_only
+  // REPLCONF rdb-only 1 (7.0+: the source sends the snapshot and no stream).
+  void handshake(bool rdb_only, int source_version);
+  // PSYNC replid offset (PSYNC ? -1 for a full resync); SYNC when the source refuses PSYNC.
+  PsyncResult psync(const std::string& replid = "?", long long offset = -1);
+
+  // After a full resync: the snapshot as a byte source that ends where the RDB ends. size() is
+  // known in the $<len> form only.
+  std::unique_ptr<io::ByteSource> snapshot();
+
+  // Reads one command of the stream into args; false when none arrived within `wait`. The link
+  // breaking, or staying silent longer than the read timeout, throws LinkError.
+  bool read_command(std::vector<std::string>& args, std::chrono::milliseconds wait);
+  // The replication offset after the last command read.
+  long long offset() const { return offset_; }
+
+  // REPLCONF ACK <offset>: tells the source what ferry has applied.
+  void send_ack(long long applied_offset);
+
+  std::string describe() const { return source_.describe(); }
+
+ private:
+  friend class SnapshotSource;
+  bool fill(std::chrono::milliseconds wait);  // false on timeout
+  void fill_or_throw(const char* doing);
+  std::string read_line(const char* doing);   // without \r\n
+  std::string simple_command(const std::vector<std::string>& args, const char* doing);
+  void write_all(const std::string& bytes);
+  [[noreturn]] void fail(const std::string& what);
+
+  Endpoint source_;
+  Timeouts timeouts_;
+  int fd_ = -1;
+  std::string buffer_;
+  size_t pos_ = 0;
+  long long offset_ = 0;
+  std::chrono::steady_clock::time_point last_data_;
+};
+
+// RESP encoding of a command, as a master sends it and a server reads it.
+std::string encode_command(const std::vector<std::string>& args);
+
+}  // namespace ferry::repl

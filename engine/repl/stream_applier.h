@@ -1,0 +1,83 @@
+// Applies the source's command stream to the target. Commands pass through unchanged unless they
+// need care: SELECT (the stream's DB is tracked; only selected DBs are applied), MULTI/EXEC (one
+// transaction on the target), FLUSHALL/FLUSHDB (selected DBs only, or a stop with --block-flush),
+// SWAPDB/MOVE/COPY across selected and unselected DBs, relative expiries from sources older than 7.0
+// (made absolute), --ttl-extend, scripts (outcome unconfirmed when the target lacks the script),
+// ferry's own heartbeat key (never applied), PING and REPLCONF (not applied).
+#pragma once
+
+#include "redis/connection.h"
+#include "task/migration_report.h"
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace ferry::repl {
+
+struct ApplierOptions {
+  std::vector<int> dbs;            // empty: every DB
+  long long ttl_extend_ms = 0;
+  bool block_flush = false;        // FLUSHALL/FLUSHDB stop the task instead of being applied
+  bool relative_expiries = false;  // the source is older than 7.0: EXPIRE & co. are relative
+  std::string heartbeat_prefix = "ferry:heartbeat:";
+  PipelineLimits pipeline;
+};
+
+struct ApplierStats {
+  uint64_t commands = 0;   // applied to the target
+  uint64_t skipped = 0;    // not applied: other DBs, PING, REPLCONF, heartbeat
+  uint64_t transactions = 0;
+  uint64_t errors = 0;     // the target answered an error
+  uint64_t unapplied = 0;  // could not be mirrored (e.g. MOVE from an unselected DB): a divergence
+  std::map<std::string, uint64_t> per_command;
+  std::vector<std::string> unconfirmed_scripts;  // "EVALSHA <sha> keys: a b" (first few)
+  uint64_t unconfirmed_script_count = 0;
+  std::vector<std::string> notes;                // first few errors and unapplied commands
+  nlohmann::json to_json() const;
+};
+
+class StreamApplier {
+ public:
+  StreamApplier(Connection& target, ApplierOptions options);
+
+  // Applies one command of the stream; `end_offset` is the stream offset after it.
+  // Throws FerryError(Failed) for what must stop the task (--block-flush, OOM on the target ...).
+  void apply(std::vector<std::string>& args, long long end_offset);
+  // Sends what is queued and reads every reply. Returns the offset the target now holds: the
+  // end of the last command outside an open MULTI.
+  long long flush();
+  long long applied_offset() const { return applied_offset_; }
+  void set_start_offset(long long offset) { applied_offset_ = pending_offset_ = offset; }
+  int stream_db() const { return stream_db_; }
+  void set_stream_db(int db) { stream_db_ = db; }
+  const ApplierStats& stats() const { return stats_; }
+  // Called with the timestamp carried by a heartbeat as it comes back through the stream.
+  std::optional<long long> last_heartbeat_ms() const { return last_heartbeat_ms_; }
+
+ private:
+  bool selected(int db) const { return dbs_.empty() || dbs_.count(db); }
+  void send(std::vector<std::string> args);
+  void select_target(int db);
+  void rewrite_expiry(std::vector<std::string>& args);
+  void apply_one(std::vector<std::string>& args);
+  void note(std::string text);
+
+  Connection& target_;
+  ApplierOptions options_;
+  std::set<int> dbs_;
+  Pipeline pipe_;
+  ApplierStats stats_;
+  int stream_db_ = 0;
+  int target_db_ = -1;
+  bool in_multi_ = false;
+  std::vector<std::vector<std::string>> multi_;
+  long long applied_offset_ = 0;  // held by the target (replies read)
+  long long pending_offset_ = 0;  // sent, replies pending
+  std::optional<std::string> fatal_;
+  std::optional<long long> last_heartbeat_ms_;
+};
+
+}  // namespace ferry::repl

@@ -1,0 +1,184 @@
+#include "repl/sync_task.h"
+
+#include "core/log.h"
+#include "rdb/rdb_parser.h"
+#include "repl/replica_link.h"
+#include "task/preflight.h"
+#include "task/progress.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <thread>
+
+namespace ferry::repl {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+long long now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Paces the applier to --max-ops / --max-bytes per second.
+class Throttle {
+ public:
+  Throttle(long long ops, long long bytes) : max_ops_(ops), max_bytes_(bytes), window_(Clock::now()) {}
+  void account(size_t bytes) {
+    if (!max_ops_ && !max_bytes_) return;
+    ++ops_;
+    bytes_ += static_cast<long long>(bytes);
+    if ((max_ops_ && ops_ >= max_ops_) || (max_bytes_ && bytes_ >= max_bytes_)) {
+      auto next = window_ + std::chrono::seconds(1);
+      if (Clock::now() < next) std::this_thread::sleep_until(next);
+      window_ = Clock::now();
+      ops_ = bytes_ = 0;
+    }
+  }
+
+ private:
+  long long max_ops_, max_bytes_, ops_ = 0, bytes_ = 0;
+  Clock::time_point window_;
+};
+
+}  // namespace
+
+nlohmann::json SyncResult::to_json() const {
+  nlohmann::json j = report.to_json();
+  j["replid"] = replid;
+  j["snapshot_offset"] = snapshot_offset;
+  j["applied_offset"] = applied_offset;
+  j["source_offset"] = source_offset;
+  j["lag_bytes"] = source_offset > applied_offset ? source_offset - applied_offset : 0;
+  j["lag_ms"] = lag_ms ? nlohmann::json(*lag_ms) : nlohmann::json();
+  j["snapshot_seconds"] = snapshot_seconds;
+  j["caught_up"] = caught_up;
+  j["stream"] = applier.to_json();
+  return j;
+}
+
+SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const SyncOptions& options) {
+  SyncResult result;
+  MigrationReport& report = result.report;
+  report.mode = options.snapshot_only ? "snapshot" : "sync";
+  auto source = Connection::open(source_ep, options.timeouts);
+  auto target = Connection::open(target_ep, options.timeouts);
+  report.source = source->describe();
+  report.target = target->describe();
+  report.dbs = options.copy.dbs;
+  const std::string heartbeat_key = "ferry:heartbeat:" + options.task_id;
+
+  ProgressMeter* meter = nullptr;  // exists while the snapshot is read
+  rdb::ImportOptions import_options{options.copy, options.skip_unsupported, {}};
+  import_options.skip_key_prefix = "ferry:heartbeat:";
+  import_options.progress = [&meter](uint64_t offset) {
+    if (meter) meter->update(offset, offset);
+  };
+  rdb::RdbImporter importer(*target, import_options, report);
+  importer.check_conflicts();
+
+  ReplicaLink link(source_ep, options.timeouts);
+  link.handshake(options.snapshot_only, source->version());
+  PsyncResult psync = link.psync();
+  result.replid = psync.replid;
+  result.snapshot_offset = psync.offset;
+  log::info("{}: full resync, replid {} offset {}", source->describe(), psync.replid, psync.offset);
+
+  auto started = Clock::now();
+  {
+    auto snapshot = link.snapshot();
+    uint64_t estimate = snapshot->size().value_or(std::strtoull(source->info("memory")["used_memory"].c_str(), nullptr, 10));
+    ProgressMeter snapshot_meter(estimate, options.copy.progress, "bytes");
+    meter = &snapshot_meter;
+    rdb::RdbParser parser(*snapshot, importer);
+    try {
+      parser.parse();
+    } catch (const rdb::RdbError&) {
+      meter = nullptr;
+      importer.finish();
+      throw;
+    } catch (const FerryError& e) {
+      report.stopped_because = e.what();
+    }
+    importer.finish();
+    snapshot_meter.finish();
+    meter = nullptr;
+  }
+  result.snapshot_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  log::info("snapshot applied: {} keys in {:.2f} s", report.copied, result.snapshot_seconds);
+  if (!report.stopped_because.empty() || options.snapshot_only) {
+    report.seconds = result.snapshot_seconds;
+    report.complete = report.stopped_because.empty() && report.failed == 0 && report.skipped_conflict == 0;
+    result.applied_offset = psync.offset;
+    return result;
+  }
+
+  // The stream.
+  ApplierOptions applier_options;
+  applier_options.dbs = options.copy.dbs;
+  applier_options.ttl_extend_ms = options.copy.ttl_extend_ms;
+  applier_options.block_flush = options.block_flush;
+  applier_options.relative_expiries = source->version() < 70000;
+  applier_options.pipeline = options.copy.pipeline;
+  StreamApplier applier(*target, applier_options);
+  applier.set_start_offset(psync.offset);
+  link.send_ack(psync.offset);  // a diskless source starts the stream on this first ACK
+
+  Throttle throttle(options.max_ops, options.max_bytes);
+  auto next_tick = Clock::now();
+  long long caught_up_target = -1;  // the source offset to reach (sampled one tick earlier)
+  std::vector<std::string> args;
+  try {
+    for (;;) {
+      if (options.stop && options.stop->load()) {
+        log::info("stop requested: applying what was received");
+        break;
+      }
+      auto now = Clock::now();
+      if (now >= next_tick) {
+        next_tick = now + std::chrono::seconds(1);
+        result.applied_offset = applier.flush();
+        link.send_ack(result.applied_offset);
+        if (auto hb = applier.last_heartbeat_ms()) result.lag_ms = std::max(0LL, now_ms() - *hb);
+        if (options.until_caught_up && caught_up_target >= 0 && result.applied_offset >= caught_up_target) {
+          result.caught_up = true;
+          break;
+        }
+        result.source_offset = std::atoll(source->info("replication")["master_repl_offset"].c_str());
+        caught_up_target = result.source_offset;
+        if (options.heartbeat) {
+          Reply r = source->command({"SET", heartbeat_key, std::to_string(now_ms()), "PX", "5000"});
+          if (r.is_error()) log::warn("heartbeat write on {} failed: {}", source->describe(), r.str);
+        }
+      }
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - Clock::now());
+      if (!link.read_command(args, std::max(std::chrono::milliseconds(0), wait))) continue;
+      if (args.size() >= 2 && (args[0] == "REPLCONF" || args[0] == "replconf") &&
+          (args[1] == "GETACK" || args[1] == "getack")) {
+        link.send_ack(applier.flush());
+        continue;
+      }
+      size_t bytes = 0;
+      for (const auto& a : args) bytes += a.size();
+      applier.apply(args, link.offset());
+      throttle.account(bytes);
+    }
+    result.applied_offset = applier.flush();
+    link.send_ack(result.applied_offset);
+    result.source_offset = std::atoll(source->info("replication")["master_repl_offset"].c_str());
+  } catch (const FerryError& e) {
+    report.stopped_because = e.what();
+    try {
+      result.applied_offset = applier.flush();
+    } catch (const FerryError&) {
+    }
+  }
+  result.applier = applier.stats();
+  report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  report.complete = report.stopped_because.empty() && report.failed == 0 && report.skipped_conflict == 0 &&
+                    applier.stats().errors == 0 && applier.stats().unapplied == 0;
+  return result;
+}
+
+}  // namespace ferry::repl

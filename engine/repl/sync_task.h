@@ -1,0 +1,48 @@
+// Migration as a replica: the snapshot through the RDB importer, then (sync mode) the command
+// stream through the StreamApplier until a stop is asked for or, with until_caught_up, the target
+// holds everything up to the source's offset. Sends REPLCONF ACK every second, writes the heartbeat
+// key on the source and measures lag by its return.
+#pragma once
+
+#include "rdb/rdb_importer.h"
+#include "repl/stream_applier.h"
+#include "task/copy_options.h"
+#include "task/migration_report.h"
+
+#include <atomic>
+#include <string>
+
+namespace ferry::repl {
+
+struct SyncOptions {
+  CopyOptions copy;
+  bool snapshot_only = false;      // --mode snapshot
+  bool until_caught_up = false;    // --until-caught-up
+  bool heartbeat = true;           // --no-heartbeat turns it off
+  std::string task_id;             // the heartbeat key is ferry:heartbeat:<task_id>
+  bool block_flush = false;
+  bool skip_unsupported = false;
+  long long max_ops = 0;           // per second, 0: unlimited
+  long long max_bytes = 0;         // per second, 0: unlimited
+  Timeouts timeouts;
+  const std::atomic<bool>* stop = nullptr;  // set by SIGINT/SIGTERM
+};
+
+struct SyncResult {
+  MigrationReport report;  // the snapshot's counts and the run's outcome
+  ApplierStats applier;
+  std::string replid;
+  long long snapshot_offset = 0;
+  long long applied_offset = 0;
+  long long source_offset = 0;  // last seen master_repl_offset
+  std::optional<long long> lag_ms;
+  double snapshot_seconds = 0;
+  bool caught_up = false;
+  nlohmann::json to_json() const;
+};
+
+// Runs the task. Connection problems before the snapshot starts throw FerryError(Connection);
+// a corrupt snapshot throws RdbError (exit 5); a failure later is in report.stopped_because.
+SyncResult run_sync(const Endpoint& source, const Endpoint& target, const SyncOptions& options);
+
+}  // namespace ferry::repl

@@ -1,0 +1,251 @@
+// Migration as a replica against real servers: --mode snapshot (disk and diskless transfers) and
+// --mode sync under a write load of every supported command, transactions, scripts, flushes,
+// SWAPDB, the heartbeat, --until-caught-up and --block-flush.
+#include "support.h"
+#include "workload/command_workload.h"
+#include "workload/mixed_dataset.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <thread>
+
+using namespace ferry;
+using ferry::sim::RedisServer;
+using ferry::sim::RedisServerOptions;
+using ferry::test::BackgroundFerry;
+using ferry::test::run_ferry;
+
+namespace {
+
+std::vector<std::string> args(const RedisServer& src, const RedisServer& dst, const char* mode, std::vector<std::string> extra = {}) {
+  std::vector<std::string> a{"migrate", "--mode", mode, "--source", src.uri(), "--target", dst.uri()};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+RedisServerOptions source_options(bool diskless) {
+  RedisServerOptions o;
+  o.config = {{"repl-diskless-sync", diskless ? "yes" : "no"}};
+  return o;
+}
+
+// Waits until the target holds what the source holds (key by key), at most `seconds`.
+// Groups' entries-read is left out: replication cannot reproduce it (Redis' own replicas neither).
+ComparisonResult wait_equal(Connection& s, Connection& d, double seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  ComparisonResult r;
+  ComparisonOptions options;
+  options.group_entries_read = false;
+  do {
+    r = compare_datasets(s, d, options);
+    if (r.equal()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return r;
+}
+
+long long exec_calls(Connection& c) {
+  auto stats = c.info("commandstats");
+  auto it = stats.find("cmdstat_exec");
+  return it == stats.end() ? 0 : std::atoll(it->second.c_str() + it->second.find("calls=") + 6);
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
+TEST_CASE("snapshot mode copies every type exactly, by disk and diskless transfer", "[repl][snapshot]") {
+  for (bool diskless : {false, true}) {
+    INFO((diskless ? "diskless ($EOF:)" : "disk ($len)"));
+    RedisServer src(source_options(diskless)), dst;
+    auto s = test::connect(src);
+    sim::MixedDatasetOptions fill;
+    fill.seed = diskless ? 2 : 3;
+    fill.keys_per_db = 700;
+    sim::fill_mixed_dataset(*s, fill);
+    {
+      Pipeline pipe(*s);
+      for (int i = 0; i < 300; ++i) {
+        Args push{"RPUSH", "snap:big"};
+        for (int j = 0; j < 1000; ++j) push.push_back(fmt::format("element-{}-of-the-big-list", i * 1000 + j));
+        pipe.send(push);
+      }
+    }
+    std::string report = dst.dir() + "/r.json";
+    auto r = run_ferry(args(src, dst, "snapshot", {"--report", report}));
+    REQUIRE(r.exit_code == 0);
+    test::require_identical(*s, *test::connect(dst));
+    CHECK(read_json(report)["copied_chunked"] == 1);
+  }
+}
+
+TEST_CASE("sync keeps the target equal under a load of every supported command", "[repl][sync]") {
+  RedisServer src, dst;
+  auto s = test::connect(src);
+  sim::MixedDatasetOptions fill;
+  fill.seed = 5;
+  fill.keys_per_db = 300;
+  sim::fill_mixed_dataset(*s, fill);
+  sim::CommandWorkload before(*s, 1);
+  for (int i = 0; i < 3; ++i) before.round();
+  long long exec_before = exec_calls(*test::connect(dst));
+
+  std::string report = dst.dir() + "/r.json";
+  BackgroundFerry ferry(args(src, dst, "sync", {"--report", report, "--no-heartbeat"}));
+  // Writes during the snapshot and after it.
+  auto writer_conn = test::connect(src);
+  sim::CommandWorkload load(*writer_conn, 2);
+  for (int i = 0; i < 40; ++i) {
+    load.round();
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  auto d = test::connect(dst);
+  auto equal = wait_equal(*s, *d, 20);
+  INFO(equal.summary());
+  CHECK(equal.equal());
+  CHECK(equal.source_digest == equal.target_digest);
+  auto r = ferry.stop();
+  CHECK(r.exit_code == 0);  // SIGTERM: a clean stop
+  auto j = read_json(report);
+  CHECK(j["stream"]["errors"] == 0);
+  CHECK(j["stream"]["transactions"].get<long long>() >= 40);
+  CHECK(exec_calls(*d) - exec_before >= 40);  // MULTI/EXEC reached the target as transactions
+  for (const char* cmd : {"SET", "PEXPIREAT", "LPOP", "SREM", "XCLAIM", "ZADD", "RESTORE", "MOVE", "HSET"})
+    CHECK(j["stream"]["per_command"].contains(cmd));
+}
+
+TEST_CASE("until-caught-up exits once the target is level, and the heartbeat never reaches it", "[repl][sync]") {
+  RedisServer src, dst;
+  auto s = test::connect(src);
+  sim::CommandWorkload load(*s, 9);
+  for (int i = 0; i < 5; ++i) load.round();
+  std::string report = dst.dir() + "/r.json";
+  auto r = run_ferry(args(src, dst, "sync", {"--until-caught-up", "--task-id", "t1", "--report", report}));
+  REQUIRE(r.exit_code == 0);
+  auto j = read_json(report);
+  CHECK(j["caught_up"] == true);
+  CHECK(j["applied_offset"].get<long long>() >= j["source_offset"].get<long long>() - 64);  // a PING may follow
+  CHECK(j["lag_ms"].is_number());
+  auto d = test::connect(dst);
+  for (int db = 0; db < 16; ++db) {
+    d->select(db);
+    CHECK(d->checked({"SCAN", "0", "MATCH", "ferry:heartbeat:*", "COUNT", "1000"}).elements[1].elements.empty());
+  }
+  d->select(0);
+  ComparisonOptions cmp;
+  cmp.group_entries_read = false;
+  test::require_identical(*s, *d, cmp, false);  // the source still holds the heartbeat key
+}
+
+TEST_CASE("sync with --db: flushes, SWAPDB, MOVE across selected and unselected DBs", "[repl][sync][db]") {
+  RedisServer src, dst;
+  auto s = test::connect(src);
+  s->select(0);
+  s->checked({"SET", "a", "1"});
+  s->checked({"SET", "moving-out", "x"});
+  s->select(5);
+  s->checked({"SET", "unselected", "1"});
+  auto d = test::connect(dst);
+  BackgroundFerry ferry(args(src, dst, "sync", {"--db", "0,1", "--no-heartbeat"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  d->select(5);
+  d->checked({"SET", "target-own", "keep"});  // DB 5 is not ferry's
+  s->select(5);
+  s->checked({"FLUSHDB"});  // an unselected DB: not applied
+  s->select(0);
+  s->checked({"MOVE", "moving-out", "5"});  // leaves the selected DBs: deleted on the target
+  s->checked({"SET", "b", "2"});
+  s->select(1);
+  s->checked({"SET", "one", "1"});
+  s->checked({"SWAPDB", "0", "1"});  // both selected: applied
+  s->select(0);
+  s->checked({"SET", "after-swap", "yes"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto r = ferry.stop();
+  CHECK(r.exit_code == 0);
+  d->select(5);
+  CHECK(d->checked({"GET", "target-own"}).str == "keep");
+  d->select(0);
+  CHECK(d->checked({"GET", "one"}).str == "1");
+  CHECK(d->checked({"GET", "after-swap"}).str == "yes");
+  d->select(1);
+  CHECK(d->checked({"GET", "a"}).str == "1");
+  CHECK(d->checked({"GET", "b"}).str == "2");
+  CHECK(d->checked({"EXISTS", "moving-out"}).integer == 0);
+}
+
+TEST_CASE("block-flush stops the task on FLUSHALL with the target untouched", "[repl][sync]") {
+  RedisServer src, dst;
+  auto s = test::connect(src);
+  s->checked({"SET", "k", "v"});
+  BackgroundFerry ferry(args(src, dst, "sync", {"--block-flush", "--no-heartbeat"}));
+  auto d = test::connect(dst);
+  for (int i = 0; i < 100 && d->checked({"EXISTS", "k"}).integer == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  s->checked({"FLUSHALL"});
+  auto r = ferry.wait(15);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("FLUSHALL") != std::string::npos);
+  CHECK(d->checked({"GET", "k"}).str == "v");
+}
+
+TEST_CASE("scripts: effects from 7.0, verbatim EVAL from Redis 6.0", "[repl][sync][scripts]") {
+  SECTION("7.0 source: a script's writes arrive as its effects") {
+    RedisServer src, dst;
+    auto s = test::connect(src);
+    BackgroundFerry ferry(args(src, dst, "sync", {"--no-heartbeat"}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    for (int i = 0; i < 20; ++i)
+      s->checked({"EVAL", "redis.call('INCR', KEYS[1]); redis.call('RPUSH', KEYS[2], ARGV[1]); return 1", "2", "c", "l",
+                  std::to_string(i)});
+    auto d = test::connect(dst);
+    auto eq = wait_equal(*s, *d, 10);
+    INFO(eq.summary());
+    CHECK(eq.equal());
+    CHECK(ferry.stop().exit_code == 0);
+  }
+  SECTION("6.0 source with verbatim script replication") {
+    auto binary = test::other_server("redis-6.0");
+    if (!binary) {
+      WARN("skipped: redis-6.0 not fetched (run tools/fetch-servers)");
+      return;
+    }
+    RedisServerOptions o;
+    o.binary = *binary;
+    o.config = {{"lua-replicate-commands", "no"}};
+    RedisServer src(o), dst;
+    auto s = test::connect(src);
+    s->checked({"SET", "before", "1", "EX", "5000"});
+    BackgroundFerry ferry(args(src, dst, "sync", {"--no-heartbeat", "--accept-warnings"}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    for (int i = 0; i < 20; ++i) {
+      s->checked({"EVAL", "redis.call('INCR', KEYS[1]); return 1", "1", "counter"});
+      s->checked({"SETEX", "relative" + std::to_string(i), "1000", "v"});
+      s->checked({"EXPIRE", "before", "6000"});
+    }
+    auto d = test::connect(dst);
+    ComparisonOptions cmp;
+    cmp.ttl_tolerance_ms = 1000;  // relative expiries from 6.0 are made absolute on arrival
+    cmp.stream_v7_fields = false;
+    cmp.group_entries_read = false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    auto eq = compare_datasets(*s, *d, cmp);
+    INFO(eq.summary());
+    CHECK(eq.equal());
+    CHECK(d->checked({"GET", "counter"}).str == "20");
+    CHECK(ferry.stop().exit_code == 0);
+  }
+}
+
+TEST_CASE("an unreachable source is exit 4", "[repl]") {
+  RedisServer dst;
+  int port = sim::free_loopback_port();
+  auto r = run_ferry({"migrate", "--mode", "sync", "--source", "redis://127.0.0.1:" + std::to_string(port), "--target", dst.uri()});
+  CHECK(r.exit_code == 4);
+}
