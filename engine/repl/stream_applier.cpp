@@ -57,12 +57,11 @@ void StreamApplier::send(std::vector<std::string> args) {
   pipe_.send(args, [this, name, what](Reply&& r) {
     if (!r.is_error()) return;
     auto kind = classify_error(r.str);
+    ++stats_.errors;
     if (what.size() && r.str.rfind("NOSCRIPT", 0) == 0) {
-      ++stats_.unconfirmed_script_count;
-      if (stats_.unconfirmed_scripts.size() < 20) stats_.unconfirmed_scripts.push_back(what);
+      note(fmt::format("{}: the target does not have this script (NOSCRIPT): not applied", what));
       return;
     }
-    ++stats_.errors;
     note(fmt::format("{} failed on {}: {}", name, target_.describe(), r.str));
     if (!fatal_ && (kind == RedisErrorKind::Oom || kind == RedisErrorKind::ReadOnly || kind == RedisErrorKind::NoPerm))
       fatal_ = fmt::format("{} rejected {}: {} ({})", target_.describe(), name, r.str, explain_error(kind));
@@ -264,6 +263,18 @@ void StreamApplier::apply_one(std::vector<std::string>& args) {
     return;
   }
   if (options_.relative_expiries || options_.ttl_extend_ms) rewrite_expiry(args);
+  if ((name == "EVAL" || name == "EVALSHA") && args.size() >= 3) {
+    // Only sources older than 7.0 with verbatim script replication send scripts: the target runs
+    // them again, so their outcome is not confirmed. The keys they declare are listed.
+    ++stats_.unconfirmed_script_count;
+    if (stats_.unconfirmed_scripts.size() < 20) {
+      std::string keys;
+      long long numkeys = std::atoll(args[2].c_str());
+      for (long long k = 0; k < numkeys && 3 + k < static_cast<long long>(args.size()); ++k)
+        keys += " '" + log::printable(args[3 + k], 60) + "'";
+      stats_.unconfirmed_scripts.push_back(fmt::format("DB {} {} keys:{}", stream_db_, name, keys.empty() ? " (none)" : keys));
+    }
+  }
   select_target(stream_db_);
   ++stats_.commands;
   ++stats_.per_command[name];

@@ -126,6 +126,13 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
   link.send_ack(psync.offset);  // a diskless source starts the stream on this first ACK
 
   Throttle throttle(options.max_ops, options.max_bytes);
+  // After a SYNC fallback the stream's offsets are unknown: "caught up" is then two quiet ticks
+  // with the source's offset unchanged.
+  const bool offsets_known = psync.replid != "?";
+  long long quiet_ticks = 0, last_source_offset = -1;
+  uint64_t commands_at_tick = 0;
+  const bool show = options.copy.progress;
+  auto stream_started = Clock::now();
   auto next_tick = Clock::now();
   long long caught_up_target = -1;  // the source offset to reach (sampled one tick earlier)
   std::vector<std::string> args;
@@ -141,12 +148,28 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
         result.applied_offset = applier.flush();
         link.send_ack(result.applied_offset);
         if (auto hb = applier.last_heartbeat_ms()) result.lag_ms = std::max(0LL, now_ms() - *hb);
-        if (options.until_caught_up && caught_up_target >= 0 && result.applied_offset >= caught_up_target) {
+        if (options.until_caught_up && offsets_known && caught_up_target >= 0 && result.applied_offset >= caught_up_target) {
           result.caught_up = true;
           break;
         }
-        result.source_offset = std::atoll(source->info("replication")["master_repl_offset"].c_str());
+        long long source_offset = std::atoll(source->info("replication")["master_repl_offset"].c_str());
+        uint64_t applied_commands = applier.stats().commands + applier.stats().skipped;
+        quiet_ticks = (applied_commands == commands_at_tick && source_offset == last_source_offset) ? quiet_ticks + 1 : 0;
+        commands_at_tick = applied_commands;
+        last_source_offset = source_offset;
+        if (options.until_caught_up && !offsets_known && quiet_ticks >= 2) {
+          result.caught_up = true;
+          break;
+        }
+        result.source_offset = source_offset;
         caught_up_target = result.source_offset;
+        if (show) {
+          double secs = std::chrono::duration<double>(Clock::now() - stream_started).count();
+          fmt::print(stderr, "\r\033[Kstream: {} commands applied, {:.0f} ops/s, lag {} bytes{}", applier.stats().commands,
+                     secs > 0 ? applier.stats().commands / secs : 0.0,
+                     offsets_known ? std::max(0LL, result.source_offset - result.applied_offset) : 0,
+                     result.lag_ms ? fmt::format(", {} ms", *result.lag_ms) : "");
+        }
         if (options.heartbeat) {
           Reply r = source->command({"SET", heartbeat_key, std::to_string(now_ms()), "PX", "5000"});
           if (r.is_error()) log::warn("heartbeat write on {} failed: {}", source->describe(), r.str);
@@ -164,6 +187,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
       applier.apply(args, link.offset());
       throttle.account(bytes);
     }
+    if (show) fmt::print(stderr, "\r\033[K");
     result.applied_offset = applier.flush();
     link.send_ack(result.applied_offset);
     result.source_offset = std::atoll(source->info("replication")["master_repl_offset"].c_str());

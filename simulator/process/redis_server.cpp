@@ -149,6 +149,7 @@ bool RedisServer::start_once(int port) {
     std::istringstream words(user);
     for (std::string w; words >> w;) args.push_back(w);
   }
+  args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   command.insert(command.end(), args.begin(), args.end());
 
   std::string exe = bp::search_path(command[0]).string();

@@ -24,6 +24,8 @@ struct RedisServerOptions {
   std::optional<std::string> maxmemory;    // e.g. "64mb"
   std::string maxmemory_policy;            // e.g. "noeviction"
   int databases = 16;
+  // Raw arguments appended as they are, e.g. {"--rename-command", "PSYNC", ""}.
+  std::vector<std::string> extra_args;
   // An RDB file to load at start: copied into the server's directory as dump.rdb.
   std::string rdb_file;
   // Any other directive: {"list-max-listpack-size", "4"}, {"repl-backlog-size", "1mb"} ...

@@ -222,7 +222,8 @@ TEST_CASE("scripts: effects from 7.0, verbatim EVAL from Redis 6.0", "[repl][syn
     RedisServer src(o), dst;
     auto s = test::connect(src);
     s->checked({"SET", "before", "1", "EX", "5000"});
-    BackgroundFerry ferry(args(src, dst, "sync", {"--no-heartbeat", "--accept-warnings"}));
+    std::string report = dst.dir() + "/r.json";
+    BackgroundFerry ferry(args(src, dst, "sync", {"--no-heartbeat", "--accept-warnings", "--report", report}));
     std::this_thread::sleep_for(std::chrono::milliseconds(1000));
     for (int i = 0; i < 20; ++i) {
       s->checked({"EVAL", "redis.call('INCR', KEYS[1]); return 1", "1", "counter"});
@@ -240,6 +241,9 @@ TEST_CASE("scripts: effects from 7.0, verbatim EVAL from Redis 6.0", "[repl][syn
     CHECK(eq.equal());
     CHECK(d->checked({"GET", "counter"}).str == "20");
     CHECK(ferry.stop().exit_code == 0);
+    auto j = read_json(report);
+    CHECK(j["stream"]["unconfirmed_scripts"] == 20);  // verbatim EVALs: outcome not confirmed
+    CHECK(j["stream"]["unconfirmed_script_examples"][0].get<std::string>().find("'counter'") != std::string::npos);
   }
 }
 
@@ -248,4 +252,46 @@ TEST_CASE("an unreachable source is exit 4", "[repl]") {
   int port = sim::free_loopback_port();
   auto r = run_ferry({"migrate", "--mode", "sync", "--source", "redis://127.0.0.1:" + std::to_string(port), "--target", dst.uri()});
   CHECK(r.exit_code == 4);
+}
+
+TEST_CASE("a source that refuses PSYNC is synced with SYNC", "[repl][sync]") {
+  RedisServerOptions o;
+  o.extra_args = {"--rename-command", "PSYNC", ""};
+  RedisServer src(o), dst;
+  auto s = test::connect(src);
+  sim::MixedDatasetOptions fill;
+  fill.keys_per_db = 200;
+  sim::fill_mixed_dataset(*s, fill);
+  SECTION("snapshot") {
+    auto r = run_ferry(args(src, dst, "snapshot"));
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.err.find("using SYNC") != std::string::npos);
+    test::require_identical(*s, *test::connect(dst));
+  }
+  SECTION("sync until caught up") {
+    sim::CommandWorkload load(*s, 4);
+    load.round();
+    auto r = run_ferry(args(src, dst, "sync", {"--until-caught-up", "--no-heartbeat"}));
+    REQUIRE(r.exit_code == 0);
+    ComparisonOptions cmp;
+    cmp.group_entries_read = false;
+    test::require_identical(*s, *test::connect(dst), cmp);
+  }
+}
+
+TEST_CASE("a throttled sync still converges, and scripts from the stream are counted", "[repl][sync]") {
+  RedisServer src, dst;
+  auto s = test::connect(src);
+  std::string report = dst.dir() + "/r.json";
+  BackgroundFerry ferry(args(src, dst, "sync", {"--max-ops", "200", "--max-bytes", "100000", "--no-heartbeat",
+                                                  "--report", report}));
+  sim::CommandWorkload load(*s, 12);
+  for (int i = 0; i < 5; ++i) load.round();
+  auto eq = wait_equal(*s, *test::connect(dst), 30);
+  INFO(eq.summary());
+  CHECK(eq.equal());
+  CHECK(ferry.stop().exit_code == 0);
+  auto j = read_json(report);
+  CHECK(j["stream"]["commands"].get<long long>() > 200);
+  CHECK(j["stream"]["unconfirmed_scripts"] == 0);  // 7.0 sends script effects, not scripts
 }
