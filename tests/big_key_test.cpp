@@ -10,13 +10,6 @@ using namespace ferry;
 using ferry::sim::RedisServer;
 using ferry::test::run_ferry;
 
-namespace {
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
-}  // namespace
-
 TEST_CASE("a 1.2-million-element list and a 40 MB string are copied in chunks", "[bigkey]") {
   RedisServer src, dst;
   auto s = test::connect(src), d = test::connect(dst);
@@ -34,7 +27,7 @@ TEST_CASE("a 1.2-million-element list and a 40 MB string are copied in chunks", 
   REQUIRE(s->checked({"LLEN", "huge:list"}).integer == 1200000);
   std::string report = dst.dir() + "/report.json";
   REQUIRE(run_ferry({"migrate", "--source", src.uri(), "--target", dst.uri(), "--report", report}).exit_code == 0);
-  auto j = read_json(report);
+  auto j = test::read_json(report);
   CHECK(j["copied"] == 3);
   CHECK(j["copied_chunked"] == 2);
   test::require_identical(*s, *d);
@@ -73,7 +66,7 @@ TEST_CASE("hash, set, zset and stream with groups past the threshold keep their 
   std::string report = dst.dir() + "/report.json";
   auto r = run_ferry({"migrate", "--source", src.uri(), "--target", dst.uri(), "--big-key-threshold", "64K", "--report", report});
   REQUIRE(r.exit_code == 0);
-  CHECK(read_json(report)["copied_chunked"] == 4);
+  CHECK(test::read_json(report)["copied_chunked"] == 4);
   test::require_identical(*s, *d);
   CHECK(d->checked({"XPENDING", "big:stream", "workers"}).elements[0].integer == 3497);
 }

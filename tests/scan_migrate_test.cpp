@@ -19,10 +19,6 @@ std::vector<std::string> migrate_args(const RedisServer& src, const RedisServer&
   return args;
 }
 
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
 }  // namespace
 
 TEST_CASE("a mixed multi-DB dataset arrives exactly: digest, values, absolute expiries, stream groups", "[scan]") {
@@ -40,7 +36,7 @@ TEST_CASE("a mixed multi-DB dataset arrives exactly: digest, values, absolute ex
   auto r = run_ferry(migrate_args(src, dst, {"--report", report}));
   REQUIRE(r.exit_code == 0);
   test::require_identical(*s, *d);
-  auto j = read_json(report);
+  auto j = test::read_json(report);
   CHECK(j["copied"] == stats.keys);
   CHECK(j["failed"] == 0);
   CHECK(j["complete"] == true);
@@ -116,7 +112,7 @@ TEST_CASE("the mixed dataset through the native writer alone is exact too", "[sc
   std::string report = dst.dir() + "/report.json";
   REQUIRE(run_ferry(migrate_args(src, dst, {"--write-mode", "commands", "--report", report})).exit_code == 0);
   test::require_identical(*s, *d);
-  auto j = read_json(report);
+  auto j = test::read_json(report);
   CHECK(j["copied_chunked"] == j["copied"]);
   // No temporary key is left behind.
   for (int db : {0, 1, 5}) {
@@ -167,7 +163,7 @@ TEST_CASE("keys that expire during the migration are skipped and counted, never 
   // Small pipelines and scan windows slow the copy enough for expiries to land inside it.
   auto r = run_ferry(migrate_args(src, dst, {"--scan-count", "20", "--pipeline-commands", "4", "--report", report}));
   REQUIRE(r.exit_code == 0);
-  auto j = read_json(report);
+  auto j = test::read_json(report);
   // Keys that expired before SCAN reached them were never seen; every key seen is accounted for.
   long long copied = j["copied"].get<long long>();
   CHECK(copied + j["skipped_expired"].get<long long>() <= 5000);
@@ -293,7 +289,7 @@ TEST_CASE("a full destination stops the job with a clear error and counts what w
   auto r = run_ferry(migrate_args(src, dst, {"--accept-warnings", "--report", report}));
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("OOM") != std::string::npos);
-  auto j = read_json(report);
+  auto j = test::read_json(report);
   CHECK(j["complete"] == false);
   CHECK(j["copied"].get<long long>() + j["failed"].get<long long>() + j["not_attempted"].get<long long>() +
             j["skipped_expired"].get<long long>() == 2000);

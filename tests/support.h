@@ -6,6 +6,7 @@
 #include "verify/dataset_comparison.h"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <map>
 #include <memory>
@@ -51,6 +52,9 @@ void require_identical(Connection& source, Connection& target, const ComparisonO
                        bool server_digest = true);
 
 long long now_ms();
+
+// A JSON file (a --report), parsed.
+nlohmann::json read_json(const std::string& path);
 
 // A server of another version fetched by tools/fetch-servers ("redis-6.0", "redis-8.0",
 // "valkey-8.1"), or nullopt when it is not there (the test then skips with a message).

@@ -219,4 +219,20 @@ void NativeWriter::abort() {
   created_ = false;
 }
 
+WriteOutcome commit_and_count(NativeWriter& writer, std::optional<long long> abs_expire_ms, bool replace,
+                              MigrationReport& report) {
+  WriteOutcome outcome = writer.commit(abs_expire_ms, replace);
+  switch (outcome) {
+    case WriteOutcome::Written:
+      ++report.copied;
+      ++report.copied_chunked;
+      report.bytes += writer.bytes();
+      report.dropped_pending_entries += writer.dropped_pending();
+      break;
+    case WriteOutcome::Conflict: ++report.skipped_conflict; break;
+    case WriteOutcome::Gone: ++report.skipped_expired; break;
+  }
+  return outcome;
+}
+
 }  // namespace ferry

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "redis/connection.h"
+#include "task/migration_report.h"
 
 #include <cstdint>
 #include <optional>
@@ -100,5 +101,10 @@ class NativeWriter {
   uint64_t bytes_ = 0;
   uint64_t counter_ = 0;
 };
+
+// Commits the writer's key and counts the outcome in the report: copied (and chunked, bytes,
+// dropped pending entries), skipped as a conflict, or skipped as gone. CommandError passes through.
+WriteOutcome commit_and_count(NativeWriter& writer, std::optional<long long> abs_expire_ms, bool replace,
+                              MigrationReport& report);
 
 }  // namespace ferry

@@ -1,4 +1,5 @@
 #include "rdb/rdb_importer.h"
+#include "core/clock.h"
 
 #include "core/log.h"
 #include "rdb/crc64.h"
@@ -11,11 +12,6 @@
 namespace ferry::rdb {
 namespace {
 
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 int valkey_major(Connection& conn) {
   auto server = conn.info("server");
   auto it = server.find("valkey_version");
@@ -24,16 +20,6 @@ int valkey_major(Connection& conn) {
 
 std::string key_context(const KeyInfo& key) { return fmt::format("DB {} key '{}'", key.db, log::printable(key.key)); }
 
-// Kinds after which writing more is pointless.
-bool is_fatal(RedisErrorKind kind, const std::string& message) {
-  switch (kind) {
-    case RedisErrorKind::Oom:
-    case RedisErrorKind::ReadOnly:
-    case RedisErrorKind::Loading: return true;
-    case RedisErrorKind::NoPerm: return message.find("command") != std::string::npos;
-    default: return false;
-  }
-}
 
 }  // namespace
 
@@ -121,7 +107,7 @@ size_t RdbImporter::on_key_begin(const KeyInfo& key) {
   if (!options_.skip_key_prefix.empty() && key.key.rfind(options_.skip_key_prefix, 0) == 0) return 0;
   ++report_.keys_total;
   // A key already expired stays gone: --ttl-extend lengthens live keys, it does not revive dead ones.
-  if (key.expire_ms && *key.expire_ms <= now_ms()) {
+  if (key.expire_ms && *key.expire_ms <= unix_ms()) {
     ++report_.skipped_expired;
     return 0;
   }
@@ -239,7 +225,7 @@ void RdbImporter::unsupported(const KeyInfo& key, const std::string& why) {
 
 void RdbImporter::record_failure(const KeyInfo& key, const std::string& error, RedisErrorKind kind) {
   report_.add_failure(key.db, log::printable(key.key), error);
-  if (!fatal_ && is_fatal(kind, error)) fatal_ = fmt::format("{} rejected a write: {}", target_.describe(), error);
+  if (!fatal_ && stops_writing(kind, error)) fatal_ = fmt::format("{} rejected a write: {}", target_.describe(), error);
 }
 
 void RdbImporter::on_key_end(const KeyInfo& key, const std::string* raw) {
@@ -292,16 +278,7 @@ void RdbImporter::on_key_end(const KeyInfo& key, const std::string* raw) {
 
 void RdbImporter::commit_native(const KeyInfo& key) {
   try {
-    switch (writer_.commit(expire_, options_.copy.on_conflict == ConflictMode::Replace)) {
-      case WriteOutcome::Written:
-        ++report_.copied;
-        ++report_.copied_chunked;
-        report_.bytes += writer_.bytes();
-        report_.dropped_pending_entries += writer_.dropped_pending();
-        break;
-      case WriteOutcome::Conflict: ++report_.skipped_conflict; break;
-      case WriteOutcome::Gone: ++report_.skipped_expired; break;
-    }
+    commit_and_count(writer_, expire_, options_.copy.on_conflict == ConflictMode::Replace, report_);
   } catch (const CommandError& e) {
     record_failure(key, e.what(), e.kind());
   }

@@ -1,4 +1,5 @@
 #include "rdb/rdb_parser.h"
+#include "core/clock.h"
 
 #include "core/log.h"
 #include "rdb/encodings.h"
@@ -15,11 +16,6 @@ namespace ferry::rdb {
 namespace {
 
 enum BlobKind : uint8_t { kZiplist, kListpack, kIntset, kZipmap };
-
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string stream_id_text(uint64_t ms, uint64_t seq) { return fmt::format("{}-{}", ms, seq); }
 
@@ -552,7 +548,7 @@ void RdbParser::read_stream(uint8_t type) {
   }
   visitor_.on_stream_meta(meta, length);
 
-  long long now = now_ms();
+  long long now = unix_ms();
   for (uint64_t groups = read_count("stream group"); groups > 0; --groups) {
     StreamGroup group;
     group.name = read_string();

@@ -35,6 +35,17 @@ RedisErrorKind classify_error(std::string_view m) {
   return RedisErrorKind::Other;
 }
 
+bool stops_writing(RedisErrorKind kind, std::string_view message) {
+  switch (kind) {
+    case RedisErrorKind::Oom:
+    case RedisErrorKind::ReadOnly:
+    case RedisErrorKind::Loading:
+    case RedisErrorKind::UnknownCommand: return true;
+    case RedisErrorKind::NoPerm: return message.find("command") != std::string_view::npos;
+    default: return false;
+  }
+}
+
 std::string explain_error(RedisErrorKind kind) {
   switch (kind) {
     case RedisErrorKind::WrongPass: return "wrong user name or password";

@@ -40,6 +40,9 @@ enum class RedisErrorKind {
 };
 
 RedisErrorKind classify_error(std::string_view message);
+// Errors after which writing more to that server is pointless: OOM, READONLY, LOADING, an unknown
+// (renamed) command, a command-level NOPERM (not one about a key pattern). The job stops on them.
+bool stops_writing(RedisErrorKind kind, std::string_view message);
 // One sentence telling the user what the error kind means and what to do.
 std::string explain_error(RedisErrorKind kind);
 

@@ -1,4 +1,5 @@
 #include "repl/stream_applier.h"
+#include "core/clock.h"
 
 #include "core/log.h"
 
@@ -10,11 +11,6 @@
 
 namespace ferry::repl {
 namespace {
-
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string upper(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -63,7 +59,7 @@ void StreamApplier::send(std::vector<std::string> args) {
       return;
     }
     note(fmt::format("{} failed on {}: {}", name, target_.describe(), r.str));
-    if (!fatal_ && (kind == RedisErrorKind::Oom || kind == RedisErrorKind::ReadOnly || kind == RedisErrorKind::NoPerm))
+    if (!fatal_ && stops_writing(kind, r.str))
       fatal_ = fmt::format("{} rejected {}: {} ({})", target_.describe(), name, r.str, explain_error(kind));
   });
 }
@@ -83,7 +79,7 @@ void StreamApplier::rewrite_expiry(std::vector<std::string>& args) {
   if ((name == "EXPIRE" || name == "PEXPIRE") && args.size() >= 3) {
     long long ms = std::atoll(args[2].c_str()) * (name == "EXPIRE" ? 1000 : 1);
     args[0] = "PEXPIREAT";
-    args[2] = std::to_string(now_ms() + ms + ext);
+    args[2] = std::to_string(unix_ms() + ms + ext);
   } else if ((name == "EXPIREAT" || name == "PEXPIREAT") && args.size() >= 3 && ext) {
     if (name == "EXPIREAT") {
       args[0] = "PEXPIREAT";
@@ -93,14 +89,14 @@ void StreamApplier::rewrite_expiry(std::vector<std::string>& args) {
     }
   } else if ((name == "SETEX" || name == "PSETEX") && args.size() == 4) {
     long long ms = std::atoll(args[2].c_str()) * (name == "SETEX" ? 1000 : 1);
-    args = {"SET", args[1], args[3], "PXAT", std::to_string(now_ms() + ms + ext)};
+    args = {"SET", args[1], args[3], "PXAT", std::to_string(unix_ms() + ms + ext)};
   } else if (name == "SET" || name == "GETEX") {
     for (size_t i = 3; i + 1 < args.size(); ++i) {
       std::string opt = upper(args[i]);
       if (opt == "EX" || opt == "PX") {
         long long ms = std::atoll(args[i + 1].c_str()) * (opt == "EX" ? 1000 : 1);
         args[i] = "PXAT";
-        args[i + 1] = std::to_string(now_ms() + ms + ext);
+        args[i + 1] = std::to_string(unix_ms() + ms + ext);
       } else if ((opt == "EXAT" || opt == "PXAT") && ext) {
         long long at = std::atoll(args[i + 1].c_str()) * (opt == "EXAT" ? 1000 : 1);
         args[i] = "PXAT";
@@ -111,7 +107,7 @@ void StreamApplier::rewrite_expiry(std::vector<std::string>& args) {
     bool absttl = std::any_of(args.begin() + 4, args.end(), [](const std::string& a) { return upper(a) == "ABSTTL"; });
     long long ttl = std::atoll(args[2].c_str());
     if (ttl > 0) {
-      args[2] = std::to_string((absttl ? ttl : now_ms() + ttl) + ext);
+      args[2] = std::to_string((absttl ? ttl : unix_ms() + ttl) + ext);
       if (!absttl) args.push_back("ABSTTL");
     }
   }

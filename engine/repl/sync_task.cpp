@@ -1,4 +1,5 @@
 #include "repl/sync_task.h"
+#include "core/clock.h"
 
 #include "core/log.h"
 #include "rdb/rdb_parser.h"
@@ -15,11 +16,6 @@ namespace ferry::repl {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Paces the applier to --max-ops / --max-bytes per second.
 class Throttle {
@@ -147,7 +143,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
         next_tick = now + std::chrono::seconds(1);
         result.applied_offset = applier.flush();
         link.send_ack(result.applied_offset);
-        if (auto hb = applier.last_heartbeat_ms()) result.lag_ms = std::max(0LL, now_ms() - *hb);
+        if (auto hb = applier.last_heartbeat_ms()) result.lag_ms = std::max(0LL, unix_ms() - *hb);
         if (options.until_caught_up && offsets_known && caught_up_target >= 0 && result.applied_offset >= caught_up_target) {
           result.caught_up = true;
           break;
@@ -171,7 +167,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
                      result.lag_ms ? fmt::format(", {} ms", *result.lag_ms) : "");
         }
         if (options.heartbeat) {
-          Reply r = source->command({"SET", heartbeat_key, std::to_string(now_ms()), "PX", "5000"});
+          Reply r = source->command({"SET", heartbeat_key, std::to_string(unix_ms()), "PX", "5000"});
           if (r.is_error()) log::warn("heartbeat write on {} failed: {}", source->describe(), r.str);
         }
       }

@@ -1,4 +1,5 @@
 #include "scan/scan_copier.h"
+#include "core/clock.h"
 
 #include "core/log.h"
 #include "task/progress.h"
@@ -11,22 +12,6 @@
 namespace ferry {
 namespace {
 
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// Kinds after which writing more keys is pointless: stop and report.
-bool is_fatal(RedisErrorKind kind, const std::string& message) {
-  switch (kind) {
-    case RedisErrorKind::Oom:
-    case RedisErrorKind::ReadOnly:
-    case RedisErrorKind::Loading:
-    case RedisErrorKind::UnknownCommand: return true;
-    case RedisErrorKind::NoPerm: return message.find("command") != std::string::npos;  // not a key pattern
-    default: return false;
-  }
-}
 
 // Parses "db0:keys=12,expires=3,avg_ttl=0" -> 12.
 long long keyspace_keys(const std::string& value) {
@@ -222,16 +207,16 @@ std::optional<long long> ScanCopier::absolute_expiry(const Reply& r, bool& gone)
     return std::nullopt;
   }
   if (r.integer == -1) return std::nullopt;
-  long long abs = use_pexpiretime_ ? r.integer : now_ms() + r.integer;
+  long long abs = use_pexpiretime_ ? r.integer : unix_ms() + r.integer;
   return abs + options_.ttl_extend_ms;
 }
 
-bool ScanCopier::expired(const std::optional<long long>& abs_ms) const { return abs_ms && *abs_ms <= now_ms(); }
+bool ScanCopier::expired(const std::optional<long long>& abs_ms) const { return abs_ms && *abs_ms <= unix_ms(); }
 
 void ScanCopier::stop_if_fatal(const Reply& r, int db, const std::string& key) {
   auto kind = classify_error(r.str);
   report_.add_failure(db, log::printable(key), r.str);
-  if (!fatal_ && is_fatal(kind, r.str))
+  if (!fatal_ && stops_writing(kind, r.str))
     fatal_ = fmt::format("{} rejected a write: {} ({})", target_.describe(), r.str, explain_error(kind));
 }
 
@@ -339,22 +324,11 @@ void ScanCopier::copy_chunked(int db, const std::string& key) {
       ++report_.skipped_expired;
       return;
     }
-    switch (writer_.commit(abs, options_.on_conflict == ConflictMode::Replace)) {
-      case WriteOutcome::Written:
-        ++report_.copied;
-        ++report_.copied_chunked;
-        report_.bytes += writer_.bytes();
-        report_.dropped_pending_entries += writer_.dropped_pending();
-        break;
-      case WriteOutcome::Conflict:
-        ++report_.skipped_conflict;
-        log::warn("key '{}' in DB {} already exists on {}: not overwritten", log::printable(key), db, target_.describe());
-        break;
-      case WriteOutcome::Gone: ++report_.skipped_expired; break;
-    }
+    if (commit_and_count(writer_, abs, options_.on_conflict == ConflictMode::Replace, report_) == WriteOutcome::Conflict)
+      log::warn("key '{}' in DB {} already exists on {}: not overwritten", log::printable(key), db, target_.describe());
   } catch (const CommandError& e) {
     report_.add_failure(db, log::printable(key), e.what());
-    if (!fatal_ && is_fatal(e.kind(), e.what())) fatal_ = e.what();
+    if (!fatal_ && stops_writing(e.kind(), e.what())) fatal_ = e.what();
   }
   report_progress();
 }

@@ -1,17 +1,11 @@
 #include "workload/command_workload.h"
+#include "core/clock.h"
 
 #include <fmt/format.h>
 
 #include <chrono>
 
 namespace ferry::sim {
-namespace {
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
-
 CommandWorkload::CommandWorkload(Connection& conn, uint64_t seed, int other_db)
     : conn_(conn), seed_(seed), state_(seed * 0x9E3779B97F4A7C15ULL + 1), other_db_(other_db) {}
 
@@ -52,14 +46,14 @@ void CommandWorkload::round() {
   run({"SETEX", key("ex"), "1000", r});
   run({"PSETEX", key("ex"), "900000", r});
   run({"SET", key("ex"), r, "EX", "2000"});
-  run({"SET", key("exat"), r, "PXAT", std::to_string(now_ms() + 3600000)});
+  run({"SET", key("exat"), r, "PXAT", std::to_string(unix_ms() + 3600000)});
   run({"SET", key("short"), r, "PX", "300"});  // expires during the test: deleted on both sides
   std::string e = key("exp");
   run({"SET", e, r});
   run({"EXPIRE", e, "5000"});
   run({"PEXPIRE", e, "5000000"});
-  run({"EXPIREAT", e, std::to_string(now_ms() / 1000 + 7000)});
-  run({"PEXPIREAT", e, std::to_string(now_ms() + 7000123)});
+  run({"EXPIREAT", e, std::to_string(unix_ms() / 1000 + 7000)});
+  run({"PEXPIREAT", e, std::to_string(unix_ms() + 7000123)});
   run({"PERSIST", key("exp")});
   // Lists, blocking pops included.
   std::string l = key("list"), l2 = key("list");

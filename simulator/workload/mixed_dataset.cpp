@@ -1,4 +1,5 @@
 #include "workload/mixed_dataset.h"
+#include "core/clock.h"
 
 #include <fmt/format.h>
 
@@ -29,18 +30,13 @@ class Generator {
   std::mt19937_64 rng_;
 };
 
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 MixedDatasetStats fill_mixed_dataset(Connection& conn, const MixedDatasetOptions& options) {
   Generator g(options.seed);
   MixedDatasetStats stats;
   Pipeline pipe(conn);
-  long long base = now_ms();
+  long long base = unix_ms();
   const bool has_createconsumer = conn.version() >= 60200;
 
   for (int db : options.dbs) {

@@ -44,10 +44,6 @@ std::string save_rdb(RedisServer& server) {
   return server.dir() + "/dump.rdb";
 }
 
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
 
 }  // namespace
 
@@ -100,7 +96,7 @@ TEST_CASE("an RDB written by redis-server, every encoding forced, imports exactl
       auto d = test::connect(target);
       test::require_identical(*s, *d);
       CHECK(d->checked({"FUNCTION", "LIST"}).elements.size() == 1);
-      CHECK(read_json(report)["functions_loaded"] == 1);
+      CHECK(test::read_json(report)["functions_loaded"] == 1);
     }
   }
 }
@@ -126,7 +122,7 @@ TEST_CASE("big values stream through the native writer from an RDB file", "[rdb]
   std::string report = target.dir() + "/report.json";
   auto r = run_ferry({"migrate", "--mode", "rdb", "--rdb", save_rdb(source), "--target", target.uri(), "--report", report});
   REQUIRE(r.exit_code == 0);
-  auto j = read_json(report);
+  auto j = test::read_json(report);
   CHECK(j["copied"] == 4);
   CHECK(j["copied_chunked"] == 3);
   test::require_identical(*s, *test::connect(target));
@@ -183,7 +179,7 @@ TEST_CASE("import options: db filter, conflicts, ttl-extend, expired keys", "[rd
     CHECK(d->checked({"DBSIZE"}).integer == 1);
     d->select(2);
     CHECK(d->checked({"DBSIZE"}).integer == 0);
-    CHECK(read_json(report)["skipped_expired"] == 1);
+    CHECK(test::read_json(report)["skipped_expired"] == 1);
   }
   SECTION("block stops before writing; replace overwrites") {
     RedisServer target(strict_target());
@@ -247,7 +243,7 @@ TEST_CASE("functions: an existing library is a conflict unless replace, and old 
   RedisServer target2(strict_target());
   std::string report = target2.dir() + "/r.json";
   REQUIRE(run_ferry({"migrate", "--mode", "rdb", "--rdb", old_file, "--target", target2.uri(), "--report", report}).exit_code == 0);
-  CHECK(read_json(report)["scripts_loaded"] == 1);
+  CHECK(test::read_json(report)["scripts_loaded"] == 1);
   auto d2 = test::connect(target2);
   std::string sha = d2->checked({"SCRIPT", "LOAD", "return 'from the rdb'"}).str;
   d2->checked({"SCRIPT", "FLUSH"});  // prove the import loaded it: reimport into a flushed cache

@@ -39,10 +39,6 @@ nlohmann::json inspect(const std::string& file) {
   return nlohmann::json::parse(r.out);
 }
 
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
 
 }  // namespace
 
@@ -141,7 +137,7 @@ TEST_CASE("Redis 8.0 RDB 12: field expiry and vectorset reach an 8.0 target, a 7
     auto skipped = run_ferry({"migrate", "--mode", "rdb", "--rdb", file, "--target", target2.uri(), "--skip-unsupported",
                               "--report", report});
     CHECK(skipped.exit_code == 0);
-    CHECK(read_json(report)["skipped_unsupported"] == 3);
+    CHECK(test::read_json(report)["skipped_unsupported"] == 3);
     auto result = compare_datasets(*s, *test::connect(target2));
     INFO(result.summary());
     CHECK(result.missing_on_target == 3);

@@ -53,10 +53,6 @@ long long exec_calls(Connection& c) {
   return it == stats.end() ? 0 : std::atoll(it->second.c_str() + it->second.find("calls=") + 6);
 }
 
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
 
 }  // namespace
 
@@ -81,7 +77,7 @@ TEST_CASE("snapshot mode copies every type exactly, by disk and diskless transfe
     auto r = run_ferry(args(src, dst, "snapshot", {"--report", report}));
     REQUIRE(r.exit_code == 0);
     test::require_identical(*s, *test::connect(dst));
-    CHECK(read_json(report)["copied_chunked"] == 1);
+    CHECK(test::read_json(report)["copied_chunked"] == 1);
   }
 }
 
@@ -112,7 +108,7 @@ TEST_CASE("sync keeps the target equal under a load of every supported command",
   CHECK(equal.source_digest == equal.target_digest);
   auto r = ferry.stop();
   CHECK(r.exit_code == 0);  // SIGTERM: a clean stop
-  auto j = read_json(report);
+  auto j = test::read_json(report);
   CHECK(j["stream"]["errors"] == 0);
   CHECK(j["stream"]["transactions"].get<long long>() >= 40);
   CHECK(exec_calls(*d) - exec_before >= 40);  // MULTI/EXEC reached the target as transactions
@@ -128,7 +124,7 @@ TEST_CASE("until-caught-up exits once the target is level, and the heartbeat nev
   std::string report = dst.dir() + "/r.json";
   auto r = run_ferry(args(src, dst, "sync", {"--until-caught-up", "--task-id", "t1", "--report", report}));
   REQUIRE(r.exit_code == 0);
-  auto j = read_json(report);
+  auto j = test::read_json(report);
   CHECK(j["caught_up"] == true);
   CHECK(j["applied_offset"].get<long long>() >= j["source_offset"].get<long long>() - 64);  // a PING may follow
   CHECK(j["lag_ms"].is_number());
@@ -241,7 +237,7 @@ TEST_CASE("scripts: effects from 7.0, verbatim EVAL from Redis 6.0", "[repl][syn
     CHECK(eq.equal());
     CHECK(d->checked({"GET", "counter"}).str == "20");
     CHECK(ferry.stop().exit_code == 0);
-    auto j = read_json(report);
+    auto j = test::read_json(report);
     CHECK(j["stream"]["unconfirmed_scripts"] == 20);  // verbatim EVALs: outcome not confirmed
     CHECK(j["stream"]["unconfirmed_script_examples"][0].get<std::string>().find("'counter'") != std::string::npos);
   }
@@ -291,7 +287,7 @@ TEST_CASE("a throttled sync still converges, and scripts from the stream are cou
   INFO(eq.summary());
   CHECK(eq.equal());
   CHECK(ferry.stop().exit_code == 0);
-  auto j = read_json(report);
+  auto j = test::read_json(report);
   CHECK(j["stream"]["commands"].get<long long>() > 200);
   CHECK(j["stream"]["unconfirmed_scripts"] == 0);  // 7.0 sends script effects, not scripts
 }
