@@ -43,6 +43,7 @@ struct MigrateOptions {
   std::string task_id;
   long long max_ops = 0;
   long long max_bytes = 0;
+  long long retry_connection = 43200;
 };
 
 std::atomic<bool> g_stop{false};
@@ -98,6 +99,7 @@ int run_replica(MigrateOptions& o, const CopyOptions& copy, const Endpoint& sour
   options.max_ops = o.max_ops;
   options.max_bytes = o.max_bytes;
   options.timeouts = o.conn.timeouts();
+  options.retry_connection_seconds = o.retry_connection;
   options.stop = &g_stop;
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
@@ -109,6 +111,9 @@ int run_replica(MigrateOptions& o, const CopyOptions& copy, const Endpoint& sour
                              "{} unapplied, {} unconfirmed scripts\n",
                              st.commands, st.transactions, st.skipped, st.errors, st.unapplied,
                              st.unconfirmed_script_count);
+    if (result.retries)
+      std::cout << fmt::format("  link              {} reconnection attempts, {} partial resyncs\n", result.retries,
+                               result.partial_resyncs);
     std::cout << fmt::format("  offsets           snapshot {}, applied {}, source {} (lag {} bytes{}){}\n",
                              result.snapshot_offset, result.applied_offset, result.source_offset,
                              std::max(0LL, result.source_offset - result.applied_offset),
@@ -232,6 +237,9 @@ void add_migrate_command(CLI::App& app, std::function<int()>& run) {
   cmd->add_flag("--no-heartbeat", o->no_heartbeat, "sync: do not write the ferry:heartbeat:<task-id> key on the source");
   cmd->add_option("--task-id", o->task_id, "Names the heartbeat key (default: derived from source and target)");
   cmd->add_option("--max-ops", o->max_ops, "sync: apply at most this many commands per second (0: no limit)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--retry-connection", o->retry_connection,
+                  "sync: seconds to keep retrying a broken link to the source (resuming by partial resync)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--max-bytes", o->max_bytes, "sync: apply at most this many bytes per second (0: no limit)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);

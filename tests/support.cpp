@@ -70,6 +70,8 @@ BackgroundFerry::~BackgroundFerry() {
 
 bool BackgroundFerry::running() { return impl_->child.running(); }
 
+int BackgroundFerry::pid() const { return impl_->child.id(); }
+
 RunResult BackgroundFerry::collect() {
   RunResult r;
   r.exit_code = impl_->child.exit_code();

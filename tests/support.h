@@ -36,6 +36,7 @@ class BackgroundFerry {
   // Waits for it to exit by itself (at most `seconds`); kills it and fails the test past that.
   RunResult wait(double seconds);
   bool running();
+  int pid() const;
 
  private:
   RunResult collect();

@@ -49,6 +49,8 @@ class ReplicaLink {
   bool read_command(std::vector<std::string>& args, std::chrono::milliseconds wait);
   // The replication offset after the last command read.
   long long offset() const { return offset_; }
+  // After +CONTINUE from a PSYNC for offset+1: the stream resumes after `offset`.
+  void set_offset(long long offset) { offset_ = offset; }
 
   // REPLCONF ACK <offset>: tells the source what ferry has applied.
   void send_ack(long long applied_offset);

@@ -47,20 +47,20 @@ void StreamApplier::note(std::string text) {
 }
 
 void StreamApplier::send(std::vector<std::string> args) {
-  std::string name = upper(args[0]);
-  bool script = name == "EVAL" || name == "EVALSHA";
-  std::string what = script ? describe_command(args) : std::string();
-  pipe_.send(args, [this, name, what](Reply&& r) {
+  // The command as the messages name it (name, key and a little more): kept until its reply.
+  std::string what = fmt::format("DB {} {}", target_db_, describe_command(args));
+  pipe_.send(args, [this, what](Reply&& r) {
     if (!r.is_error()) return;
     auto kind = classify_error(r.str);
     ++stats_.errors;
-    if (what.size() && r.str.rfind("NOSCRIPT", 0) == 0) {
+    if (r.str.rfind("NOSCRIPT", 0) == 0) {
       note(fmt::format("{}: the target does not have this script (NOSCRIPT): not applied", what));
       return;
     }
-    note(fmt::format("{} failed on {}: {}", name, target_.describe(), r.str));
+    note(fmt::format("{} failed on {}: {}", what, target_.describe(), r.str));
     if (!fatal_ && stops_writing(kind, r.str))
-      fatal_ = fmt::format("{} rejected {}: {} ({})", target_.describe(), name, r.str, explain_error(kind));
+      fatal_ = fmt::format("{} rejected '{}': {} ({}); the target holds the stream up to offset {}", target_.describe(),
+                           what, r.str, explain_error(kind), applied_offset_);
   });
 }
 

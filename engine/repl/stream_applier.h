@@ -50,6 +50,11 @@ class StreamApplier {
   // end of the last command outside an open MULTI.
   long long flush();
   long long applied_offset() const { return applied_offset_; }
+  // Drops a MULTI whose EXEC never came (the link broke inside it).
+  void discard_open_transaction() {
+    in_multi_ = false;
+    multi_.clear();
+  }
   void set_start_offset(long long offset) { applied_offset_ = pending_offset_ = offset; }
   int stream_db() const { return stream_db_; }
   void set_stream_db(int db) { stream_db_ = db; }

@@ -38,6 +38,47 @@ class Throttle {
   Clock::time_point window_;
 };
 
+// After the replication link broke: retries with backoff (0.5 s doubling to 5 s) within the
+// connection retry window, asking for a partial resync from what the target holds. A source whose
+// backlog no longer covers the gap answers +FULLRESYNC: that stops the task for now (re-applying a
+// snapshot onto the target without duplicates or survivors needs the full-resync work still to come).
+std::unique_ptr<ReplicaLink> reconnect(const Endpoint& source_ep, const SyncOptions& options, int source_version,
+                                       StreamApplier& applier, SyncResult& result, const std::string& why) {
+  applier.discard_open_transaction();  // its EXEC never arrived: the source sends the MULTI again
+  long long from = applier.flush();
+  log::warn("{}; resuming from offset {}", why, from);
+  auto started = Clock::now();
+  auto backoff = std::chrono::milliseconds(500);
+  for (;;) {
+    if (options.stop && options.stop->load()) throw FerryError(ExitCode::Failed, "stopped while reconnecting: " + why);
+    ++result.retries;
+    try {
+      auto link = std::make_unique<ReplicaLink>(source_ep, options.timeouts);
+      link->handshake(false, source_version);
+      PsyncResult psync = link->psync(result.replid, from + 1);
+      if (psync.kind == PsyncResult::Kind::FullResync)
+        throw FerryError(ExitCode::Failed,
+                         fmt::format("{} cannot continue from offset {} (its backlog no longer covers the gap) and "
+                                     "offered a full resync, which this version of ferry does not apply onto a "
+                                     "target it has written to; the target holds the stream up to offset {}",
+                                     source_ep.describe(), from + 1, from));
+      if (!psync.replid.empty()) result.replid = psync.replid;
+      link->set_offset(from);
+      ++result.partial_resyncs;
+      log::info("{}: partial resync, continuing from offset {}", source_ep.describe(), from + 1);
+      return link;
+    } catch (const FerryError& e) {
+      if (e.code() != ExitCode::Connection) throw;
+      if (Clock::now() - started > std::chrono::seconds(options.retry_connection_seconds))
+        throw FerryError(ExitCode::Failed, fmt::format("{} unreachable for {} s (--retry-connection): {}",
+                                                       source_ep.describe(), options.retry_connection_seconds, e.what()));
+      log::warn("reconnecting to {} failed ({}); retrying in {} ms", source_ep.describe(), e.what(), backoff.count());
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+  }
+}
+
 }  // namespace
 
 nlohmann::json SyncResult::to_json() const {
@@ -50,6 +91,8 @@ nlohmann::json SyncResult::to_json() const {
   j["lag_ms"] = lag_ms ? nlohmann::json(*lag_ms) : nlohmann::json();
   j["snapshot_seconds"] = snapshot_seconds;
   j["caught_up"] = caught_up;
+  j["partial_resyncs"] = partial_resyncs;
+  j["retries"] = retries;
   j["stream"] = applier.to_json();
   return j;
 }
@@ -74,16 +117,17 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
   rdb::RdbImporter importer(*target, import_options, report);
   importer.check_conflicts();
 
-  ReplicaLink link(source_ep, options.timeouts);
-  link.handshake(options.snapshot_only, source->version());
-  PsyncResult psync = link.psync();
+  auto link_owner = std::make_unique<ReplicaLink>(source_ep, options.timeouts);
+  ReplicaLink* link = link_owner.get();
+  link->handshake(options.snapshot_only, source->version());
+  PsyncResult psync = link->psync();
   result.replid = psync.replid;
   result.snapshot_offset = psync.offset;
   log::info("{}: full resync, replid {} offset {}", source->describe(), psync.replid, psync.offset);
 
   auto started = Clock::now();
   {
-    auto snapshot = link.snapshot();
+    auto snapshot = link->snapshot();
     uint64_t estimate = snapshot->size().value_or(std::strtoull(source->info("memory")["used_memory"].c_str(), nullptr, 10));
     ProgressMeter snapshot_meter(estimate, options.copy.progress, "bytes");
     meter = &snapshot_meter;
@@ -119,7 +163,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
   applier_options.pipeline = options.copy.pipeline;
   StreamApplier applier(*target, applier_options);
   applier.set_start_offset(psync.offset);
-  link.send_ack(psync.offset);  // a diskless source starts the stream on this first ACK
+  link->send_ack(psync.offset);  // a diskless source starts the stream on this first ACK
 
   Throttle throttle(options.max_ops, options.max_bytes);
   // After a SYNC fallback the stream's offsets are unknown: "caught up" is then two quiet ticks
@@ -142,7 +186,12 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
       if (now >= next_tick) {
         next_tick = now + std::chrono::seconds(1);
         result.applied_offset = applier.flush();
-        link.send_ack(result.applied_offset);
+        try {
+          link->send_ack(result.applied_offset);
+        } catch (const LinkError& e) {
+          link_owner = reconnect(source_ep, options, source->version(), applier, result, e.what());
+          link = link_owner.get();
+        }
         if (auto hb = applier.last_heartbeat_ms()) result.lag_ms = std::max(0LL, unix_ms() - *hb);
         if (options.until_caught_up && offsets_known && caught_up_target >= 0 && result.applied_offset >= caught_up_target) {
           result.caught_up = true;
@@ -172,20 +221,29 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
         }
       }
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - Clock::now());
-      if (!link.read_command(args, std::max(std::chrono::milliseconds(0), wait))) continue;
+      bool got = false;
+      try {
+        got = link->read_command(args, std::max(std::chrono::milliseconds(0), wait));
+      } catch (const LinkError& e) {
+        // Resume where the target stands: PSYNC <replid> <applied offset + 1>.
+        link_owner = reconnect(source_ep, options, source->version(), applier, result, e.what());
+        link = link_owner.get();
+        continue;
+      }
+      if (!got) continue;
       if (args.size() >= 2 && (args[0] == "REPLCONF" || args[0] == "replconf") &&
           (args[1] == "GETACK" || args[1] == "getack")) {
-        link.send_ack(applier.flush());
+        link->send_ack(applier.flush());
         continue;
       }
       size_t bytes = 0;
       for (const auto& a : args) bytes += a.size();
-      applier.apply(args, link.offset());
+      applier.apply(args, link->offset());
       throttle.account(bytes);
     }
     if (show) fmt::print(stderr, "\r\033[K");
     result.applied_offset = applier.flush();
-    link.send_ack(result.applied_offset);
+    link->send_ack(result.applied_offset);
     result.source_offset = std::atoll(source->info("replication")["master_repl_offset"].c_str());
   } catch (const FerryError& e) {
     report.stopped_because = e.what();

@@ -25,6 +25,7 @@ struct SyncOptions {
   long long max_ops = 0;           // per second, 0: unlimited
   long long max_bytes = 0;         // per second, 0: unlimited
   Timeouts timeouts;
+  long long retry_connection_seconds = 43200;  // --retry-connection: how long a broken source link is retried
   const std::atomic<bool>* stop = nullptr;  // set by SIGINT/SIGTERM
 };
 
@@ -38,6 +39,8 @@ struct SyncResult {
   std::optional<long long> lag_ms;
   double snapshot_seconds = 0;
   bool caught_up = false;
+  uint64_t partial_resyncs = 0;  // resumed with +CONTINUE after a broken link
+  uint64_t retries = 0;          // reconnection attempts
   nlohmann::json to_json() const;
 };
 

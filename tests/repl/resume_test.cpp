@@ -1,0 +1,92 @@
+// A broken replication link is resumed by partial resync (PSYNC <replid> <offset+1>) while the
+// source's backlog covers the gap; a gap past the backlog and a full target stop with clear errors.
+#include "support.h"
+#include "workload/command_workload.h"
+
+#include <signal.h>
+
+#include <thread>
+
+using namespace ferry;
+using ferry::sim::RedisServer;
+using ferry::sim::RedisServerOptions;
+using ferry::test::BackgroundFerry;
+
+namespace {
+
+long long stat(Connection& c, const std::string& name) { return std::atoll(c.info("stats")[name].c_str()); }
+
+std::vector<std::string> sync_args(const RedisServer& src, const RedisServer& dst, std::vector<std::string> extra = {}) {
+  std::vector<std::string> a{"migrate", "--mode", "sync", "--source", src.uri(), "--target", dst.uri(), "--no-heartbeat"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("the link killed again and again under writes is resumed by partial resync, ending equal", "[repl][resume]") {
+  RedisServer src, dst;
+  auto s = test::connect(src), admin = test::connect(src);
+  std::string report = dst.dir() + "/r.json";
+  BackgroundFerry ferry(sync_args(src, dst, {"--report", report}));
+  sim::CommandWorkload load(*s, 21);
+  for (int i = 0; i < 5; ++i) load.round();
+  for (int cut = 0; cut < 6; ++cut) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    admin->checked({"CLIENT", "KILL", "TYPE", "replica"});
+    for (int i = 0; i < 3; ++i) load.round();  // writes while the link is down
+  }
+  ComparisonOptions cmp;
+  cmp.group_entries_read = false;
+  auto d = test::connect(dst);
+  ComparisonResult eq;
+  for (int i = 0; i < 100; ++i) {
+    eq = compare_datasets(*s, *d, cmp);
+    if (eq.equal()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO(eq.summary());
+  CHECK(eq.equal());
+  CHECK(stat(*admin, "sync_full") == 1);
+  CHECK(stat(*admin, "sync_partial_ok") >= 6);
+  auto r = ferry.stop();
+  CHECK(r.exit_code == 0);
+  auto j = test::read_json(report);
+  CHECK(j["partial_resyncs"].get<long long>() >= 6);
+  CHECK(j["stream"]["errors"] == 0);
+}
+
+TEST_CASE("a gap past the source's backlog stops the task with a clear error", "[repl][resume]") {
+  RedisServerOptions small_backlog;
+  small_backlog.config = {{"repl-backlog-size", "16kb"}};
+  RedisServer src(small_backlog), dst;
+  auto s = test::connect(src);
+  s->checked({"SET", "k", "v"});
+  BackgroundFerry ferry(sync_args(src, dst));
+  auto d = test::connect(dst);
+  for (int i = 0; i < 100 && d->checked({"EXISTS", "k"}).integer == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::kill(ferry.pid(), SIGSTOP);  // ferry cannot reconnect while the gap grows
+  s->checked({"CLIENT", "KILL", "TYPE", "replica"});
+  for (int i = 0; i < 50; ++i) s->checked({"SET", "filler:" + std::to_string(i), std::string(2000, 'x')});
+  ::kill(ferry.pid(), SIGCONT);
+  auto r = ferry.wait(30);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("backlog no longer covers the gap") != std::string::npos);
+}
+
+TEST_CASE("a target out of memory stops the task naming the command and key", "[repl][oom]") {
+  RedisServerOptions small;
+  small.maxmemory = "4mb";
+  small.maxmemory_policy = "noeviction";
+  RedisServer src, dst(small);
+  BackgroundFerry ferry(sync_args(src, dst, {"--accept-warnings"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  auto s = test::connect(src);
+  for (int i = 0; i < 400; ++i) s->checked({"SET", "big:" + std::to_string(i), std::string(20000, 'x')});
+  auto r = ferry.wait(30);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("OOM") != std::string::npos);
+  CHECK(r.err.find("'DB 0 SET big:") != std::string::npos);
+  CHECK(r.err.find("holds the stream up to offset") != std::string::npos);
+}
