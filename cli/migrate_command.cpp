@@ -44,6 +44,7 @@ struct MigrateOptions {
   long long max_ops = 0;
   long long max_bytes = 0;
   long long retry_connection = 43200;
+  std::string spool_dir;
 };
 
 std::atomic<bool> g_stop{false};
@@ -100,6 +101,8 @@ int run_replica(MigrateOptions& o, const CopyOptions& copy, const Endpoint& sour
   options.max_bytes = o.max_bytes;
   options.timeouts = o.conn.timeouts();
   options.retry_connection_seconds = o.retry_connection;
+  if (!o.spool_dir.empty()) options.work_dir = o.spool_dir;
+  else if (const char* tmp = std::getenv("TMPDIR"); tmp && *tmp) options.work_dir = tmp;
   options.stop = &g_stop;
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
@@ -112,8 +115,9 @@ int run_replica(MigrateOptions& o, const CopyOptions& copy, const Endpoint& sour
                              st.commands, st.transactions, st.skipped, st.errors, st.unapplied,
                              st.unconfirmed_script_count);
     if (result.retries)
-      std::cout << fmt::format("  link              {} reconnection attempts, {} partial resyncs\n", result.retries,
-                               result.partial_resyncs);
+      std::cout << fmt::format("  link              {} reconnection attempts, {} partial resyncs, {} full resyncs "
+                               "({} keys gone from the source deleted)\n",
+                               result.retries, result.partial_resyncs, result.full_resyncs, result.resync_deleted_keys);
     std::cout << fmt::format("  offsets           snapshot {}, applied {}, source {} (lag {} bytes{}){}\n",
                              result.snapshot_offset, result.applied_offset, result.source_offset,
                              std::max(0LL, result.source_offset - result.applied_offset),
@@ -241,6 +245,8 @@ void add_migrate_command(CLI::App& app, std::function<int()>& run) {
   cmd->add_option("--retry-connection", o->retry_connection,
                   "sync: seconds to keep retrying a broken link to the source (resuming by partial resync)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--spool-dir", o->spool_dir,
+                  "sync: where a full resync keeps its on-disk key sets (default $TMPDIR or /tmp)");
   cmd->add_option("--max-bytes", o->max_bytes, "sync: apply at most this many bytes per second (0: no limit)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--rdb", o->rdb_file, "RDB file to import (--mode rdb)");

@@ -113,6 +113,7 @@ size_t RdbImporter::on_key_begin(const KeyInfo& key) {
   }
   expire_ = key.expire_ms;
   if (expire_) *expire_ += options_.copy.ttl_extend_ms;
+  if (options_.on_key_written) options_.on_key_written(key.db, key.key);
   select_db(key.db);
   bool restorable = !target_rejects_dump_ && min_version_for_type(key.rdb_type) <= target_rdb_version_;
   if (restorable) {

@@ -58,6 +58,8 @@ class StreamApplier {
   void set_start_offset(long long offset) { applied_offset_ = pending_offset_ = offset; }
   int stream_db() const { return stream_db_; }
   void set_stream_db(int db) { stream_db_ = db; }
+  // After someone else selected a DB on the target connection (a full resync).
+  void note_target_db(int db) { target_db_ = db; }
   const ApplierStats& stats() const { return stats_; }
   // Called with the timestamp carried by a heartbeat as it comes back through the stream.
   std::optional<long long> last_heartbeat_ms() const { return last_heartbeat_ms_; }

@@ -5,6 +5,7 @@
 #include "rdb/rdb_parser.h"
 #include "repl/replica_link.h"
 #include "task/preflight.h"
+#include "task/disk_key_set.h"
 #include "task/progress.h"
 
 #include <fmt/format.h>
@@ -42,8 +43,13 @@ class Throttle {
 // connection retry window, asking for a partial resync from what the target holds. A source whose
 // backlog no longer covers the gap answers +FULLRESYNC: that stops the task for now (re-applying a
 // snapshot onto the target without duplicates or survivors needs the full-resync work still to come).
-std::unique_ptr<ReplicaLink> reconnect(const Endpoint& source_ep, const SyncOptions& options, int source_version,
-                                       StreamApplier& applier, SyncResult& result, const std::string& why) {
+struct Reconnected {
+  std::unique_ptr<ReplicaLink> link;
+  PsyncResult psync;
+};
+
+Reconnected reconnect(const Endpoint& source_ep, const SyncOptions& options, int source_version,
+                      StreamApplier& applier, SyncResult& result, const std::string& why) {
   applier.discard_open_transaction();  // its EXEC never arrived: the source sends the MULTI again
   long long from = applier.flush();
   log::warn("{}; resuming from offset {}", why, from);
@@ -56,17 +62,16 @@ std::unique_ptr<ReplicaLink> reconnect(const Endpoint& source_ep, const SyncOpti
       auto link = std::make_unique<ReplicaLink>(source_ep, options.timeouts);
       link->handshake(false, source_version);
       PsyncResult psync = link->psync(result.replid, from + 1);
-      if (psync.kind == PsyncResult::Kind::FullResync)
-        throw FerryError(ExitCode::Failed,
-                         fmt::format("{} cannot continue from offset {} (its backlog no longer covers the gap) and "
-                                     "offered a full resync, which this version of ferry does not apply onto a "
-                                     "target it has written to; the target holds the stream up to offset {}",
-                                     source_ep.describe(), from + 1, from));
+      if (psync.kind == PsyncResult::Kind::FullResync) {
+        log::warn("{} cannot continue from offset {} (its backlog no longer covers the gap): full resync", source_ep.describe(),
+                  from + 1);
+        return {std::move(link), psync};
+      }
       if (!psync.replid.empty()) result.replid = psync.replid;
       link->set_offset(from);
       ++result.partial_resyncs;
       log::info("{}: partial resync, continuing from offset {}", source_ep.describe(), from + 1);
-      return link;
+      return {std::move(link), psync};
     } catch (const FerryError& e) {
       if (e.code() != ExitCode::Connection) throw;
       if (Clock::now() - started > std::chrono::seconds(options.retry_connection_seconds))
@@ -77,6 +82,75 @@ std::unique_ptr<ReplicaLink> reconnect(const Endpoint& source_ep, const SyncOpti
       backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
     }
   }
+}
+
+// Every key of the selected DBs (all non-empty DBs when none are selected) into `keys`.
+void scan_keys(Connection& conn, const std::vector<int>& dbs, DiskKeySet& keys) {
+  std::vector<int> which = dbs;
+  if (which.empty())
+    for (const auto& [name, value] : conn.info("keyspace"))
+      if (name.rfind("db", 0) == 0) which.push_back(std::atoi(name.c_str() + 2));
+  for (int db : which) {
+    conn.select(db);
+    std::string cursor = "0";
+    do {
+      Reply r = conn.checked({"SCAN", cursor, "COUNT", "1000"});
+      cursor = r.elements[0].str;
+      for (const auto& k : r.elements[1].elements) keys.add(db, k.str);
+    } while (cursor != "0");
+  }
+}
+
+// A full resync onto a target ferry has already written to: the new snapshot replaces every key
+// it holds (RESTORE REPLACE, or a temporary key renamed over the old one: never appended to), then
+// keys on the target that the snapshot does not hold are deleted, except those that were there
+// before the task began. Both key sets live on disk.
+void full_resync(ReplicaLink& link, const PsyncResult& psync, Connection& target, const SyncOptions& options,
+                 DiskKeySet* preexisting, StreamApplier& applier, SyncResult& result) {
+  ++result.full_resyncs;
+  DiskKeySet snapshot_keys(options.work_dir);
+  rdb::ImportOptions import_options{options.copy, options.skip_unsupported, {}};
+  import_options.copy.on_conflict = ConflictMode::Replace;
+  import_options.skip_key_prefix = "ferry:heartbeat:";
+  import_options.on_key_written = [&](int db, const std::string& key) { snapshot_keys.add(db, key); };
+  MigrationReport resync_report;
+  {
+    rdb::RdbImporter importer(target, import_options, resync_report);
+    auto snapshot = link.snapshot();
+    rdb::RdbParser parser(*snapshot, importer);
+    parser.parse();
+    importer.finish();
+  }
+  if (!resync_report.complete && (!resync_report.stopped_because.empty() || resync_report.failed))
+    throw FerryError(ExitCode::Failed, fmt::format("the full resync failed: {}", resync_report.stopped_because.empty()
+                                                                                     ? fmt::format("{} keys failed", resync_report.failed)
+                                                                                     : resync_report.stopped_because));
+  DiskKeySet target_keys(options.work_dir);
+  scan_keys(target, options.copy.dbs, target_keys);
+  std::vector<DiskKeySet*> keep{&snapshot_keys};
+  if (preexisting) keep.push_back(preexisting);
+  {
+    Pipeline pipe(target, options.copy.pipeline);
+    int db = target.selected_db();
+    DiskKeySet::for_each_not_in(target_keys, keep, [&](int key_db, const std::string& key) {
+      if (key_db != db) {
+        pipe.send({"SELECT", std::to_string(key_db)});
+        db = key_db;
+      }
+      pipe.send({"UNLINK", key});
+      ++result.resync_deleted_keys;
+    });
+    pipe.drain();
+    target.note_selected(db);
+  }
+  log::info("full resync: {} keys re-applied, {} keys gone from the source deleted", snapshot_keys.size(),
+            result.resync_deleted_keys);
+  result.replid = psync.replid;
+  result.snapshot_offset = psync.offset;
+  applier.set_start_offset(psync.offset);
+  applier.set_stream_db(0);
+  applier.note_target_db(target.selected_db());
+  link.send_ack(psync.offset);
 }
 
 }  // namespace
@@ -93,6 +167,8 @@ nlohmann::json SyncResult::to_json() const {
   j["caught_up"] = caught_up;
   j["partial_resyncs"] = partial_resyncs;
   j["retries"] = retries;
+  j["full_resyncs"] = full_resyncs;
+  j["resync_deleted_keys"] = resync_deleted_keys;
   j["stream"] = applier.to_json();
   return j;
 }
@@ -116,6 +192,12 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
   };
   rdb::RdbImporter importer(*target, import_options, report);
   importer.check_conflicts();
+  // With --on-conflict replace the target may hold keys of its own: a full resync must leave them.
+  std::unique_ptr<DiskKeySet> preexisting;
+  if (!options.snapshot_only && options.copy.on_conflict == ConflictMode::Replace) {
+    preexisting = std::make_unique<DiskKeySet>(options.work_dir);
+    scan_keys(*target, options.copy.dbs, *preexisting);
+  }
 
   auto link_owner = std::make_unique<ReplicaLink>(source_ep, options.timeouts);
   ReplicaLink* link = link_owner.get();
@@ -189,8 +271,11 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
         try {
           link->send_ack(result.applied_offset);
         } catch (const LinkError& e) {
-          link_owner = reconnect(source_ep, options, source->version(), applier, result, e.what());
+          auto again = reconnect(source_ep, options, source->version(), applier, result, e.what());
+          link_owner = std::move(again.link);
           link = link_owner.get();
+          if (again.psync.kind == PsyncResult::Kind::FullResync)
+            full_resync(*link, again.psync, *target, options, preexisting.get(), applier, result);
         }
         if (auto hb = applier.last_heartbeat_ms()) result.lag_ms = std::max(0LL, unix_ms() - *hb);
         if (options.until_caught_up && offsets_known && caught_up_target >= 0 && result.applied_offset >= caught_up_target) {
@@ -226,8 +311,11 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
         got = link->read_command(args, std::max(std::chrono::milliseconds(0), wait));
       } catch (const LinkError& e) {
         // Resume where the target stands: PSYNC <replid> <applied offset + 1>.
-        link_owner = reconnect(source_ep, options, source->version(), applier, result, e.what());
+        auto again = reconnect(source_ep, options, source->version(), applier, result, e.what());
+        link_owner = std::move(again.link);
         link = link_owner.get();
+        if (again.psync.kind == PsyncResult::Kind::FullResync)
+          full_resync(*link, again.psync, *target, options, preexisting.get(), applier, result);
         continue;
       }
       if (!got) continue;

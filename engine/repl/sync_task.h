@@ -25,7 +25,8 @@ struct SyncOptions {
   long long max_ops = 0;           // per second, 0: unlimited
   long long max_bytes = 0;         // per second, 0: unlimited
   Timeouts timeouts;
-  long long retry_connection_seconds = 43200;  // --retry-connection: how long a broken source link is retried
+  long long retry_connection_seconds = 43200;
+  std::string work_dir = "/tmp";  // where a full resync keeps its key sets  // --retry-connection: how long a broken source link is retried
   const std::atomic<bool>* stop = nullptr;  // set by SIGINT/SIGTERM
 };
 
@@ -41,6 +42,8 @@ struct SyncResult {
   bool caught_up = false;
   uint64_t partial_resyncs = 0;  // resumed with +CONTINUE after a broken link
   uint64_t retries = 0;          // reconnection attempts
+  uint64_t full_resyncs = 0;     // snapshots re-applied after a gap the backlog did not cover
+  uint64_t resync_deleted_keys = 0;  // target keys a full resync found gone from the source
   nlohmann::json to_json() const;
 };
 
