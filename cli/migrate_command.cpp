@@ -45,6 +45,7 @@ struct MigrateOptions {
   long long max_bytes = 0;
   long long retry_connection = 43200;
   std::string spool_dir;
+  std::string state_file;
 };
 
 std::atomic<bool> g_stop{false};
@@ -101,6 +102,7 @@ int run_replica(MigrateOptions& o, const CopyOptions& copy, const Endpoint& sour
   options.max_bytes = o.max_bytes;
   options.timeouts = o.conn.timeouts();
   options.retry_connection_seconds = o.retry_connection;
+  options.state_file = o.state_file;
   if (!o.spool_dir.empty()) options.work_dir = o.spool_dir;
   else if (const char* tmp = std::getenv("TMPDIR"); tmp && *tmp) options.work_dir = tmp;
   options.stop = &g_stop;
@@ -245,6 +247,8 @@ void add_migrate_command(CLI::App& app, std::function<int()>& run) {
   cmd->add_option("--retry-connection", o->retry_connection,
                   "sync: seconds to keep retrying a broken link to the source (resuming by partial resync)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--state", o->state_file,
+                  "sync: keep the task's position in this file; a restarted ferry resumes from it");
   cmd->add_option("--spool-dir", o->spool_dir,
                   "sync: where a full resync keeps its on-disk key sets (default $TMPDIR or /tmp)");
   cmd->add_option("--max-bytes", o->max_bytes, "sync: apply at most this many bytes per second (0: no limit)")

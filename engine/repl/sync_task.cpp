@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "rdb/rdb_parser.h"
 #include "repl/replica_link.h"
+#include "repl/sync_state.h"
 #include "task/preflight.h"
 #include "task/disk_key_set.h"
 #include "task/progress.h"
@@ -106,8 +107,10 @@ void scan_keys(Connection& conn, const std::vector<int>& dbs, DiskKeySet& keys) 
 // keys on the target that the snapshot does not hold are deleted, except those that were there
 // before the task began. Both key sets live on disk.
 void full_resync(ReplicaLink& link, const PsyncResult& psync, Connection& target, const SyncOptions& options,
-                 DiskKeySet* preexisting, StreamApplier& applier, SyncResult& result) {
+                 DiskKeySet* preexisting, bool delete_survivors, StreamApplier& applier, SyncResult& result,
+                 const std::function<void(SyncState)>& save) {
   ++result.full_resyncs;
+  save(SyncState{psync.replid, psync.offset, 0, true, true, "", ""});
   DiskKeySet snapshot_keys(options.work_dir);
   rdb::ImportOptions import_options{options.copy, options.skip_unsupported, {}};
   import_options.copy.on_conflict = ConflictMode::Replace;
@@ -126,7 +129,10 @@ void full_resync(ReplicaLink& link, const PsyncResult& psync, Connection& target
                                                                                      ? fmt::format("{} keys failed", resync_report.failed)
                                                                                      : resync_report.stopped_because));
   DiskKeySet target_keys(options.work_dir);
-  scan_keys(target, options.copy.dbs, target_keys);
+  if (delete_survivors) scan_keys(target, options.copy.dbs, target_keys);
+  else
+    log::warn("full resync after a restart in replace mode: the target's own keys are not known, so keys deleted on "
+              "the source meanwhile are not removed from the target");
   std::vector<DiskKeySet*> keep{&snapshot_keys};
   if (preexisting) keep.push_back(preexisting);
   {
@@ -150,67 +156,25 @@ void full_resync(ReplicaLink& link, const PsyncResult& psync, Connection& target
   applier.set_start_offset(psync.offset);
   applier.set_stream_db(0);
   applier.note_target_db(target.selected_db());
+  save(SyncState{psync.replid, psync.offset, 0, false, false, "", ""});
   link.send_ack(psync.offset);
 }
 
-}  // namespace
-
-nlohmann::json SyncResult::to_json() const {
-  nlohmann::json j = report.to_json();
-  j["replid"] = replid;
-  j["snapshot_offset"] = snapshot_offset;
-  j["applied_offset"] = applied_offset;
-  j["source_offset"] = source_offset;
-  j["lag_bytes"] = source_offset > applied_offset ? source_offset - applied_offset : 0;
-  j["lag_ms"] = lag_ms ? nlohmann::json(*lag_ms) : nlohmann::json();
-  j["snapshot_seconds"] = snapshot_seconds;
-  j["caught_up"] = caught_up;
-  j["partial_resyncs"] = partial_resyncs;
-  j["retries"] = retries;
-  j["full_resyncs"] = full_resyncs;
-  j["resync_deleted_keys"] = resync_deleted_keys;
-  j["stream"] = applier.to_json();
-  return j;
-}
-
-SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const SyncOptions& options) {
-  SyncResult result;
+// The task's first snapshot, into an empty target (or one with --on-conflict replace). Returns
+// false when the task ends there: --mode snapshot, or the snapshot failed.
+bool apply_first_snapshot(ReplicaLink& link, Connection& source, rdb::RdbImporter& importer, ProgressMeter*& meter,
+                          const SyncOptions& options, SyncResult& result, PsyncResult& psync,
+                          const std::function<void(SyncState)>& save) {
   MigrationReport& report = result.report;
-  report.mode = options.snapshot_only ? "snapshot" : "sync";
-  auto source = Connection::open(source_ep, options.timeouts);
-  auto target = Connection::open(target_ep, options.timeouts);
-  report.source = source->describe();
-  report.target = target->describe();
-  report.dbs = options.copy.dbs;
-  const std::string heartbeat_key = "ferry:heartbeat:" + options.task_id;
-
-  ProgressMeter* meter = nullptr;  // exists while the snapshot is read
-  rdb::ImportOptions import_options{options.copy, options.skip_unsupported, {}};
-  import_options.skip_key_prefix = "ferry:heartbeat:";
-  import_options.progress = [&meter](uint64_t offset) {
-    if (meter) meter->update(offset, offset);
-  };
-  rdb::RdbImporter importer(*target, import_options, report);
-  importer.check_conflicts();
-  // With --on-conflict replace the target may hold keys of its own: a full resync must leave them.
-  std::unique_ptr<DiskKeySet> preexisting;
-  if (!options.snapshot_only && options.copy.on_conflict == ConflictMode::Replace) {
-    preexisting = std::make_unique<DiskKeySet>(options.work_dir);
-    scan_keys(*target, options.copy.dbs, *preexisting);
-  }
-
-  auto link_owner = std::make_unique<ReplicaLink>(source_ep, options.timeouts);
-  ReplicaLink* link = link_owner.get();
-  link->handshake(options.snapshot_only, source->version());
-  PsyncResult psync = link->psync();
+  auto started = Clock::now();
+  psync = link.psync();
   result.replid = psync.replid;
   result.snapshot_offset = psync.offset;
-  log::info("{}: full resync, replid {} offset {}", source->describe(), psync.replid, psync.offset);
-
-  auto started = Clock::now();
+  log::info("{}: full resync, replid {} offset {}", source.describe(), psync.replid, psync.offset);
+  save(SyncState{psync.replid, psync.offset, 0, true, true, "", ""});
   {
-    auto snapshot = link->snapshot();
-    uint64_t estimate = snapshot->size().value_or(std::strtoull(source->info("memory")["used_memory"].c_str(), nullptr, 10));
+    auto snapshot = link.snapshot();
+    uint64_t estimate = snapshot->size().value_or(std::strtoull(source.info("memory")["used_memory"].c_str(), nullptr, 10));
     ProgressMeter snapshot_meter(estimate, options.copy.progress, "bytes");
     meter = &snapshot_meter;
     rdb::RdbParser parser(*snapshot, importer);
@@ -233,10 +197,83 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
     report.seconds = result.snapshot_seconds;
     report.complete = report.stopped_because.empty() && report.failed == 0 && report.skipped_conflict == 0;
     result.applied_offset = psync.offset;
-    return result;
+    return false;
   }
 
-  // The stream.
+  save(SyncState{psync.replid, psync.offset, 0, false, false, "", ""});
+  return true;
+}
+
+}  // namespace
+
+nlohmann::json SyncResult::to_json() const {
+  nlohmann::json j = report.to_json();
+  j["replid"] = replid;
+  j["snapshot_offset"] = snapshot_offset;
+  j["applied_offset"] = applied_offset;
+  j["source_offset"] = source_offset;
+  j["lag_bytes"] = source_offset > applied_offset ? source_offset - applied_offset : 0;
+  j["lag_ms"] = lag_ms ? nlohmann::json(*lag_ms) : nlohmann::json();
+  j["snapshot_seconds"] = snapshot_seconds;
+  j["caught_up"] = caught_up;
+  j["partial_resyncs"] = partial_resyncs;
+  j["retries"] = retries;
+  j["full_resyncs"] = full_resyncs;
+  j["resync_deleted_keys"] = resync_deleted_keys;
+  j["resumed_from_state"] = resumed_from_state;
+  j["stream"] = applier.to_json();
+  return j;
+}
+
+SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const SyncOptions& options) {
+  SyncResult result;
+  MigrationReport& report = result.report;
+  report.mode = options.snapshot_only ? "snapshot" : "sync";
+  auto source = Connection::open(source_ep, options.timeouts);
+  auto target = Connection::open(target_ep, options.timeouts);
+  report.source = source->describe();
+  report.target = target->describe();
+  report.dbs = options.copy.dbs;
+  const std::string heartbeat_key = "ferry:heartbeat:" + options.task_id;
+
+  ProgressMeter* meter = nullptr;  // exists while the snapshot is read
+  rdb::ImportOptions import_options{options.copy, options.skip_unsupported, {}};
+  import_options.skip_key_prefix = "ferry:heartbeat:";
+  import_options.progress = [&meter](uint64_t offset) {
+    if (meter) meter->update(offset, offset);
+  };
+  rdb::RdbImporter importer(*target, import_options, report);
+
+  // The state file: a restarted task resumes from it.
+  const std::string target_run_id = target->info("server")["run_id"];
+  const std::string conflict_mode = options.copy.on_conflict == ConflictMode::Replace ? "replace" : "block";
+  std::optional<SyncState> saved;
+  if (!options.state_file.empty() && !options.snapshot_only) saved = load_state(options.state_file);
+  auto save = [&](SyncState state) {
+    if (options.state_file.empty() || options.snapshot_only) return;
+    state.target_run_id = target_run_id;
+    state.conflict_mode = saved ? saved->conflict_mode : conflict_mode;
+    save_state(options.state_file, state);
+  };
+  bool delete_survivors = true;  // a full resync may delete keys the source no longer has
+  std::unique_ptr<DiskKeySet> preexisting;
+  if (!saved) {
+    importer.check_conflicts();
+    // With --on-conflict replace the target may hold keys of its own: a full resync must leave them.
+    if (!options.snapshot_only && options.copy.on_conflict == ConflictMode::Replace) {
+      preexisting = std::make_unique<DiskKeySet>(options.work_dir);
+      scan_keys(*target, options.copy.dbs, *preexisting);
+    }
+  } else {
+    // The keys on the target are this task's own writes: no conflict check. In replace mode the
+    // target's own keys of the first start are not known any more.
+    delete_survivors = saved->conflict_mode == "block";
+  }
+
+  auto link_owner = std::make_unique<ReplicaLink>(source_ep, options.timeouts);
+  ReplicaLink* link = link_owner.get();
+  link->handshake(options.snapshot_only, source->version());
+
   ApplierOptions applier_options;
   applier_options.dbs = options.copy.dbs;
   applier_options.ttl_extend_ms = options.copy.ttl_extend_ms;
@@ -244,8 +281,37 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
   applier_options.relative_expiries = source->version() < 70000;
   applier_options.pipeline = options.copy.pipeline;
   StreamApplier applier(*target, applier_options);
-  applier.set_start_offset(psync.offset);
-  link->send_ack(psync.offset);  // a diskless source starts the stream on this first ACK
+
+  auto started = Clock::now();
+  PsyncResult psync;
+  if (saved) {
+    bool trusted = !saved->dirty && !saved->snapshot_in_progress && saved->target_run_id == target_run_id;
+    std::string why = saved->snapshot_in_progress ? "a snapshot was being applied"
+                      : saved->dirty             ? "writes were in flight when it stopped"
+                      : saved->target_run_id != target_run_id ? "the target restarted (its run_id changed)"
+                                                              : "";
+    psync = trusted ? link->psync(saved->replid, saved->offset + 1) : link->psync();
+    if (psync.kind == PsyncResult::Kind::Continue) {
+      log::info("resuming from {}: partial resync at offset {}", options.state_file, saved->offset + 1);
+      link->set_offset(saved->offset);
+      result.replid = psync.replid.empty() ? saved->replid : psync.replid;
+      result.snapshot_offset = saved->offset;
+      result.resumed_from_state = true;
+      ++result.partial_resyncs;
+      applier.set_start_offset(saved->offset);
+      applier.set_stream_db(saved->stream_db);
+    } else {
+      log::warn("restarting from {}: full resync ({})", options.state_file,
+                why.empty() ? "the source cannot continue from the saved offset" : why);
+      full_resync(*link, psync, *target, options, nullptr, delete_survivors, applier, result, save);
+    }
+  } else {
+    if (!apply_first_snapshot(*link, *source, importer, meter, options, result, psync, save)) return result;
+    applier.set_start_offset(psync.offset);
+    applier.note_target_db(target->selected_db());
+  }
+  link->send_ack(applier.applied_offset());  // a diskless source starts the stream on this first ACK
+  bool state_dirty = false;
 
   Throttle throttle(options.max_ops, options.max_bytes);
   // After a SYNC fallback the stream's offsets are unknown: "caught up" is then two quiet ticks
@@ -268,6 +334,10 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
       if (now >= next_tick) {
         next_tick = now + std::chrono::seconds(1);
         result.applied_offset = applier.flush();
+        if (state_dirty) {
+          save(SyncState{result.replid, result.applied_offset, applier.stream_db(), false, false, "", ""});
+          state_dirty = false;
+        }
         try {
           link->send_ack(result.applied_offset);
         } catch (const LinkError& e) {
@@ -275,7 +345,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
           link_owner = std::move(again.link);
           link = link_owner.get();
           if (again.psync.kind == PsyncResult::Kind::FullResync)
-            full_resync(*link, again.psync, *target, options, preexisting.get(), applier, result);
+            full_resync(*link, again.psync, *target, options, preexisting.get(), delete_survivors, applier, result, save);
         }
         if (auto hb = applier.last_heartbeat_ms()) result.lag_ms = std::max(0LL, unix_ms() - *hb);
         if (options.until_caught_up && offsets_known && caught_up_target >= 0 && result.applied_offset >= caught_up_target) {
@@ -315,7 +385,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
         link_owner = std::move(again.link);
         link = link_owner.get();
         if (again.psync.kind == PsyncResult::Kind::FullResync)
-          full_resync(*link, again.psync, *target, options, preexisting.get(), applier, result);
+          full_resync(*link, again.psync, *target, options, preexisting.get(), delete_survivors, applier, result, save);
         continue;
       }
       if (!got) continue;
@@ -326,11 +396,16 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
       }
       size_t bytes = 0;
       for (const auto& a : args) bytes += a.size();
+      if (!state_dirty) {  // from here until the next flush the target may hold more than the file says
+        save(SyncState{result.replid, applier.applied_offset(), applier.stream_db(), true, false, "", ""});
+        state_dirty = true;
+      }
       applier.apply(args, link->offset());
       throttle.account(bytes);
     }
     if (show) fmt::print(stderr, "\r\033[K");
     result.applied_offset = applier.flush();
+    save(SyncState{result.replid, result.applied_offset, applier.stream_db(), false, false, "", ""});
     link->send_ack(result.applied_offset);
     result.source_offset = std::atoll(source->info("replication")["master_repl_offset"].c_str());
   } catch (const FerryError& e) {

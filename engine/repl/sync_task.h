@@ -26,7 +26,8 @@ struct SyncOptions {
   long long max_bytes = 0;         // per second, 0: unlimited
   Timeouts timeouts;
   long long retry_connection_seconds = 43200;
-  std::string work_dir = "/tmp";  // where a full resync keeps its key sets  // --retry-connection: how long a broken source link is retried
+  std::string work_dir = "/tmp";  // where a full resync keeps its key sets
+  std::string state_file;         // --state: resume a restarted task from it  // --retry-connection: how long a broken source link is retried
   const std::atomic<bool>* stop = nullptr;  // set by SIGINT/SIGTERM
 };
 
@@ -44,6 +45,7 @@ struct SyncResult {
   uint64_t retries = 0;          // reconnection attempts
   uint64_t full_resyncs = 0;     // snapshots re-applied after a gap the backlog did not cover
   uint64_t resync_deleted_keys = 0;  // target keys a full resync found gone from the source
+  bool resumed_from_state = false;   // a restarted task continued by partial resync
   nlohmann::json to_json() const;
 };
 

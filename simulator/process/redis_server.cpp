@@ -103,7 +103,8 @@ RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(option
   if (!options_.rdb_file.empty()) fs::copy_file(options_.rdb_file, fs::path(dir_) / "dump.rdb");
   // Another process may take the port between our probe and the server's bind: try a few.
   for (int attempt = 0; attempt < 5; ++attempt) {
-    if (start_once(free_loopback_port())) return;
+    if (start_once(options_.port ? options_.port : free_loopback_port())) return;
+    if (options_.port) break;
     if (log_tail().find("Address already in use") == std::string::npos) break;
   }
   std::string tail = log_tail();

@@ -24,6 +24,7 @@ struct RedisServerOptions {
   std::optional<std::string> maxmemory;    // e.g. "64mb"
   std::string maxmemory_policy;            // e.g. "noeviction"
   int databases = 16;
+  int port = 0;  // 0: a free loopback port; else this one (e.g. to restart a server in place)
   // Raw arguments appended as they are, e.g. {"--rename-command", "PSYNC", ""}.
   std::vector<std::string> extra_args;
   // An RDB file to load at start: copied into the server's directory as dump.rdb.

@@ -1,0 +1,28 @@
+// The state file of a sync task (--state FILE): where the target stands in the source's stream, so
+// a restarted ferry resumes by partial resync. It is written only at points where the target holds
+// exactly that prefix of the stream (never inside MULTI/EXEC, never before the snapshot is wholly
+// applied), and marked dirty while a batch is in flight: a dirty or mid-snapshot state, or a target
+// whose run_id changed, means a full resync instead of trusting the offset.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace ferry::repl {
+
+struct SyncState {
+  std::string replid;
+  long long offset = 0;             // the target holds the stream up to here
+  int stream_db = 0;                // the stream's selected DB at that offset
+  bool dirty = false;               // writes were in flight: the target may hold more than `offset`
+  bool snapshot_in_progress = false;  // the target holds part of a snapshot (ferry's own writes)
+  std::string target_run_id;        // a restart of the target may have lost applied writes
+  std::string conflict_mode;        // "block" or "replace" as the task began
+};
+
+// Reads the state; nullopt when the file does not exist. A malformed file is a usage error (3).
+std::optional<SyncState> load_state(const std::string& path);
+// Writes it atomically (a temporary file renamed over the old one).
+void save_state(const std::string& path, const SyncState& state);
+
+}  // namespace ferry::repl
