@@ -44,6 +44,7 @@ struct MigrateOptions {
   long long max_ops = 0;
   long long max_bytes = 0;
   long long retry_connection = 43200;
+  long long retry_other = 600;
   std::string spool_dir;
   std::string state_file;
 };
@@ -102,6 +103,7 @@ int run_replica(MigrateOptions& o, const CopyOptions& copy, const Endpoint& sour
   options.max_bytes = o.max_bytes;
   options.timeouts = o.conn.timeouts();
   options.retry_connection_seconds = o.retry_connection;
+  options.retry_other_seconds = o.retry_other;
   options.state_file = o.state_file;
   if (!o.spool_dir.empty()) options.work_dir = o.spool_dir;
   else if (const char* tmp = std::getenv("TMPDIR"); tmp && *tmp) options.work_dir = tmp;
@@ -246,6 +248,9 @@ void add_migrate_command(CLI::App& app, std::function<int()>& run) {
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--retry-connection", o->retry_connection,
                   "sync: seconds to keep retrying a broken link to the source (resuming by partial resync)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--retry-other", o->retry_other,
+                  "sync: seconds to keep retrying a target that went away (then a full resync)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--state", o->state_file,
                   "sync: keep the task's position in this file; a restarted ferry resumes from it");

@@ -115,7 +115,7 @@ void Connection::fail_io(const char* doing) {
   std::string why = ctx_->errstr[0] ? ctx_->errstr : "connection error";
   if (ctx_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)) why = "read timed out";
   if (ctx_->err == REDIS_ERR_EOF) why = "server closed the connection";
-  throw LinkError(ExitCode::Connection, fmt::format("{} failed on {}: {}", doing, describe(), why));
+  throw LinkError(endpoint_.role, fmt::format("{} failed on {}: {}", doing, describe(), why));
 }
 
 void Connection::append(const Args& args) {

@@ -26,7 +26,13 @@ struct Timeouts {
 // The link to a server broke or timed out while a job was running.
 class LinkError : public FerryError {
  public:
-  using FerryError::FerryError;
+  // role: the endpoint's role ("source", "target"): which side to reconnect.
+  LinkError(const std::string& role, const std::string& message)
+      : FerryError(ExitCode::Connection, message), role_(role) {}
+  const std::string& role() const { return role_; }
+
+ private:
+  std::string role_;
 };
 
 // A command failed in a way the job cannot go on from (OOM, NOPERM, READONLY ...). Carries the kind.

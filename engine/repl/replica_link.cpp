@@ -61,7 +61,7 @@ ReplicaLink::~ReplicaLink() {
 }
 
 void ReplicaLink::fail(const std::string& what) {
-  throw LinkError(ExitCode::Connection, fmt::format("replication link to {}: {}", source_.describe(), what));
+  throw LinkError(source_.role, fmt::format("replication link to {}: {}", source_.describe(), what));
 }
 
 void ReplicaLink::write_all(const std::string& bytes) {

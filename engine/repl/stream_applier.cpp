@@ -36,11 +36,21 @@ nlohmann::json ApplierStats::to_json() const {
 }
 
 StreamApplier::StreamApplier(Connection& target, ApplierOptions options)
-    : target_(target),
+    : target_(&target),
       options_(std::move(options)),
       dbs_(options_.dbs.begin(), options_.dbs.end()),
-      pipe_(target, options_.pipeline),
+      pipe_(std::make_unique<Pipeline>(target, options_.pipeline)),
       target_db_(target.selected_db()) {}
+
+void StreamApplier::reset_target(Connection& target) {
+  pipe_.reset();  // its destructor would read from the dead connection: release it first
+  target_ = &target;
+  pipe_ = std::make_unique<Pipeline>(target, options_.pipeline);
+  target_db_ = target.selected_db();
+  in_multi_ = false;
+  multi_.clear();
+  fatal_.reset();
+}
 
 void StreamApplier::note(std::string text) {
   if (stats_.notes.size() < 20) stats_.notes.push_back(std::move(text));
@@ -49,7 +59,7 @@ void StreamApplier::note(std::string text) {
 void StreamApplier::send(std::vector<std::string> args) {
   // The command as the messages name it (name, key and a little more): kept until its reply.
   std::string what = fmt::format("DB {} {}", target_db_, describe_command(args));
-  pipe_.send(args, [this, what](Reply&& r) {
+  pipe_->send(args, [this, what](Reply&& r) {
     if (!r.is_error()) return;
     auto kind = classify_error(r.str);
     ++stats_.errors;
@@ -57,9 +67,9 @@ void StreamApplier::send(std::vector<std::string> args) {
       note(fmt::format("{}: the target does not have this script (NOSCRIPT): not applied", what));
       return;
     }
-    note(fmt::format("{} failed on {}: {}", what, target_.describe(), r.str));
+    note(fmt::format("{} failed on {}: {}", what, target_->describe(), r.str));
     if (!fatal_ && stops_writing(kind, r.str))
-      fatal_ = fmt::format("{} rejected '{}': {} ({}); the target holds the stream up to offset {}", target_.describe(),
+      fatal_ = fmt::format("{} rejected '{}': {} ({}); the target holds the stream up to offset {}", target_->describe(),
                            what, r.str, explain_error(kind), applied_offset_);
   });
 }
@@ -278,8 +288,8 @@ void StreamApplier::apply_one(std::vector<std::string>& args) {
 }
 
 long long StreamApplier::flush() {
-  pipe_.drain();
-  target_.note_selected(target_db_);
+  pipe_->drain();
+  target_->note_selected(target_db_);
   if (fatal_) throw FerryError(ExitCode::Failed, *fatal_);
   applied_offset_ = pending_offset_;
   return applied_offset_;

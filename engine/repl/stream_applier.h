@@ -42,6 +42,9 @@ struct ApplierStats {
 class StreamApplier {
  public:
   StreamApplier(Connection& target, ApplierOptions options);
+  // After the target connection was replaced: replies of the old one are gone with it; what was
+  // sent is of unknown fate (the caller resyncs).
+  void reset_target(Connection& target);
 
   // Applies one command of the stream; `end_offset` is the stream offset after it.
   // Throws FerryError(Failed) for what must stop the task (--block-flush, OOM on the target ...).
@@ -72,10 +75,10 @@ class StreamApplier {
   void apply_one(std::vector<std::string>& args);
   void note(std::string text);
 
-  Connection& target_;
+  Connection* target_;
   ApplierOptions options_;
   std::set<int> dbs_;
-  Pipeline pipe_;
+  std::unique_ptr<Pipeline> pipe_;
   ApplierStats stats_;
   int stream_db_ = 0;
   int target_db_ = -1;

@@ -85,6 +85,27 @@ Reconnected reconnect(const Endpoint& source_ep, const SyncOptions& options, int
   }
 }
 
+// Opens a connection, retrying with backoff (0.5 s doubling to 5 s) for up to `window_seconds`.
+std::unique_ptr<Connection> open_with_retry(const Endpoint& ep, const SyncOptions& options, long long window_seconds,
+                                            const std::string& why) {
+  log::warn("{}; reconnecting to {}", why, ep.describe());
+  auto started = Clock::now();
+  auto backoff = std::chrono::milliseconds(500);
+  for (;;) {
+    if (options.stop && options.stop->load()) throw FerryError(ExitCode::Failed, "stopped while reconnecting: " + why);
+    try {
+      return Connection::open(ep, options.timeouts);
+    } catch (const FerryError& e) {
+      if (e.code() != ExitCode::Connection) throw;
+      if (Clock::now() - started > std::chrono::seconds(window_seconds))
+        throw FerryError(ExitCode::Failed,
+                         fmt::format("{} unreachable for {} s (the retry window): {}", ep.describe(), window_seconds, e.what()));
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+  }
+}
+
 // Every key of the selected DBs (all non-empty DBs when none are selected) into `keys`.
 void scan_keys(Connection& conn, const std::vector<int>& dbs, DiskKeySet& keys) {
   std::vector<int> which = dbs;
@@ -324,8 +345,26 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
   auto next_tick = Clock::now();
   long long caught_up_target = -1;  // the source offset to reach (sampled one tick earlier)
   std::vector<std::string> args;
+  // A broken connection other than the replication link (reconnect() handles that one).
+  auto recover = [&](const std::string& role, const std::string& why) {
+    if (role != "target") {
+      source = open_with_retry(source_ep, options, options.retry_connection_seconds, why);
+      return;
+    }
+    auto fresh = open_with_retry(target_ep, options, options.retry_other_seconds, why);
+    applier.reset_target(*fresh);
+    target = std::move(fresh);
+    // What was in flight to the old connection may or may not have been applied: full resync.
+    link_owner = std::make_unique<ReplicaLink>(source_ep, options.timeouts);
+    link = link_owner.get();
+    link->handshake(false, source->version());
+    PsyncResult again = link->psync();
+    full_resync(*link, again, *target, options, preexisting.get(), delete_survivors, applier, result, save);
+    state_dirty = false;
+  };
   try {
     for (;;) {
+      try {
       if (options.stop && options.stop->load()) {
         log::info("stop requested: applying what was received");
         break;
@@ -402,6 +441,9 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
       }
       applier.apply(args, link->offset());
       throttle.account(bytes);
+      } catch (const LinkError& e) {
+        recover(e.role(), e.what());
+      }
     }
     if (show) fmt::print(stderr, "\r\033[K");
     result.applied_offset = applier.flush();

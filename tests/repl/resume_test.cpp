@@ -170,3 +170,35 @@ TEST_CASE("ferry killed with SIGKILL mid-stream, or a target restarted empty, en
   cmp.group_entries_read = false;
   test::require_identical(*s, *test::connect(*dst), cmp);
 }
+
+TEST_CASE("a target that restarts mid-stream is reconnected and resynced, ending equal", "[repl][target]") {
+  RedisServer src;
+  auto dst = std::make_unique<RedisServer>();
+  auto s = test::connect(src);
+  sim::CommandWorkload load(*s, 51);
+  load.round();
+  std::string report = src.dir() + "/r.json";
+  BackgroundFerry ferry(sync_args(src, *dst, {"--report", report}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  for (int i = 0; i < 3; ++i) load.round();
+  int port = dst->port();
+  dst.reset();  // the target dies, and comes back empty on the same port a moment later
+  for (int i = 0; i < 3; ++i) load.round();
+  RedisServerOptions same_port;
+  same_port.port = port;
+  dst = std::make_unique<RedisServer>(same_port);
+  for (int i = 0; i < 3; ++i) load.round();
+  ComparisonOptions cmp;
+  cmp.group_entries_read = false;
+  auto d = test::connect(*dst);
+  ComparisonResult eq;
+  for (int i = 0; i < 100; ++i) {
+    eq = compare_datasets(*s, *d, cmp);
+    if (eq.equal()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO(eq.summary());
+  CHECK(eq.equal());
+  CHECK(ferry.stop().exit_code == 0);
+  CHECK(test::read_json(report)["full_resyncs"] == 1);
+}
