@@ -105,6 +105,7 @@ int run_replica(MigrateOptions& o, const CopyOptions& copy, const Endpoint& sour
   options.retry_connection_seconds = o.retry_connection;
   options.retry_other_seconds = o.retry_other;
   options.state_file = o.state_file;
+  options.spool = !o.spool_dir.empty();
   if (!o.spool_dir.empty()) options.work_dir = o.spool_dir;
   else if (const char* tmp = std::getenv("TMPDIR"); tmp && *tmp) options.work_dir = tmp;
   options.stop = &g_stop;
@@ -255,7 +256,9 @@ void add_migrate_command(CLI::App& app, std::function<int()>& run) {
   cmd->add_option("--state", o->state_file,
                   "sync: keep the task's position in this file; a restarted ferry resumes from it");
   cmd->add_option("--spool-dir", o->spool_dir,
-                  "sync: where a full resync keeps its on-disk key sets (default $TMPDIR or /tmp)");
+                  "snapshot/sync: read the replication link at full speed into files here and apply from them, so a "
+                  "slow target cannot get ferry cut off by the source's output-buffer limit; full resyncs keep their "
+                  "key sets here too (default for those: $TMPDIR or /tmp)");
   cmd->add_option("--max-bytes", o->max_bytes, "sync: apply at most this many bytes per second (0: no limit)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--rdb", o->rdb_file, "RDB file to import (--mode rdb)");

@@ -1,6 +1,7 @@
 #include "repl/replica_link.h"
 
 #include "core/log.h"
+#include "repl/spool.h"
 
 #include <fmt/format.h>
 
@@ -57,8 +58,13 @@ ReplicaLink::ReplicaLink(const Endpoint& source, const Timeouts& timeouts) : sou
 }
 
 ReplicaLink::~ReplicaLink() {
+  spool_.reset();  // its thread reads fd_: stop it first
   if (fd_ >= 0) ::close(fd_);
 }
+
+void ReplicaLink::start_spooling(const std::string& dir) { spool_ = std::make_unique<Spool>(fd_, dir); }
+
+uint64_t ReplicaLink::spooled_pending() const { return spool_ ? spool_->pending() : 0; }
 
 void ReplicaLink::fail(const std::string& what) {
   throw LinkError(source_.role, fmt::format("replication link to {}: {}", source_.describe(), what));
@@ -89,6 +95,23 @@ bool ReplicaLink::fill(std::chrono::milliseconds wait) {
   } else if (pos_ > (1 << 20)) {
     buffer_.erase(0, pos_);
     pos_ = 0;
+  }
+  if (spool_) {
+    char chunk[64 * 1024];
+    size_t n = 0;
+    try {
+      n = spool_->read(chunk, sizeof chunk, wait);
+    } catch (const std::runtime_error& e) {
+      fail(e.what());
+    }
+    if (n == 0) {
+      if (std::chrono::steady_clock::now() - last_data_ > timeouts_.read)
+        fail(fmt::format("nothing received for {} s", timeouts_.read.count() / 1000));
+      return false;
+    }
+    buffer_.append(chunk, n);
+    last_data_ = std::chrono::steady_clock::now();
+    return true;
   }
   pollfd p{fd_, POLLIN, 0};
   int rc = ::poll(&p, 1, static_cast<int>(wait.count()));

@@ -57,6 +57,12 @@ class ReplicaLink {
 
   std::string describe() const { return source_.describe(); }
 
+  // From now on a thread reads the socket into files under `dir` at full speed, and everything
+  // after (snapshot and stream) is read from there.
+  void start_spooling(const std::string& dir);
+  // Bytes received but not yet read (spooled on disk).
+  uint64_t spooled_pending() const;
+
  private:
   friend class SnapshotSource;
   bool fill(std::chrono::milliseconds wait);  // false on timeout
@@ -73,6 +79,7 @@ class ReplicaLink {
   size_t pos_ = 0;
   long long offset_ = 0;
   std::chrono::steady_clock::time_point last_data_;
+  std::unique_ptr<class Spool> spool_;
 };
 
 // RESP encoding of a command, as a master sends it and a server reads it.

@@ -63,6 +63,7 @@ Reconnected reconnect(const Endpoint& source_ep, const SyncOptions& options, int
       auto link = std::make_unique<ReplicaLink>(source_ep, options.timeouts);
       link->handshake(false, source_version);
       PsyncResult psync = link->psync(result.replid, from + 1);
+      if (options.spool) link->start_spooling(options.work_dir);
       if (psync.kind == PsyncResult::Kind::FullResync) {
         log::warn("{} cannot continue from offset {} (its backlog no longer covers the gap): full resync", source_ep.describe(),
                   from + 1);
@@ -189,6 +190,7 @@ bool apply_first_snapshot(ReplicaLink& link, Connection& source, rdb::RdbImporte
   MigrationReport& report = result.report;
   auto started = Clock::now();
   psync = link.psync();
+  if (options.spool) link.start_spooling(options.work_dir);
   result.replid = psync.replid;
   result.snapshot_offset = psync.offset;
   log::info("{}: full resync, replid {} offset {}", source.describe(), psync.replid, psync.offset);
@@ -312,6 +314,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
                       : saved->target_run_id != target_run_id ? "the target restarted (its run_id changed)"
                                                               : "";
     psync = trusted ? link->psync(saved->replid, saved->offset + 1) : link->psync();
+    if (options.spool) link->start_spooling(options.work_dir);
     if (psync.kind == PsyncResult::Kind::Continue) {
       log::info("resuming from {}: partial resync at offset {}", options.state_file, saved->offset + 1);
       link->set_offset(saved->offset);
@@ -343,7 +346,6 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
   const bool show = options.copy.progress;
   auto stream_started = Clock::now();
   auto next_tick = Clock::now();
-  long long caught_up_target = -1;  // the source offset to reach (sampled one tick earlier)
   std::vector<std::string> args;
   // A broken connection other than the replication link (reconnect() handles that one).
   auto recover = [&](const std::string& role, const std::string& why) {
@@ -359,6 +361,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
     link = link_owner.get();
     link->handshake(false, source->version());
     PsyncResult again = link->psync();
+    if (options.spool) link->start_spooling(options.work_dir);
     full_resync(*link, again, *target, options, preexisting.get(), delete_survivors, applier, result, save);
     state_dirty = false;
   };
@@ -387,11 +390,14 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
             full_resync(*link, again.psync, *target, options, preexisting.get(), delete_survivors, applier, result, save);
         }
         if (auto hb = applier.last_heartbeat_ms()) result.lag_ms = std::max(0LL, unix_ms() - *hb);
-        if (options.until_caught_up && offsets_known && caught_up_target >= 0 && result.applied_offset >= caught_up_target) {
+        // Sampled before this tick's heartbeat write: the target is level when it holds everything
+        // the source has propagated up to now.
+        long long source_offset = std::atoll(source->info("replication")["master_repl_offset"].c_str());
+        if (options.until_caught_up && offsets_known && result.applied_offset >= source_offset) {
+          result.source_offset = source_offset;
           result.caught_up = true;
           break;
         }
-        long long source_offset = std::atoll(source->info("replication")["master_repl_offset"].c_str());
         uint64_t applied_commands = applier.stats().commands + applier.stats().skipped;
         quiet_ticks = (applied_commands == commands_at_tick && source_offset == last_source_offset) ? quiet_ticks + 1 : 0;
         commands_at_tick = applied_commands;
@@ -401,7 +407,6 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
           break;
         }
         result.source_offset = source_offset;
-        caught_up_target = result.source_offset;
         if (show) {
           double secs = std::chrono::duration<double>(Clock::now() - stream_started).count();
           fmt::print(stderr, "\r\033[Kstream: {} commands applied, {:.0f} ops/s, lag {} bytes{}", applier.stats().commands,

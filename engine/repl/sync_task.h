@@ -28,7 +28,8 @@ struct SyncOptions {
   long long retry_connection_seconds = 43200;
   long long retry_other_seconds = 600;         // --retry-other: how long a target that went away is retried
   std::string work_dir = "/tmp";  // where a full resync keeps its key sets
-  std::string state_file;         // --state: resume a restarted task from it  // --retry-connection: how long a broken source link is retried
+  std::string state_file;         // --state: resume a restarted task from it
+  bool spool = false;             // --spool-dir given: read the link at full speed into files under work_dir  // --retry-connection: how long a broken source link is retried
   const std::atomic<bool>* stop = nullptr;  // set by SIGINT/SIGTERM
 };
 

@@ -202,3 +202,34 @@ TEST_CASE("a target that restarts mid-stream is reconnected and resynced, ending
   CHECK(ferry.stop().exit_code == 0);
   CHECK(test::read_json(report)["full_resyncs"] == 1);
 }
+
+TEST_CASE("with --spool-dir a slow applier is not cut off by the source's output-buffer limit", "[repl][spool]") {
+  for (bool spool : {false, true}) {
+    INFO((spool ? "with" : "without") << " spooling");
+    RedisServerOptions tight;
+    tight.extra_args = {"--client-output-buffer-limit", "replica", "256kb", "64kb", "1"};
+    RedisServer src(tight), dst;
+    auto s = test::connect(src);
+    std::vector<std::string> extra{"--max-bytes", "3000000"};
+    if (spool) extra.insert(extra.end(), {"--spool-dir", dst.dir()});
+    BackgroundFerry ferry(sync_args(src, dst, extra));
+    for (int i = 0; i < 50 && stat(*s, "sync_full") == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    {
+      Pipeline pipe(*s);
+      // ~12 MB at once: more than the kernel's socket buffers hold, so a slow reader leaves the rest
+      // in the source's output buffer, far past its 256 KB limit.
+      for (int i = 0; i < 12000; ++i) pipe.send({"SET", "k" + std::to_string(i), std::string(1000, 'v')});
+    }
+    auto d = test::connect(dst);
+    for (int i = 0; i < 300 && d->checked({"DBSIZE"}).integer < 12000; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto r = ferry.stop();
+    CHECK(r.exit_code == 0);
+    long long reconnects = stat(*s, "sync_partial_ok") + stat(*s, "sync_full") - 1;
+    if (spool) CHECK(reconnects == 0);  // never cut off
+    else CHECK(reconnects > 0);         // the control: the limit does cut a slow reader off
+    ComparisonOptions cmp;
+    test::require_identical(*s, *test::connect(dst), cmp, false);
+  }
+}
