@@ -86,6 +86,29 @@ Reconnected reconnect(const Endpoint& source_ep, const SyncOptions& options, int
   }
 }
 
+// A new replication link asking for a full resync (PSYNC ? -1), retried with backoff within the
+// connection retry window.
+Reconnected reconnect_full(const Endpoint& source_ep, const SyncOptions& options, int source_version, SyncResult& result,
+                           const std::string& why) {
+  auto started = Clock::now();
+  auto backoff = std::chrono::milliseconds(500);
+  for (;;) {
+    ++result.retries;
+    try {
+      auto link = std::make_unique<ReplicaLink>(source_ep, options.timeouts);
+      link->handshake(options.snapshot_only, source_version);
+      PsyncResult psync = link->psync();
+      if (options.spool) link->start_spooling(options.work_dir);
+      return {std::move(link), psync};
+    } catch (const FerryError& e) {
+      if (e.code() != ExitCode::Connection || Clock::now() - started > std::chrono::seconds(options.retry_connection_seconds))
+        throw FerryError(ExitCode::Failed, fmt::format("{} (after: {})", e.what(), why));
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+  }
+}
+
 // Opens a connection, retrying with backoff (0.5 s doubling to 5 s) for up to `window_seconds`.
 std::unique_ptr<Connection> open_with_retry(const Endpoint& ep, const SyncOptions& options, long long window_seconds,
                                             const std::string& why) {
@@ -207,6 +230,11 @@ bool apply_first_snapshot(ReplicaLink& link, Connection& source, rdb::RdbImporte
       meter = nullptr;
       importer.finish();
       throw;
+    } catch (const LinkError& e) {
+      meter = nullptr;
+      importer.finish();
+      if (e.role() == "source") throw;  // the caller starts over with a fresh PSYNC ? -1
+      report.stopped_because = e.what();
     } catch (const FerryError& e) {
       report.stopped_because = e.what();
     }
@@ -330,9 +358,30 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
       full_resync(*link, psync, *target, options, nullptr, delete_survivors, applier, result, save);
     }
   } else {
-    if (!apply_first_snapshot(*link, *source, importer, meter, options, result, psync, save)) return result;
-    applier.set_start_offset(psync.offset);
-    applier.note_target_db(target->selected_db());
+    bool go_on = false;
+    try {
+      go_on = apply_first_snapshot(*link, *source, importer, meter, options, result, psync, save);
+    } catch (const LinkError& e) {
+      // The link broke inside the snapshot: the target holds part of it, written by this task. A
+      // fresh PSYNC ? -1 and a full resync done right replace that part and remove what is left over.
+      log::warn("{} while the snapshot was being applied: starting over with a new snapshot", e.what());
+      auto fresh = reconnect_full(source_ep, options, source->version(), result, e.what());
+      link_owner = std::move(fresh.link);
+      link = link_owner.get();
+      full_resync(*link, fresh.psync, *target, options, preexisting.get(), true, applier, result, save);
+      psync = fresh.psync;
+      go_on = !options.snapshot_only;
+      if (options.snapshot_only) {
+        report.complete = report.failed == 0 && report.skipped_conflict == 0;
+        result.applied_offset = psync.offset;
+        return result;
+      }
+    }
+    if (!go_on) return result;
+    if (result.full_resyncs == 0) {
+      applier.set_start_offset(psync.offset);
+      applier.note_target_db(target->selected_db());
+    }
   }
   link->send_ack(applier.applied_offset());  // a diskless source starts the stream on this first ACK
   bool state_dirty = false;

@@ -233,3 +233,37 @@ TEST_CASE("with --spool-dir a slow applier is not cut off by the source's output
     test::require_identical(*s, *test::connect(dst), cmp, false);
   }
 }
+
+TEST_CASE("the link killed during the snapshot starts over with a new one, ending equal", "[repl][resume]") {
+  RedisServer src, dst;
+  auto s = test::connect(src);
+  s->checked({"DEBUG", "POPULATE", "100000", "pop", "64"});
+  {
+    Pipeline pipe(*s);
+    for (int i = 0; i < 1500; ++i) {
+      Args push{"RPUSH", "biglist"};
+      for (int j = 0; j < 1000; ++j) push.push_back("element-" + std::to_string(i * 1000 + j));
+      pipe.send(push);
+    }
+  }
+  std::string report = dst.dir() + "/r.json";
+  BackgroundFerry ferry(sync_args(src, dst, {"--report", report}));
+  for (int i = 0; i < 100 && stat(*s, "sync_full") == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // inside the snapshot
+  s->checked({"CLIENT", "KILL", "TYPE", "replica"});
+  s->checked({"DEL", "pop:1"});  // gone from the source while the snapshot restarts
+  auto d = test::connect(dst);
+  ComparisonResult eq;
+  ComparisonOptions cmp;
+  for (int i = 0; i < 150; ++i) {
+    eq = compare_datasets(*s, *d, cmp);
+    if (eq.equal()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO(eq.summary());
+  CHECK(eq.equal());
+  CHECK(ferry.stop().exit_code == 0);
+  auto j = test::read_json(report);
+  CHECK(j["full_resyncs"] == 1);
+  CHECK(stat(*s, "sync_full") == 2);
+}
