@@ -62,6 +62,7 @@ class ReplicaLink {
   void start_spooling(const std::string& dir);
   // Bytes received but not yet read (spooled on disk).
   uint64_t spooled_pending() const;
+  bool spooling() const { return spool_ != nullptr; }
 
  private:
   friend class SnapshotSource;

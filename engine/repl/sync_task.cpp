@@ -272,6 +272,7 @@ nlohmann::json SyncResult::to_json() const {
   j["full_resyncs"] = full_resyncs;
   j["resync_deleted_keys"] = resync_deleted_keys;
   j["resumed_from_state"] = resumed_from_state;
+  j["spooled"] = spooled;
   j["stream"] = applier.to_json();
   return j;
 }
@@ -456,6 +457,15 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
           break;
         }
         result.source_offset = source_offset;
+        // The applier falls behind: what the source has sent and ferry not read yet sits in the source's
+        // output buffer, where its limit can cut ferry off. Read it into files from here on.
+        if (!link->spooling() && offsets_known && options.auto_spool_lag_bytes > 0 &&
+            source_offset - link->offset() > options.auto_spool_lag_bytes) {
+          log::warn("the stream lags the source by {} MB: spooling it to {}", (source_offset - link->offset()) >> 20,
+                    options.work_dir);
+          link->start_spooling(options.work_dir);
+        }
+        result.spooled = result.spooled || link->spooling();
         if (show) {
           double secs = std::chrono::duration<double>(Clock::now() - stream_started).count();
           fmt::print(stderr, "\r\033[Kstream: {} commands applied, {:.0f} ops/s, lag {} bytes{}", applier.stats().commands,

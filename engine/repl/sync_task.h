@@ -29,7 +29,8 @@ struct SyncOptions {
   long long retry_other_seconds = 600;         // --retry-other: how long a target that went away is retried
   std::string work_dir = "/tmp";  // where a full resync keeps its key sets
   std::string state_file;         // --state: resume a restarted task from it
-  bool spool = false;             // --spool-dir given: read the link at full speed into files under work_dir  // --retry-connection: how long a broken source link is retried
+  bool spool = false;             // --spool-dir given: read the link at full speed into files under work_dir
+  long long auto_spool_lag_bytes = 8 << 20;  // else spool once the stream lags the source by this much (0: never)  // --retry-connection: how long a broken source link is retried
   const std::atomic<bool>* stop = nullptr;  // set by SIGINT/SIGTERM
 };
 
@@ -48,6 +49,7 @@ struct SyncResult {
   uint64_t full_resyncs = 0;     // snapshots re-applied after a gap the backlog did not cover
   uint64_t resync_deleted_keys = 0;  // target keys a full resync found gone from the source
   bool resumed_from_state = false;   // a restarted task continued by partial resync
+  bool spooled = false;              // the link was read through spool files (asked for, or automatic)
   nlohmann::json to_json() const;
 };
 

@@ -267,3 +267,24 @@ TEST_CASE("the link killed during the snapshot starts over with a new one, endin
   CHECK(j["full_resyncs"] == 1);
   CHECK(stat(*s, "sync_full") == 2);
 }
+
+TEST_CASE("spooling switches itself on when the applier falls behind", "[repl][spool]") {
+  RedisServer src, dst;
+  auto s = test::connect(src);
+  std::string report = dst.dir() + "/r.json";
+  BackgroundFerry ferry(sync_args(src, dst, {"--max-bytes", "4000000", "--report", report}));
+  for (int i = 0; i < 50 && stat(*s, "sync_full") == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  {
+    Pipeline pipe(*s);  // ~20 MB at once, applied at 4 MB/s: the stream lags by more than 8 MB
+    for (int i = 0; i < 20000; ++i) pipe.send({"SET", "k" + std::to_string(i), std::string(1000, 'v')});
+  }
+  auto d = test::connect(dst);
+  for (int i = 0; i < 300 && d->checked({"DBSIZE"}).integer < 20000; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto r = ferry.stop();
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("spooling it to") != std::string::npos);
+  CHECK(test::read_json(report)["spooled"] == true);
+  test::require_identical(*s, *d, {}, false);
+}
