@@ -2,6 +2,9 @@
 #include "core/clock.h"
 
 #include "core/log.h"
+#include "io/byte_source.h"
+#include "rdb/rdb_importer.h"
+#include "rdb/rdb_parser.h"
 
 #include <fmt/format.h>
 
@@ -59,9 +62,15 @@ void StreamApplier::note(std::string text) {
 void StreamApplier::send(std::vector<std::string> args) {
   // The command as the messages name it (name, key and a little more): kept until its reply.
   std::string what = fmt::format("DB {} {}", target_db_, describe_command(args));
-  pipe_->send(args, [this, what](Reply&& r) {
+  std::optional<std::vector<std::string>> restore;  // kept in case the payload is refused
+  if (upper(args[0]) == "RESTORE") restore = args;
+  pipe_->send(args, [this, what, db = target_db_, restore = std::move(restore)](Reply&& r) {
     if (!r.is_error()) return;
     auto kind = classify_error(r.str);
+    if (restore && kind == RedisErrorKind::BadPayload) {
+      rejected_restores_.emplace_back(db, *restore);
+      return;
+    }
     ++stats_.errors;
     if (r.str.rfind("NOSCRIPT", 0) == 0) {
       note(fmt::format("{}: the target does not have this script (NOSCRIPT): not applied", what));
@@ -287,8 +296,76 @@ void StreamApplier::apply_one(std::vector<std::string>& args) {
   send(std::move(args));
 }
 
+// RESTORE key ttl payload [REPLACE] [ABSTTL] ...: the payload (type byte, value, 2-byte RDB version,
+// CRC64) becomes a one-key RDB, imported with native commands by the same importer as RDB files.
+void StreamApplier::restore_natively(int db, const std::vector<std::string>& args) {
+  const std::string& payload = args[3];
+  if (payload.size() < 11) {
+    ++stats_.errors;
+    note(fmt::format("RESTORE of '{}': payload too short", log::printable(args[1])));
+    return;
+  }
+  bool replace = false, absttl = false;
+  for (size_t i = 4; i < args.size(); ++i) {
+    replace |= upper(args[i]) == "REPLACE";
+    absttl |= upper(args[i]) == "ABSTTL";
+  }
+  int version = static_cast<unsigned char>(payload[payload.size() - 10]) |
+                (static_cast<unsigned char>(payload[payload.size() - 9]) << 8);
+  std::string rdb = version <= 12 ? fmt::format("REDIS{:04}", version) : "VALKEY080";
+  auto put_len32 = [&](uint32_t n) {
+    rdb.push_back(static_cast<char>(0x80));
+    for (int shift = 24; shift >= 0; shift -= 8) rdb.push_back(static_cast<char>((n >> shift) & 0xff));
+  };
+  rdb.push_back(static_cast<char>(0xFE));  // SELECTDB
+  put_len32(static_cast<uint32_t>(db));
+  long long ttl = std::atoll(args[2].c_str());
+  if (ttl > 0) {
+    long long at = absttl ? ttl : unix_ms() + ttl;
+    rdb.push_back(static_cast<char>(0xFC));  // EXPIRETIME_MS, little-endian
+    for (int i = 0; i < 8; ++i) rdb.push_back(static_cast<char>((static_cast<unsigned long long>(at) >> (8 * i)) & 0xff));
+  }
+  rdb.push_back(payload[0]);
+  put_len32(static_cast<uint32_t>(args[1].size()));
+  rdb += args[1];
+  rdb.append(payload, 1, payload.size() - 11);
+  rdb.push_back(static_cast<char>(0xFF));
+  if (version >= 5) rdb.append(8, '\0');  // checksum disabled
+
+  rdb::ImportOptions options;
+  options.copy.write_mode = WriteMode::Commands;
+  options.copy.on_conflict = replace ? ConflictMode::Replace : ConflictMode::Block;
+  options.copy.pipeline = options_.pipeline;
+  MigrationReport report;
+  try {
+    io::MemorySource source(rdb, "a RESTORE payload from the stream");
+    rdb::RdbImporter importer(*target_, options, report);
+    rdb::RdbParser parser(source, importer);
+    parser.parse();
+    importer.finish();
+  } catch (const FerryError& e) {
+    report.stopped_because = e.what();
+  }
+  target_db_ = target_->selected_db();
+  if (report.copied == 1) {
+    ++stats_.per_command["RESTORE (native)"];
+    return;
+  }
+  ++stats_.errors;
+  note(fmt::format("RESTORE of '{}' (RDB version {}): {}", log::printable(args[1]), version,
+                   !report.stopped_because.empty() ? report.stopped_because
+                   : report.failures.empty()       ? std::string("not written")
+                                                   : report.failures[0].error));
+}
+
 long long StreamApplier::flush() {
   pipe_->drain();
+  if (!rejected_restores_.empty()) {
+    auto todo = std::move(rejected_restores_);
+    rejected_restores_.clear();
+    target_->note_selected(target_db_);
+    for (const auto& [db, args] : todo) restore_natively(db, args);
+  }
   target_->note_selected(target_db_);
   if (fatal_) throw FerryError(ExitCode::Failed, *fatal_);
   applied_offset_ = pending_offset_;

@@ -74,6 +74,7 @@ class StreamApplier {
   void rewrite_expiry(std::vector<std::string>& args);
   void apply_one(std::vector<std::string>& args);
   void note(std::string text);
+  void restore_natively(int db, const std::vector<std::string>& args);
 
   Connection* target_;
   ApplierOptions options_;
@@ -88,6 +89,8 @@ class StreamApplier {
   long long pending_offset_ = 0;  // sent, replies pending
   std::optional<std::string> fatal_;
   std::optional<long long> last_heartbeat_ms_;
+  // RESTOREs whose payload the target refused (a newer RDB version): written with commands.
+  std::vector<std::pair<int, std::vector<std::string>>> rejected_restores_;
 };
 
 }  // namespace ferry::repl

@@ -301,3 +301,32 @@ TEST_CASE("a throttled sync still converges, and scripts from the stream are cou
   CHECK(j["stream"]["commands"].get<long long>() > 200);
   CHECK(j["stream"]["unconfirmed_scripts"] == 0);  // 7.0 sends script effects, not scripts
 }
+
+TEST_CASE("a RESTORE in the stream that the target refuses is written with native commands", "[repl][sync][versions]") {
+  auto binary = test::other_server("redis-8.0");
+  if (!binary) {
+    WARN("skipped: redis-8.0 not fetched (run tools/fetch-servers)");
+    return;
+  }
+  RedisServerOptions o;
+  o.binary = *binary;
+  RedisServer src(o), dst;  // 8.0 writes RDB 12 payloads, which 7.0 refuses
+  auto s = test::connect(src);
+  std::string report = dst.dir() + "/r.json";
+  BackgroundFerry ferry(args(src, dst, "sync", {"--no-heartbeat", "--accept-warnings", "--report", report}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  s->checked({"RPUSH", "orig", "a", "b", "c"});
+  s->checked({"HSET", "h", "f", "v"});
+  std::string list_dump = s->checked({"DUMP", "orig"}).str;
+  std::string hash_dump = s->checked({"DUMP", "h"}).str;
+  s->checked({"RESTORE", "copy", "0", list_dump});
+  s->checked({"RESTORE", "hcopy", "100000000", hash_dump});  // relative TTL
+  auto d = test::connect(dst);
+  for (int i = 0; i < 50 && d->checked({"EXISTS", "hcopy"}).integer == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(ferry.stop().exit_code == 0);
+  CHECK(d->checked({"LRANGE", "copy", "0", "-1"}).elements.size() == 3);
+  CHECK(d->checked({"HGET", "hcopy", "f"}).str == "v");
+  CHECK(std::llabs(d->checked({"PEXPIRETIME", "hcopy"}).integer - s->checked({"PEXPIRETIME", "hcopy"}).integer) < 1000);
+  CHECK(test::read_json(report)["stream"]["per_command"]["RESTORE (native)"] == 2);
+}
