@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <memory>
+
 namespace ferry {
 namespace {
 // A crashed ferry must not leave temporary keys forever: they expire after a day unless committed.
@@ -182,13 +184,23 @@ WriteOutcome NativeWriter::commit(std::optional<long long> abs_expire_ms, bool r
   if (dropped_pending_)
     log::warn("stream '{}': {} pending entries refer to deleted messages and cannot be recreated", log::printable(key_),
               dropped_pending_);
-  Reply exec;
-  target_.send({"MULTI"});
+  auto exec_reply = std::make_shared<Reply>();  // outlives this frame if an exception unwinds it
+  auto multi_error = std::make_shared<std::string>();
+  target_.send({"MULTI"}, [multi_error](Reply&& r) {
+    if (r.is_error()) *multi_error = r.str;
+  });
   if (abs_expire_ms) target_.send({"PEXPIREAT", temp_, std::to_string(*abs_expire_ms)}, [](Reply&&) {});
   else target_.send({"PERSIST", temp_}, [](Reply&&) {});
   target_.send({replace ? "RENAME" : "RENAMENX", temp_, key_}, [](Reply&&) {});
-  target_.send({"EXEC"}, [&exec](Reply&& r) { exec = std::move(r); });
+  target_.send({"EXEC"}, [exec_reply](Reply&& r) { *exec_reply = std::move(r); });
   target_.drain();
+  if (!multi_error->empty()) {  // without MULTI the RENAME ran on its own: report, never guess
+    abort();
+    throw CommandError(classify_error(*multi_error), fmt::format("MULTI on {} failed while moving key '{}' into place: {}",
+                                                                 target_.connection().describe(), log::printable(key_),
+                                                                 *multi_error));
+  }
+  Reply& exec = *exec_reply;
   if (exec.is_error() || !exec.is_array() || exec.elements.size() != 2) {
     std::string why = exec.is_error() ? exec.str : exec.summary();
     abort();

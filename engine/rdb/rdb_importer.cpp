@@ -113,7 +113,6 @@ size_t RdbImporter::on_key_begin(const KeyInfo& key) {
   }
   expire_ = key.expire_ms;
   if (expire_) *expire_ += options_.copy.ttl_extend_ms;
-  if (options_.on_key_written) options_.on_key_written(key.db, key.key);
   select_db(key.db);
   bool restorable = !target_rejects_dump_ && min_version_for_type(key.rdb_type) <= target_rdb_version_;
   if (restorable) {
@@ -279,7 +278,10 @@ void RdbImporter::on_key_end(const KeyInfo& key, const std::string* raw) {
 
 void RdbImporter::commit_native(const KeyInfo& key) {
   try {
-    commit_and_count(writer_, expire_, options_.copy.on_conflict == ConflictMode::Replace, report_);
+    if (commit_and_count(writer_, expire_, options_.copy.on_conflict == ConflictMode::Replace, report_) ==
+            WriteOutcome::Written &&
+        options_.on_key_written)
+      options_.on_key_written(key.db, key.key);
   } catch (const CommandError& e) {
     record_failure(key, e.what(), e.kind());
   }
@@ -291,6 +293,7 @@ void RdbImporter::on_restore_reply(Reply&& r) {
   if (!r.is_error()) {
     ++report_.copied;
     accepted_types_.insert(done.key.rdb_type);
+    if (options_.on_key_written) options_.on_key_written(done.key.db, done.key.key);
     return;
   }
   auto kind = classify_error(r.str);

@@ -22,8 +22,8 @@ struct ImportOptions {
   bool skip_unsupported = false;  // count and skip module values, field expiry a target cannot hold ...
   std::function<void(uint64_t file_offset)> progress;  // after each key
   std::string skip_key_prefix;  // keys never imported (ferry's own heartbeat keys)
-  // Called for each key that is written (not for expired, filtered or skipped ones): a full
-  // resync records the snapshot's keys with it.
+  // Called for each key once the target has accepted it (not for expired, filtered, skipped or
+  // failed ones): a full resync records the snapshot's keys with it.
   std::function<void(int db, const std::string& key)> on_key_written;
 };
 

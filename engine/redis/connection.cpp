@@ -224,6 +224,9 @@ void Pipeline::read_one() {
   if (p.handler) {
     p.handler(std::move(r));
   } else if (r.is_error()) {  // nobody asked for this reply: an error must not vanish
+    // The caller unwinds: handlers of the commands still in flight may refer to its frames, so
+    // their replies will be read and dropped, never handed over.
+    for (auto& p : pending_) p.handler = nullptr;
     auto kind = classify_error(r.str);
     throw CommandError(kind, fmt::format("pipelined command on {} failed: {} ({})", conn_.describe(), r.str, explain_error(kind)));
   }
@@ -231,6 +234,11 @@ void Pipeline::read_one() {
 
 void Pipeline::drain() {
   while (!pending_.empty()) read_one();
+}
+
+void Pipeline::discard() {
+  for (auto& p : pending_) p.handler = [](Reply&&) {};
+  drain();
 }
 
 }  // namespace ferry

@@ -108,6 +108,8 @@ class Pipeline {
   void send(const Args& args, Handler on_reply = {});
   // Reads every outstanding reply.
   void drain();
+  // Reads every outstanding reply without handing it to its handler.
+  void discard();
   size_t in_flight() const { return pending_.size(); }
   Connection& connection() { return conn_; }
 

@@ -91,9 +91,11 @@ void ReplicaLink::write_all(const std::string& bytes) {
 bool ReplicaLink::fill(std::chrono::milliseconds wait) {
   if (pos_ > 0 && pos_ == buffer_.size()) {
     buffer_.clear();
+    need_ = 0;
     pos_ = 0;
   } else if (pos_ > (1 << 20)) {
     buffer_.erase(0, pos_);
+    need_ = need_ > pos_ ? need_ - pos_ : 0;
     pos_ = 0;
   }
   if (spool_) {
@@ -204,6 +206,8 @@ PsyncResult ReplicaLink::psync(const std::string& replid, long long offset) {
       throw FerryError(ExitCode::Failed, fmt::format("{} refuses PSYNC: {} (the ACL user needs +psync +replconf)",
                                                      source_.describe(), line.substr(1)));
     // Renamed or unknown PSYNC (very old servers, some proxies): plain SYNC, always a full snapshot.
+    // Anything else (LOADING, NOMASTERLINK ...) is passing: the caller retries the link.
+    if (kind != RedisErrorKind::UnknownCommand) fail("PSYNC refused: " + line.substr(1));
     log::warn("{} refused PSYNC ({}): using SYNC", source_.describe(), line.substr(1));
     write_all(encode_command({"SYNC"}));
     result = {PsyncResult::Kind::FullResync, "?", 0};
@@ -288,9 +292,16 @@ std::unique_ptr<io::ByteSource> ReplicaLink::snapshot() {
 }
 
 bool ReplicaLink::read_command(std::vector<std::string>& args, std::chrono::milliseconds wait) {
-  // Parse from the buffer without consuming until a whole command is there.
+  // Parse from the buffer without consuming until a whole command is there. need_ remembers how
+  // much must have arrived before a new attempt can get further (no reparsing per chunk).
   auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
+    if (buffer_.size() < need_) {
+      auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) return false;
+      fill(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+      continue;
+    }
     size_t p = pos_;
     auto line_end = [&](size_t from) { return buffer_.find("\r\n", from); };
     bool complete = false;
@@ -304,31 +315,45 @@ bool ReplicaLink::read_command(std::vector<std::string>& args, std::chrono::mill
       size_t e = line_end(p);
       if (e != std::string::npos) {
         long long n = std::atoll(buffer_.c_str() + p + 1);
-        if (n < 0 || n > 1024 * 1024) fail("bad command length in the stream");
+        if (n < 0 || n > (1LL << 31)) fail("bad command length in the stream");
         size_t q = e + 2;
         complete = true;
         for (long long i = 0; i < n; ++i) {
-          if (q >= buffer_.size()) { complete = false; break; }
+          if (q >= buffer_.size()) { complete = false; need_ = q + 1; break; }
           if (buffer_[q] != '$') fail("expected a bulk string in the command stream");
           size_t le = line_end(q);
-          if (le == std::string::npos) { complete = false; break; }
+          if (le == std::string::npos) { complete = false; need_ = buffer_.size() + 1; break; }
           long long len = std::atoll(buffer_.c_str() + q + 1);
           if (len < 0) fail("bad bulk length in the stream");
-          if (buffer_.size() < le + 2 + static_cast<size_t>(len) + 2) { complete = false; break; }
+          if (buffer_.size() < le + 2 + static_cast<size_t>(len) + 2) {
+            complete = false;
+            need_ = le + 2 + static_cast<size_t>(len) + 2;
+            break;
+          }
           args.emplace_back(buffer_, le + 2, static_cast<size_t>(len));
           q = le + 2 + static_cast<size_t>(len) + 2;
         }
         if (complete) {
           offset_ += static_cast<long long>(q - pos_);
           pos_ = q;
+          need_ = 0;
           return true;
         }
+      } else {
+        need_ = buffer_.size() + 1;
       }
     }
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return false;
     fill(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
   }
+}
+
+void ReplicaLink::keepalive() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_keepalive_ < std::chrono::seconds(1)) return;
+  last_keepalive_ = now;
+  write_all("\n");
 }
 
 void ReplicaLink::send_ack(long long applied_offset) {

@@ -54,6 +54,9 @@ class ReplicaLink {
 
   // REPLCONF ACK <offset>: tells the source what ferry has applied.
   void send_ack(long long applied_offset);
+  // A bare newline at most once a second: keeps the source from timing out a replica that is busy
+  // applying a snapshot or cleaning up after a full resync (it refreshes repl_ack_time). Not an ACK.
+  void keepalive();
 
   std::string describe() const { return source_.describe(); }
 
@@ -78,8 +81,10 @@ class ReplicaLink {
   int fd_ = -1;
   std::string buffer_;
   size_t pos_ = 0;
+  size_t need_ = 0;  // buffer size needed before the next parse attempt can progress
   long long offset_ = 0;
   std::chrono::steady_clock::time_point last_data_;
+  std::chrono::steady_clock::time_point last_keepalive_{};
   std::unique_ptr<class Spool> spool_;
 };
 

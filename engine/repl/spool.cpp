@@ -62,7 +62,11 @@ void Spool::run() {
       cv_.notify_all();
       return;
     }
-    std::fflush(back.file);
+    if (std::fflush(back.file) != 0) {
+      error_ = fmt::format("cannot write spool file {} (disk full?): {}", back.path, std::strerror(errno));
+      cv_.notify_all();
+      return;
+    }
     back.written += static_cast<uint64_t>(n);
     received_ += static_cast<uint64_t>(n);
     cv_.notify_all();

@@ -52,6 +52,7 @@ void StreamApplier::reset_target(Connection& target) {
   target_db_ = target.selected_db();
   in_multi_ = false;
   multi_.clear();
+  rejected_restores_.clear();
   fatal_.reset();
 }
 
@@ -143,46 +144,25 @@ void StreamApplier::apply(std::vector<std::string>& args, long long end_offset) 
   }
   if (name == "EXEC") {
     in_multi_ = false;
-    // Only what concerns selected DBs goes into the target's transaction.
-    std::vector<std::vector<std::string>> body;
-    int db_before = stream_db_;
-    for (auto& cmd : multi_) {
-      std::string n = upper(cmd[0]);
-      if (n == "SELECT") {
-        stream_db_ = std::atoi(cmd[1].c_str());
-        continue;
-      }
-      if (!selected(stream_db_)) {
-        ++stats_.skipped;
-        continue;
-      }
-      if (!cmd.empty() && cmd.size() > 1 && cmd[1].rfind(options_.heartbeat_prefix, 0) == 0) continue;
-      if (options_.relative_expiries || options_.ttl_extend_ms) rewrite_expiry(cmd);
-      body.push_back({"SELECT", std::to_string(stream_db_)});
-      body.push_back(std::move(cmd));
-    }
-    int db_after = stream_db_;
-    stream_db_ = db_before;
+    // Each queued command goes through the same rules as a single one; what they produce for the
+    // target becomes one transaction there.
+    std::vector<std::pair<int, std::vector<std::string>>> body;
+    for (auto& cmd : multi_)
+      translate(cmd, [&body](int db, std::vector<std::string> out) { body.emplace_back(db, std::move(out)); });
+    multi_.clear();
     if (!body.empty()) {
       ++stats_.transactions;
+      // SELECT before MULTI: inside, a SELECT only runs if EXEC does.
+      select_target(body.front().first);
       send({"MULTI"});
       int db = target_db_;
-      for (auto& cmd : body) {
-        if (cmd[0] == "SELECT") {
-          int want = std::atoi(cmd[1].c_str());
-          if (want != db) send(cmd);
-          db = want;
-          continue;
-        }
-        ++stats_.commands;
-        ++stats_.per_command[upper(cmd[0])];
+      for (auto& [want, cmd] : body) {
+        if (want != db) send({"SELECT", std::to_string(want)});
+        db = want;
         send(std::move(cmd));
       }
-      target_db_ = db;
-      send({"EXEC"});
+      send_exec(db);
     }
-    stream_db_ = db_after;
-    multi_.clear();
     pending_offset_ = end_offset;
     return;
   }
@@ -190,11 +170,44 @@ void StreamApplier::apply(std::vector<std::string>& args, long long end_offset) 
     multi_.push_back(std::move(args));
     return;
   }
-  apply_one(args);
+  translate(args, [this](int db, std::vector<std::string> out) {
+    select_target(db);
+    bool restore = upper(out[0]) == "RESTORE";
+    send(std::move(out));
+    // A refused RESTORE payload is rewritten before anything after it, so order is kept.
+    if (restore) {
+      pipe_->drain();
+      rewrite_rejected_restores();
+    }
+  });
   pending_offset_ = end_offset;
 }
 
-void StreamApplier::apply_one(std::vector<std::string>& args) {
+void StreamApplier::send_exec(int db_inside) {
+  std::string what = fmt::format("EXEC of a transaction ending in DB {}", db_inside);
+  int db_before = target_db_;
+  target_db_ = db_inside;
+  pipe_->send({"EXEC"}, [this, what, db_before](Reply&& r) {
+    if (r.is_error()) {  // EXECABORT: nothing ran, not even the SELECTs inside
+      target_db_ = -1;
+      ++stats_.errors;
+      note(fmt::format("{} failed on {}: {}", what, target_->describe(), r.str));
+      if (!fatal_) fatal_ = fmt::format("{} rejected a transaction: {}", target_->describe(), r.str);
+      return;
+    }
+    (void)db_before;
+    for (const auto& element : r.elements) {
+      if (!element.is_error()) continue;
+      ++stats_.errors;
+      note(fmt::format("a command in {} failed on {}: {}", what, target_->describe(), element.str));
+      auto kind = classify_error(element.str);
+      if (!fatal_ && (stops_writing(kind, element.str) || kind == RedisErrorKind::BadPayload))
+        fatal_ = fmt::format("{} rejected a command inside a transaction: {}", target_->describe(), element.str);
+    }
+  });
+}
+
+void StreamApplier::translate(std::vector<std::string>& args, const Emit& emit) {
   std::string name = upper(args[0]);
   if (name == "PING" || name == "REPLCONF") {
     ++stats_.skipped;
@@ -209,6 +222,10 @@ void StreamApplier::apply_one(std::vector<std::string>& args) {
     ++stats_.skipped;
     return;
   }
+  auto count = [&] {
+    ++stats_.commands;
+    ++stats_.per_command[name];
+  };
   if (name == "FLUSHALL" || name == "FLUSHDB") {
     if (options_.block_flush)
       throw FerryError(ExitCode::Failed, fmt::format("the source ran {} (DB {}) and --block-flush is set: the task stops "
@@ -219,12 +236,8 @@ void StreamApplier::apply_one(std::vector<std::string>& args) {
       return;
     }
     if (name == "FLUSHALL" && !dbs_.empty()) {  // only the selected DBs are ours to empty
-      for (int db : dbs_) {
-        select_target(db);
-        send({"FLUSHDB"});
-      }
-      ++stats_.commands;
-      ++stats_.per_command[name];
+      for (int db : dbs_) emit(db, {"FLUSHDB"});
+      count();
       return;
     }
   } else if (name == "SWAPDB" && args.size() >= 3 && !dbs_.empty()) {
@@ -238,6 +251,9 @@ void StreamApplier::apply_one(std::vector<std::string>& args) {
       note(fmt::format("SWAPDB {} {} swaps a selected DB with an unselected one: not applied (divergence)", a, b));
       return;
     }
+    count();  // both selected: whatever DB the client had selected
+    emit(selected(stream_db_) ? stream_db_ : a, std::move(args));
+    return;
   } else if (name == "MOVE" && args.size() >= 3) {
     int to = std::atoi(args[2].c_str());
     bool from_selected = selected(stream_db_), to_selected = selected(to);
@@ -246,10 +262,8 @@ void StreamApplier::apply_one(std::vector<std::string>& args) {
       return;
     }
     if (from_selected && !to_selected) {  // the key left the selected DBs
-      select_target(stream_db_);
-      send({"DEL", args[1]});
-      ++stats_.commands;
-      ++stats_.per_command[name];
+      count();
+      emit(stream_db_, {"DEL", args[1]});
       return;
     }
     if (!from_selected) {
@@ -290,10 +304,8 @@ void StreamApplier::apply_one(std::vector<std::string>& args) {
       stats_.unconfirmed_scripts.push_back(fmt::format("DB {} {} keys:{}", stream_db_, name, keys.empty() ? " (none)" : keys));
     }
   }
-  select_target(stream_db_);
-  ++stats_.commands;
-  ++stats_.per_command[name];
-  send(std::move(args));
+  count();
+  emit(stream_db_, std::move(args));
 }
 
 // RESTORE key ttl payload [REPLACE] [ABSTTL] ...: the payload (type byte, value, 2-byte RDB version,
@@ -358,14 +370,17 @@ void StreamApplier::restore_natively(int db, const std::vector<std::string>& arg
                                                    : report.failures[0].error));
 }
 
+void StreamApplier::rewrite_rejected_restores() {
+  if (rejected_restores_.empty()) return;
+  auto todo = std::move(rejected_restores_);
+  rejected_restores_.clear();
+  target_->note_selected(target_db_);
+  for (const auto& [db, args] : todo) restore_natively(db, args);
+}
+
 long long StreamApplier::flush() {
   pipe_->drain();
-  if (!rejected_restores_.empty()) {
-    auto todo = std::move(rejected_restores_);
-    rejected_restores_.clear();
-    target_->note_selected(target_db_);
-    for (const auto& [db, args] : todo) restore_natively(db, args);
-  }
+  rewrite_rejected_restores();
   target_->note_selected(target_db_);
   if (fatal_) throw FerryError(ExitCode::Failed, *fatal_);
   applied_offset_ = pending_offset_;

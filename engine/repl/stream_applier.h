@@ -9,6 +9,7 @@
 #include "redis/connection.h"
 #include "task/migration_report.h"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -58,7 +59,14 @@ class StreamApplier {
     in_multi_ = false;
     multi_.clear();
   }
-  void set_start_offset(long long offset) { applied_offset_ = pending_offset_ = offset; }
+  void set_start_offset(long long offset) {
+    applied_offset_ = pending_offset_ = offset;
+    rejected_restores_.clear();
+  }
+  // A command of the stream that is no business of the target (REPLCONF GETACK): the offset moves.
+  void skip_command(long long end_offset) {
+    if (!in_multi_) pending_offset_ = end_offset;
+  }
   int stream_db() const { return stream_db_; }
   void set_stream_db(int db) { stream_db_ = db; }
   // After someone else selected a DB on the target connection (a full resync).
@@ -72,7 +80,12 @@ class StreamApplier {
   void send(std::vector<std::string> args);
   void select_target(int db);
   void rewrite_expiry(std::vector<std::string>& args);
-  void apply_one(std::vector<std::string>& args);
+  // What one command of the stream means for the target: emit(db, command) for each command to
+  // send there (none, one, or several). Used alone and for each command of a MULTI/EXEC.
+  using Emit = std::function<void(int db, std::vector<std::string> command)>;
+  void translate(std::vector<std::string>& args, const Emit& emit);
+  void send_exec(int db_inside);
+  void rewrite_rejected_restores();
   void note(std::string text);
   void restore_natively(int db, const std::vector<std::string>& args);
 

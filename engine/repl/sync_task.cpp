@@ -131,7 +131,7 @@ std::unique_ptr<Connection> open_with_retry(const Endpoint& ep, const SyncOption
 }
 
 // Every key of the selected DBs (all non-empty DBs when none are selected) into `keys`.
-void scan_keys(Connection& conn, const std::vector<int>& dbs, DiskKeySet& keys) {
+void scan_keys(Connection& conn, const std::vector<int>& dbs, DiskKeySet& keys, const std::function<void()>& tick = {}) {
   std::vector<int> which = dbs;
   if (which.empty())
     for (const auto& [name, value] : conn.info("keyspace"))
@@ -143,6 +143,7 @@ void scan_keys(Connection& conn, const std::vector<int>& dbs, DiskKeySet& keys) 
       Reply r = conn.checked({"SCAN", cursor, "COUNT", "1000"});
       cursor = r.elements[0].str;
       for (const auto& k : r.elements[1].elements) keys.add(db, k.str);
+      if (tick) tick();
     } while (cursor != "0");
   }
 }
@@ -161,6 +162,7 @@ void full_resync(ReplicaLink& link, const PsyncResult& psync, Connection& target
   import_options.copy.on_conflict = ConflictMode::Replace;
   import_options.skip_key_prefix = "ferry:heartbeat:";
   import_options.on_key_written = [&](int db, const std::string& key) { snapshot_keys.add(db, key); };
+  import_options.progress = [&link](uint64_t) { link.keepalive(); };
   MigrationReport resync_report;
   {
     rdb::RdbImporter importer(target, import_options, resync_report);
@@ -174,7 +176,7 @@ void full_resync(ReplicaLink& link, const PsyncResult& psync, Connection& target
                                                                                      ? fmt::format("{} keys failed", resync_report.failed)
                                                                                      : resync_report.stopped_because));
   DiskKeySet target_keys(options.work_dir);
-  if (delete_survivors) scan_keys(target, options.copy.dbs, target_keys);
+  if (delete_survivors) scan_keys(target, options.copy.dbs, target_keys, [&link] { link.keepalive(); });
   else
     log::warn("full resync after a restart in replace mode: the target's own keys are not known, so keys deleted on "
               "the source meanwhile are not removed from the target");
@@ -189,7 +191,7 @@ void full_resync(ReplicaLink& link, const PsyncResult& psync, Connection& target
         db = key_db;
       }
       pipe.send({"UNLINK", key});
-      ++result.resync_deleted_keys;
+      if (++result.resync_deleted_keys % 1000 == 0) link.keepalive();
     });
     pipe.drain();
     target.note_selected(db);
@@ -289,10 +291,12 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
   const std::string heartbeat_key = "ferry:heartbeat:" + options.task_id;
 
   ProgressMeter* meter = nullptr;  // exists while the snapshot is read
+  ReplicaLink* link = nullptr;
   rdb::ImportOptions import_options{options.copy, options.skip_unsupported, {}};
   import_options.skip_key_prefix = "ferry:heartbeat:";
-  import_options.progress = [&meter](uint64_t offset) {
+  import_options.progress = [&meter, &link](uint64_t offset) {
     if (meter) meter->update(offset, offset);
+    if (link) link->keepalive();
   };
   rdb::RdbImporter importer(*target, import_options, report);
 
@@ -323,7 +327,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
   }
 
   auto link_owner = std::make_unique<ReplicaLink>(source_ep, options.timeouts);
-  ReplicaLink* link = link_owner.get();
+  link = link_owner.get();
   link->handshake(options.snapshot_only, source->version());
 
   ApplierOptions applier_options;
@@ -494,6 +498,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
       if (!got) continue;
       if (args.size() >= 2 && (args[0] == "REPLCONF" || args[0] == "replconf") &&
           (args[1] == "GETACK" || args[1] == "getack")) {
+        applier.skip_command(link->offset());
         link->send_ack(applier.flush());
         continue;
       }

@@ -330,3 +330,32 @@ TEST_CASE("a RESTORE in the stream that the target refuses is written with nativ
   CHECK(std::llabs(d->checked({"PEXPIRETIME", "hcopy"}).integer - s->checked({"PEXPIRETIME", "hcopy"}).integer) < 1000);
   CHECK(test::read_json(report)["stream"]["per_command"]["RESTORE (native)"] == 2);
 }
+
+TEST_CASE("commands inside MULTI/EXEC follow the same DB and flush rules", "[repl][sync][db]") {
+  RedisServer src, dst;
+  auto s = test::connect(src), d = test::connect(dst);
+  s->checked({"SET", "before", "1"});
+  BackgroundFerry ferry(args(src, dst, "sync", {"--db", "0", "--no-heartbeat"}));
+  for (int i = 0; i < 100 && d->checked({"EXISTS", "before"}).integer == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  d->select(5);
+  d->checked({"SET", "target-own", "keep"});  // DB 5 is not ferry's
+  d->select(0);
+  s->checked({"MULTI"});
+  s->checked({"FLUSHALL"});
+  s->checked({"SET", "after", "2"});
+  s->checked({"SELECT", "3"});
+  s->checked({"SET", "unselected", "x"});
+  s->checked({"EXEC"});
+  s->select(0);
+  s->checked({"SET", "last", "3"});
+  for (int i = 0; i < 100 && d->checked({"EXISTS", "last"}).integer == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(ferry.stop().exit_code == 0);
+  CHECK(d->checked({"EXISTS", "before"}).integer == 0);
+  CHECK(d->checked({"GET", "after"}).str == "2");
+  d->select(5);
+  CHECK(d->checked({"GET", "target-own"}).str == "keep");  // FLUSHALL became FLUSHDB on DB 0 only
+  d->select(3);
+  CHECK(d->checked({"DBSIZE"}).integer == 0);
+}
