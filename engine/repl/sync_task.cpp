@@ -388,7 +388,15 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
       applier.note_target_db(target->selected_db());
     }
   }
-  link->send_ack(applier.applied_offset());  // a diskless source starts the stream on this first ACK
+  try {
+    link->send_ack(applier.applied_offset());  // a diskless source starts the stream on this first ACK
+  } catch (const LinkError& e) {
+    auto again = reconnect(source_ep, options, source->version(), applier, result, e.what());
+    link_owner = std::move(again.link);
+    link = link_owner.get();
+    if (again.psync.kind == PsyncResult::Kind::FullResync)
+      full_resync(*link, again.psync, *target, options, preexisting.get(), delete_survivors, applier, result, save);
+  }
   bool state_dirty = false;
 
   Throttle throttle(options.max_ops, options.max_bytes);
