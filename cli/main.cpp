@@ -3,6 +3,7 @@
 #include "core/log.h"
 #include "demo_command.h"
 #include "migrate_command.h"
+#include "precheck_command.h"
 #include "rdb_command.h"
 
 #include <CLI/CLI.hpp>
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   ferry::cli::add_migrate_command(app, run);
   ferry::cli::add_demo_command(app, run);
   ferry::cli::add_rdb_command(app, run);
+  ferry::cli::add_precheck_command(app, run);
   for (auto* sub : app.get_subcommands({})) sub->footer(ferry::exit_code_table());
 
   try {
