@@ -159,7 +159,9 @@ int run_rdb_import(MigrateOptions& o, const CopyOptions& copy) {
   report.source = file.describe();
   report.target = dst->describe();
   report.dbs = copy.dbs;
-  rdb::ImportOptions options{copy, o.skip_unsupported, {}};
+  rdb::ImportOptions options;
+  options.copy = copy;
+  options.skip_unsupported = o.skip_unsupported;
   ProgressMeter meter(file.size().value_or(0), copy.progress, "bytes");
   options.progress = [&](uint64_t offset) { meter.update(offset, offset); };
   rdb::RdbImporter importer(*dst, options, report);
@@ -231,8 +233,10 @@ void add_migrate_command(CLI::App& app, std::function<int()>& run) {
       "migrate",
       "Copy every key of a source server to a target.\n"
       "--mode scan: SCAN + DUMP/RESTORE with absolute expiries (PEXPIRETIME + RESTORE ABSTTL). The source stays\n"
-      "online, but writes made to it while the scan runs may or may not be copied: stop writes, or use the\n"
-      "incremental modes (coming) for a live cutover.");
+      "online, but writes made to it while the scan runs may or may not be copied: stop writes, or use\n"
+      "--mode sync for a live cutover.\n"
+      "--mode snapshot|sync: as a replica (PSYNC), the snapshot, then (sync) every write until stopped.\n"
+      "--mode rdb: import the RDB file given with --rdb.");
   o->conn.add_to(*cmd, true, false);
   o->log.add_to(*cmd);
   cmd->add_option("--mode", o->mode,

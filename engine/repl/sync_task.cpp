@@ -158,7 +158,9 @@ void full_resync(ReplicaLink& link, const PsyncResult& psync, Connection& target
   ++result.full_resyncs;
   save(SyncState{psync.replid, psync.offset, 0, true, true, "", ""});
   DiskKeySet snapshot_keys(options.work_dir);
-  rdb::ImportOptions import_options{options.copy, options.skip_unsupported, {}};
+  rdb::ImportOptions import_options;
+  import_options.copy = options.copy;
+  import_options.skip_unsupported = options.skip_unsupported;
   import_options.copy.on_conflict = ConflictMode::Replace;
   import_options.skip_key_prefix = "ferry:heartbeat:";
   import_options.on_key_written = [&](int db, const std::string& key) { snapshot_keys.add(db, key); };
@@ -292,7 +294,9 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
 
   ProgressMeter* meter = nullptr;  // exists while the snapshot is read
   ReplicaLink* link = nullptr;
-  rdb::ImportOptions import_options{options.copy, options.skip_unsupported, {}};
+  rdb::ImportOptions import_options;
+  import_options.copy = options.copy;
+  import_options.skip_unsupported = options.skip_unsupported;
   import_options.skip_key_prefix = "ferry:heartbeat:";
   import_options.progress = [&meter, &link](uint64_t offset) {
     if (meter) meter->update(offset, offset);
