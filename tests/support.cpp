@@ -134,6 +134,17 @@ std::optional<std::string> other_server(const std::string& name) {
   return path;
 }
 
+ComparisonResult wait_until_equal(Connection& source, Connection& target, const ComparisonOptions& options, double seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  ComparisonResult r;
+  do {
+    r = compare_datasets(source, target, options);
+    if (r.equal() && r.source_digest == r.target_digest) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return r;
+}
+
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);
   REQUIRE(in.good());

@@ -54,6 +54,10 @@ void require_identical(Connection& source, Connection& target, const ComparisonO
 
 long long now_ms();
 
+// Compares until the target holds what the source holds (key by key and by DEBUG DIGEST), at most
+// `seconds`; returns the last comparison.
+ComparisonResult wait_until_equal(Connection& source, Connection& target, const ComparisonOptions& options, double seconds);
+
 // A JSON file (a --report), parsed.
 nlohmann::json read_json(const std::string& path);
 

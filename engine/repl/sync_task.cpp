@@ -392,14 +392,18 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
       applier.note_target_db(target->selected_db());
     }
   }
-  try {
-    link->send_ack(applier.applied_offset());  // a diskless source starts the stream on this first ACK
-  } catch (const LinkError& e) {
-    auto again = reconnect(source_ep, options, source->version(), applier, result, e.what());
+  // The replication link broke: continue by partial resync, or by a full resync done right.
+  auto resume_link = [&](const std::string& why) {
+    auto again = reconnect(source_ep, options, source->version(), applier, result, why);
     link_owner = std::move(again.link);
     link = link_owner.get();
     if (again.psync.kind == PsyncResult::Kind::FullResync)
       full_resync(*link, again.psync, *target, options, preexisting.get(), delete_survivors, applier, result, save);
+  };
+  try {
+    link->send_ack(applier.applied_offset());  // a diskless source starts the stream on this first ACK
+  } catch (const LinkError& e) {
+    resume_link(e.what());
   }
   bool state_dirty = false;
 
@@ -449,11 +453,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
         try {
           link->send_ack(result.applied_offset);
         } catch (const LinkError& e) {
-          auto again = reconnect(source_ep, options, source->version(), applier, result, e.what());
-          link_owner = std::move(again.link);
-          link = link_owner.get();
-          if (again.psync.kind == PsyncResult::Kind::FullResync)
-            full_resync(*link, again.psync, *target, options, preexisting.get(), delete_survivors, applier, result, save);
+          resume_link(e.what());
         }
         if (auto hb = applier.last_heartbeat_ms()) result.lag_ms = std::max(0LL, unix_ms() - *hb);
         // Sampled before this tick's heartbeat write: the target is level when it holds everything
@@ -500,11 +500,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
         got = link->read_command(args, std::max(std::chrono::milliseconds(0), wait));
       } catch (const LinkError& e) {
         // Resume where the target stands: PSYNC <replid> <applied offset + 1>.
-        auto again = reconnect(source_ep, options, source->version(), applier, result, e.what());
-        link_owner = std::move(again.link);
-        link = link_owner.get();
-        if (again.psync.kind == PsyncResult::Kind::FullResync)
-          full_resync(*link, again.psync, *target, options, preexisting.get(), delete_survivors, applier, result, save);
+        resume_link(e.what());
         continue;
       }
       if (!got) continue;

@@ -39,12 +39,7 @@ TEST_CASE("the link killed again and again under writes is resumed by partial re
   ComparisonOptions cmp;
   cmp.group_entries_read = false;
   auto d = test::connect(dst);
-  ComparisonResult eq;
-  for (int i = 0; i < 100; ++i) {
-    eq = compare_datasets(*s, *d, cmp);
-    if (eq.equal()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  ComparisonResult eq = test::wait_until_equal(*s, *d, cmp, 20);
   INFO(eq.summary());
   CHECK(eq.equal());
   CHECK(stat(*admin, "sync_full") == 1);
@@ -191,12 +186,7 @@ TEST_CASE("a target that restarts mid-stream is reconnected and resynced, ending
   ComparisonOptions cmp;
   cmp.group_entries_read = false;
   auto d = test::connect(*dst);
-  ComparisonResult eq;
-  for (int i = 0; i < 100; ++i) {
-    eq = compare_datasets(*s, *d, cmp);
-    if (eq.equal()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  ComparisonResult eq = test::wait_until_equal(*s, *d, cmp, 20);
   INFO(eq.summary());
   CHECK(eq.equal());
   CHECK(ferry.stop().exit_code == 0);

@@ -35,18 +35,9 @@ RedisServerOptions source_options(bool diskless) {
 // Waits until the target holds what the source holds (key by key), at most `seconds`.
 // Groups' entries-read is left out: replication cannot reproduce it (Redis' own replicas neither).
 ComparisonResult wait_equal(Connection& s, Connection& d, double seconds) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  ComparisonResult r;
   ComparisonOptions options;
   options.group_entries_read = false;
-  do {
-    // The whole-server digests are taken a moment apart from the key scan: a key expiring in
-    // between (the workload has 300 ms keys) can make them differ for a moment; wait for both.
-    r = compare_datasets(s, d, options);
-    if (r.equal() && r.source_digest == r.target_digest) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  } while (std::chrono::steady_clock::now() < deadline);
-  return r;
+  return test::wait_until_equal(s, d, options, seconds);
 }
 
 long long exec_calls(Connection& c) {
