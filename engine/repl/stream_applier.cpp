@@ -185,9 +185,8 @@ void StreamApplier::apply(std::vector<std::string>& args, long long end_offset) 
 
 void StreamApplier::send_exec(int db_inside) {
   std::string what = fmt::format("EXEC of a transaction ending in DB {}", db_inside);
-  int db_before = target_db_;
   target_db_ = db_inside;
-  pipe_->send({"EXEC"}, [this, what, db_before](Reply&& r) {
+  pipe_->send({"EXEC"}, [this, what](Reply&& r) {
     if (r.is_error()) {  // EXECABORT: nothing ran, not even the SELECTs inside
       target_db_ = -1;
       ++stats_.errors;
@@ -195,7 +194,6 @@ void StreamApplier::send_exec(int db_inside) {
       if (!fatal_) fatal_ = fmt::format("{} rejected a transaction: {}", target_->describe(), r.str);
       return;
     }
-    (void)db_before;
     for (const auto& element : r.elements) {
       if (!element.is_error()) continue;
       ++stats_.errors;

@@ -125,7 +125,7 @@ void ScanCopier::report_progress() {
   if (meter_) meter_->update(report_.handled(), report_.bytes);
 }
 
-std::vector<ScanCopier::SizedKey> ScanCopier::measure(int db, std::vector<std::string>& keys) {
+std::vector<ScanCopier::SizedKey> ScanCopier::measure(std::vector<std::string>& keys) {
   std::vector<SizedKey> sized;
   sized.reserve(keys.size());
   if (memory_usage_ok_) {
@@ -173,12 +173,11 @@ std::vector<ScanCopier::SizedKey> ScanCopier::measure(int db, std::vector<std::s
     long long n = lengths[i].is_integer() ? lengths[i].integer : 0;
     sized.push_back({std::move(keys[i]), types[i].str == "string" ? n : n * 64});
   }
-  (void)db;
   return sized;
 }
 
 void ScanCopier::copy_batch(int db, std::vector<std::string>& keys) {
-  std::vector<SizedKey> sized = measure(db, keys);
+  std::vector<SizedKey> sized = measure(keys);
   std::vector<SizedKey> group;
   long long group_bytes = 0;
   auto flush = [&] {

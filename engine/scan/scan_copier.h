@@ -40,7 +40,7 @@ class ScanCopier {
   void check_conflicts(const std::vector<int>& dbs);
   void copy_db(int db);
   void copy_batch(int db, std::vector<std::string>& keys);
-  std::vector<SizedKey> measure(int db, std::vector<std::string>& keys);
+  std::vector<SizedKey> measure(std::vector<std::string>& keys);
   void copy_dumped(int db, const std::vector<SizedKey>& keys);
   void copy_chunked(int db, const std::string& key);
   // From a PEXPIRETIME (or PTTL) reply: nullopt when the key has no expiry; sets gone when missing.
