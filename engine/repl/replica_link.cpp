@@ -184,6 +184,7 @@ void ReplicaLink::handshake(bool rdb_only, int source_version) {
   simple_command({"REPLCONF", "listening-port", "0"}, "REPLCONF listening-port");
   simple_command({"REPLCONF", "capa", "eof", "capa", "psync2"}, "REPLCONF capa");
   if (rdb_only && source_version >= 70000) {
+    rdb_only_ = true;
     std::string rr = simple_command({"REPLCONF", "rdb-only", "1"}, "REPLCONF rdb-only");
     if (rr[0] == '-') log::debug("{} refused REPLCONF rdb-only: {}", source_.describe(), rr);
   }
@@ -350,6 +351,9 @@ bool ReplicaLink::read_command(std::vector<std::string>& args, std::chrono::mill
 }
 
 void ReplicaLink::keepalive() {
+  // An rdb-only source closes the link once the snapshot is sent: bytes of ours still unread then
+  // turn that close into a reset that drops the snapshot's tail. It needs no keepalive either.
+  if (rdb_only_) return;
   auto now = std::chrono::steady_clock::now();
   if (now - last_keepalive_ < std::chrono::seconds(1)) return;
   last_keepalive_ = now;

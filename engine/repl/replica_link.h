@@ -85,6 +85,7 @@ class ReplicaLink {
   long long offset_ = 0;
   std::chrono::steady_clock::time_point last_data_;
   std::chrono::steady_clock::time_point last_keepalive_{};
+  bool rdb_only_ = false;
   std::unique_ptr<class Spool> spool_;
 };
 
