@@ -4,6 +4,30 @@
 
 namespace ferry::cli {
 
+namespace {
+CLI::Validator number_at_least(double least, const char* what) {
+  return CLI::Validator(
+      [least, what](std::string& value) -> std::string {
+        char* end = nullptr;
+        double v = std::strtod(value.c_str(), &end);
+        if (value.empty() || *end) return "'" + value + "' is not a number";
+        if (v < least) return "'" + value + "' must be " + what;
+        return {};
+      },
+      what);
+}
+}  // namespace
+
+const CLI::Validator& non_negative() {
+  static const CLI::Validator v = number_at_least(0, "0 or more");
+  return v;
+}
+
+const CLI::Validator& positive() {
+  static const CLI::Validator v = number_at_least(1e-9, "more than 0");
+  return v;
+}
+
 void ConnectionOptions::add_to(CLI::App& app, bool target_required, bool source_required) {
   auto* s = app.add_option("--source", source.uri, "Source server: redis://[user[:password]@]host:port[/db]");
   if (source_required) s->required();
@@ -14,9 +38,9 @@ void ConnectionOptions::add_to(CLI::App& app, bool target_required, bool source_
   app.add_option("--target-password-file", target.password_file,
                  "Read the target password (or user:password) from this file; FERRY_TARGET_PASSWORD also works");
   app.add_option("--connect-timeout", connect_timeout_s, "Seconds to wait for a connection")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(positive());
   app.add_option("--read-timeout", read_timeout_s, "Seconds to wait for a reply")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(positive());
   app.add_option("--pipeline-commands", pipeline_commands, "Commands in flight per connection at most")
       ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 20));
   app.add_option("--pipeline-bytes", pipeline_bytes, "Bytes in flight per connection at most (suffixes K, M, G)")

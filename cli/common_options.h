@@ -10,6 +10,10 @@
 
 namespace ferry::cli {
 
+// Validators with messages fit for a person (CLI11's own print the range of a double).
+const CLI::Validator& non_negative();
+const CLI::Validator& positive();
+
 struct EndpointOptions {
   std::string uri;
   std::string password_file;

@@ -1,4 +1,5 @@
 // ferry's entry point: parses the command line and hands each subcommand to the library.
+#include "config_command.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "demo_command.h"
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   ferry::cli::add_demo_command(app, run);
   ferry::cli::add_rdb_command(app, run);
   ferry::cli::add_precheck_command(app, run);
+  ferry::cli::add_config_command(app, run);
   for (auto* sub : app.get_subcommands({})) sub->footer(ferry::exit_code_table());
 
   try {

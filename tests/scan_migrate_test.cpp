@@ -190,7 +190,10 @@ TEST_CASE("on-conflict block stops before writing and names keys, replace overwr
   CHECK(d->checked({"DBSIZE"}).integer == 1);
   CHECK(d->checked({"GET", "key:7"}).str == "already-here");
 
-  auto replaced = run_ferry(migrate_args(src, dst, {"--on-conflict", "replace"}));
+  auto warned = run_ferry(migrate_args(src, dst, {"--on-conflict", "replace"}));
+  CHECK(warned.exit_code == 2);  // existing keys are a precheck warning in replace mode
+  CHECK(d->checked({"GET", "key:7"}).str == "already-here");
+  auto replaced = run_ferry(migrate_args(src, dst, {"--on-conflict", "replace", "--accept-warnings"}));
   REQUIRE(replaced.exit_code == 0);
   CHECK(d->checked({"GET", "key:7"}).str == "from-source");
   test::require_identical(*s, *d);
@@ -286,7 +289,12 @@ TEST_CASE("a full destination stops the job with a clear error and counts what w
     for (int i = 0; i < 2000; ++i) pipe.send({"SET", "big:" + std::to_string(i), std::string(10000, 'x')});
   }
   std::string report = dst.dir() + "/report.json";
-  auto r = run_ferry(migrate_args(src, dst, {"--accept-warnings", "--report", report}));
+  // The precheck sees the target is too small; past it (--skip-check), the copy meets the OOM.
+  auto refused = run_ferry(migrate_args(src, dst, {"--accept-warnings"}));
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("precheck target-memory") != std::string::npos);
+  CHECK(test::connect(dst)->checked({"DBSIZE"}).integer == 0);
+  auto r = run_ferry(migrate_args(src, dst, {"--accept-warnings", "--skip-check", "target-memory", "--report", report}));
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("OOM") != std::string::npos);
   auto j = test::read_json(report);
@@ -298,7 +306,7 @@ TEST_CASE("a full destination stops the job with a clear error and counts what w
   CHECK(d->checked({"DBSIZE"}).integer == j["copied"].get<long long>());
 }
 
-TEST_CASE("preflight warnings stop the job unless accepted", "[scan][preflight]") {
+TEST_CASE("precheck warnings stop the job unless accepted", "[scan][precheck]") {
   RedisServerOptions evicting;
   evicting.maxmemory = "100mb";
   evicting.maxmemory_policy = "allkeys-lru";
@@ -314,7 +322,7 @@ TEST_CASE("preflight warnings stop the job unless accepted", "[scan][preflight]"
   CHECK(test::connect(dst)->checked({"GET", "a"}).str == "1");
 }
 
-TEST_CASE("a replica as target fails the preflight before anything is written", "[scan][preflight]") {
+TEST_CASE("a replica as target fails the precheck before anything is written", "[scan][precheck]") {
   RedisServer src, master, replica;
   test::connect(src)->checked({"SET", "a", "1"});
   auto r_conn = test::connect(replica);
@@ -338,7 +346,7 @@ TEST_CASE("the progress line shows keys, rate and ETA when asked for", "[scan][p
   CHECK(r.err.find("/ 20000 keys") != std::string::npos);
   CHECK(r.err.find("keys/s") != std::string::npos);
   CHECK(r.err.find("ETA") != std::string::npos);
-  auto quiet = run_ferry(migrate_args(src, dst, {"--on-conflict", "replace"}));  // not a TTY: silent
+  auto quiet = run_ferry(migrate_args(src, dst, {"--on-conflict", "replace", "--accept-warnings"}));  // not a TTY: silent
   CHECK(quiet.err.find("keys/s") == std::string::npos);
 }
 

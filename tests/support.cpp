@@ -156,4 +156,14 @@ long long now_ms() {
       .count();
 }
 
+void wait_for_replica(Connection& source, double seconds) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    auto info = source.info("replication");
+    if (info["slave0"].find("state=online") != std::string::npos) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  FAIL("no replica came online on " << source.describe() << " within " << seconds << " s");
+}
+
 }  // namespace ferry::test

@@ -61,6 +61,9 @@ ComparisonResult wait_until_equal(Connection& source, Connection& target, const 
 // A JSON file (a --report), parsed.
 nlohmann::json read_json(const std::string& path);
 
+// Waits until a replica (ferry) is online on `source`, i.e. streaming after its snapshot.
+void wait_for_replica(Connection& source, double seconds);
+
 // A server of another version fetched by tools/fetch-servers ("redis-6.0", "redis-8.0",
 // "valkey-8.1"), or nullopt when it is not there (the test then skips with a message).
 std::optional<std::string> other_server(const std::string& name);

@@ -1,10 +1,13 @@
 #include "precheck/precheck.h"
 
 #include "core/log.h"
+#include "io/byte_source.h"
+#include "rdb/rdb_parser.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <map>
 #include <set>
@@ -37,7 +40,9 @@ std::optional<std::string> dry_run(Connection& conn, const std::string& user, co
   Reply r = conn.command(args);
   if (r.is_error()) {
     // No ACL DRYRUN (before 7.0), no right to ask, or the command is unknown (renamed): cannot tell.
-    if (r.str.find("unknown") != std::string::npos || r.str.find("not found") != std::string::npos ||
+    std::string lower = r.str;
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower.find("unknown") != std::string::npos || lower.find("not found") != std::string::npos ||
         classify_error(r.str) == RedisErrorKind::NoPerm)
       return std::nullopt;
     return r.str;  // e.g. "ERR User ... has no permissions to run the 'psync' command"
@@ -72,17 +77,44 @@ std::unique_ptr<Connection> connect(const Endpoint& ep, const PrecheckOptions& o
   }
 }
 
+// Reads an RDB file up to its first key: the version and the aux fields (used-mem, redis-ver).
+struct RdbHeaderProbe : rdb::RdbVisitor {
+  struct Stop {};
+  int version = 0;
+  std::map<std::string, std::string> aux;
+  void on_header(int v) override { version = v; }
+  void on_aux(const std::string& name, const std::string& value) override { aux[name] = value; }
+  void on_select_db(int) override { throw Stop{}; }
+  size_t on_key_begin(const rdb::KeyInfo&) override { throw Stop{}; }
+};
+
 }  // namespace
+
+const std::vector<std::string>& check_names() {
+  static const std::vector<std::string> names{
+      "rdb-file",      "source-connection", "target-connection", "cluster",    "same-server",
+      "source-permission", "sync-allowed", "target-permission", "target-role", "target-memory",
+      "eviction-policy", "databases",     "existing-keys",     "versions",   "unsupported-data",
+      "modules",       "output-buffer",     "backlog",           "big-keys"};
+  return names;
+}
+
+bool is_check_name(const std::string& name) {
+  const auto& names = check_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
 
 const char* check_status_name(CheckStatus s) { return s == CheckStatus::Pass ? "pass" : s == CheckStatus::Warn ? "warn" : "fail"; }
 
 CheckStatus PrecheckReport::overall() const {
   CheckStatus worst = CheckStatus::Pass;
-  for (const auto& c : checks) worst = std::max(worst, c.status);
+  for (const auto& c : checks)
+    if (!c.ignored) worst = std::max(worst, c.status);
   return worst;
 }
 
 int PrecheckReport::exit_code() const {
+  if (unreadable_input) return static_cast<int>(ExitCode::CorruptInput);
   if (connection_error != ExitCode::Ok) return static_cast<int>(connection_error);
   switch (overall()) {
     case CheckStatus::Pass: return 0;
@@ -95,23 +127,62 @@ int PrecheckReport::exit_code() const {
 nlohmann::json PrecheckReport::to_json() const {
   nlohmann::json j{{"status", check_status_name(overall())}, {"checks", nlohmann::json::array()}};
   for (const auto& c : checks)
-    j["checks"].push_back({{"name", c.name}, {"status", check_status_name(c.status)}, {"found", c.found}, {"fix", c.fix}});
+  {
+    nlohmann::json check{{"name", c.name}, {"status", check_status_name(c.status)}, {"found", c.found}, {"fix", c.fix}};
+    if (c.ignored) check["ignored"] = true;
+    j["checks"].push_back(std::move(check));
+  }
   return j;
 }
 
 std::string PrecheckReport::to_table() const {
   std::string out = fmt::format("{:<18} {:<5} {}\n", "check", "", "found / fix");
   for (const auto& c : checks) {
-    out += fmt::format("{:<18} {:<5} {}\n", c.name, check_status_name(c.status), c.found);
+    out += fmt::format("{:<18} {:<5} {}{}\n", c.name, check_status_name(c.status), c.found,
+                       c.ignored ? " (ignored: --skip-check)" : "");
     if (!c.fix.empty()) out += fmt::format("{:<24} fix: {}\n", "", c.fix);
   }
   out += fmt::format("precheck: {}\n", check_status_name(overall()));
   return out;
 }
 
-PrecheckReport run_precheck(const Endpoint* source_ep, const Endpoint& target_ep, const PrecheckOptions& o) {
+namespace {
+
+// What an RDB file tells before its first key: used memory (aux used-mem) and version.
+void check_rdb_file(const std::string& path, Checker& c, PrecheckReport& report, long long& used_memory) {
+  try {
+    io::FileSource file(path);
+    RdbHeaderProbe probe;
+    rdb::RdbParser parser(file, probe);
+    try {
+      parser.parse();
+    } catch (const RdbHeaderProbe::Stop&) {
+    }
+    used_memory = probe.aux.count("used-mem") ? std::atoll(probe.aux["used-mem"].c_str()) : static_cast<long long>(file.size().value_or(0));
+    c.pass("rdb-file", fmt::format("{}: RDB version {}{}, {}", path, probe.version,
+                                   probe.aux.count("redis-ver") ? " from Redis " + probe.aux["redis-ver"] : "",
+                                   probe.aux.count("used-mem") ? "used-mem " + mb(used_memory) : "file size " + mb(used_memory)));
+  } catch (const std::exception& e) {
+    c.fail("rdb-file", e.what(), "check the path and that the file is a complete RDB (redis-check-rdb FILE)");
+    report.unreadable_input = true;
+  }
+}
+
+// Marks the checks --skip-check names as ignored.
+void ignore_skipped(PrecheckReport& report, const std::vector<std::string>& skip) {
+  for (auto& check : report.checks)
+    if (std::find(skip.begin(), skip.end(), check.name) != skip.end()) check.ignored = true;
+}
+
+}  // namespace
+
+namespace {
+
+PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, const PrecheckOptions& o) {
   PrecheckReport report;
   Checker c(report);
+  long long rdb_used_memory = 0;
+  if (o.mode == "rdb") check_rdb_file(o.rdb_file, c, report, rdb_used_memory);
   std::unique_ptr<Connection> source = source_ep ? connect(*source_ep, o, c, report) : nullptr;
   std::unique_ptr<Connection> target = connect(target_ep, o, c, report);
   if (!target || (source_ep && !source)) return report;
@@ -151,7 +222,7 @@ PrecheckReport run_precheck(const Endpoint* source_ep, const Endpoint& target_ep
     for (const Args& cmd : std::vector<Args>{{"SCAN", "0", "COUNT", "1"}, {"DUMP", "ferry:precheck:probe"},
                                              {"TYPE", "ferry:precheck:probe"}, {"INFO", "server"}}) {
       Reply r = source->command(cmd);
-      if (r.is_error() && classify_error(r.str) == RedisErrorKind::NoPerm) denied.push_back(cmd[0]);
+      if (r.is_error() && classify_error(r.str) == RedisErrorKind::NoPerm) denied.push_back(cmd[0] + " (" + r.str + ")");
       if (r.is_error() && classify_error(r.str) == RedisErrorKind::UnknownCommand) denied.push_back(cmd[0] + " (renamed)");
     }
     if (denied.empty()) c.pass("source-permission", "SCAN, DUMP, TYPE and INFO are allowed");
@@ -213,15 +284,17 @@ PrecheckReport run_precheck(const Endpoint* source_ep, const Endpoint& target_ep
     long long maxmemory = num(target_mem, "maxmemory");
     long long total = maxmemory ? maxmemory : num(target_mem, "total_system_memory");
     long long free = total - num(target_mem, "used_memory");
-    long long need = source ? static_cast<long long>(1.1 * num(source_mem, "used_memory")) : 0;
+    long long source_used = source ? num(source_mem, "used_memory") : rdb_used_memory;
+    long long need = static_cast<long long>(1.1 * static_cast<double>(source_used));
     std::string where = maxmemory ? "under maxmemory" : "of the host's memory (maxmemory 0)";
-    if (source && free < need)
-      c.fail("target-memory", fmt::format("{} has {} free {}, less than 1.1 x the source's used memory ({})", target->describe(),
-                                          mb(free), where, mb(need)),
+    const char* what = source ? "the source's used memory" : "the RDB file's used-mem";
+    if (need > 0 && free < need)
+      c.fail("target-memory", fmt::format("{} has {} free {}, less than 1.1 x {} ({})", target->describe(), mb(free),
+                                          where, what, mb(need)),
              fmt::format("raise maxmemory on the target to at least {} (CONFIG SET maxmemory {})", mb(need + num(target_mem, "used_memory")),
                          need + num(target_mem, "used_memory")));
     else
-      c.pass("target-memory", fmt::format("{} free {}{}", mb(free), where, source ? fmt::format(", {} needed", mb(need)) : ""));
+      c.pass("target-memory", fmt::format("{} free {}, {} needed (1.1 x {})", mb(free), where, mb(need), what));
     std::string policy = target_mem["maxmemory_policy"];
     if (!policy.empty() && policy != "noeviction")
       c.warn("eviction-policy", fmt::format("{} has maxmemory-policy {}: a full target evicts keys silently", target->describe(), policy),
@@ -239,28 +312,50 @@ PrecheckReport run_precheck(const Endpoint* source_ep, const Endpoint& target_ep
     for (int db : dbs) {
       for (Connection* conn : {source.get(), target.get()}) {
         if (!conn) continue;
-        Reply r = conn->command({"SELECT", std::to_string(db)});
-        if (r.is_error()) missing.push_back(fmt::format("DB {} on {}", db, conn->describe()));
+        int which = conn == target.get() ? o.db_map.target(db) : db;
+        Reply r = conn->command({"SELECT", std::to_string(which)});
+        if (r.is_error()) missing.push_back(fmt::format("DB {} on {}", which, conn->describe()));
       }
     }
     for (Connection* conn : {source.get(), target.get()})
       if (conn) conn->command({"SELECT", "0"}), conn->note_selected(0);
-    if (missing.empty()) c.pass("databases", fmt::format("DBs [{}] exist on both sides", fmt::join(dbs, ",")));
+    if (missing.empty())
+      c.pass("databases", o.db_map.empty() ? fmt::format("DBs [{}] exist on both sides", fmt::join(dbs, ","))
+                                           : fmt::format("DBs [{}] exist on the source and their mapped DBs ({}) on the target",
+                                                         fmt::join(dbs, ","), o.db_map.describe()));
     else c.fail("databases", fmt::format("missing: {}", fmt::join(missing, "; ")), "raise 'databases' on the target, or map the DBs");
   }
   {
     auto target_keys = keyspace(*target);
     std::vector<std::string> busy;
-    for (int db : dbs.empty() ? std::vector<int>{} : dbs)
-      if (target_keys.count(db)) busy.push_back(fmt::format("DB {}: {} keys", db, target_keys[db]));
+    // "DB 0: 12 keys, e.g. 'a', 'b'": a few names, so the user sees what is there.
+    auto describe_busy = [&](int db, long long n) {
+      target->select(db);
+      Reply sample = target->command({"SCAN", "0", "COUNT", "100"});
+      std::vector<std::string> examples;
+      if (sample.is_array() && sample.elements.size() == 2)
+        for (const auto& k : sample.elements[1].elements)
+          if (examples.size() < 3) examples.push_back("'" + log::printable(k.str, 60) + "'");
+      return fmt::format("DB {}: {} keys{}", db, n, examples.empty() ? "" : fmt::format(", e.g. {}", fmt::join(examples, ", ")));
+    };
+    for (int source_db : dbs) {
+      int db = o.db_map.target(source_db);
+      if (target_keys.count(db)) busy.push_back(describe_busy(db, target_keys[db]));
+    }
     if (o.mode == "rdb" && dbs.empty())
-      for (const auto& [db, n] : target_keys) busy.push_back(fmt::format("DB {}: {} keys", db, n));
-    if (busy.empty()) c.pass("existing-keys", "the target's selected DBs are empty");
+      for (const auto& [db, n] : target_keys) busy.push_back(describe_busy(db, n));
+    target->select(0);
+    if (o.resuming)
+      c.pass("existing-keys", busy.empty() ? "the target's selected DBs are empty"
+                                           : fmt::format("the target holds this task's earlier writes ({}): the task resumes "
+                                                         "from its state file",
+                                                         fmt::join(busy, "; ")));
+    else if (busy.empty()) c.pass("existing-keys", "the target's selected DBs are empty");
     else if (o.replace)
-      c.warn("existing-keys", fmt::format("the target already holds keys ({}): keys of the same name will be overwritten", fmt::join(busy, ", ")),
+      c.warn("existing-keys", fmt::format("the target already holds keys ({}): keys of the same name will be overwritten", fmt::join(busy, "; ")),
              "");
     else
-      c.fail("existing-keys", fmt::format("the target already holds keys ({})", fmt::join(busy, ", ")),
+      c.fail("existing-keys", fmt::format("the target already holds keys ({})", fmt::join(busy, "; ")),
              "empty those DBs, choose others with --db, or use --on-conflict replace");
   }
 
@@ -301,10 +396,48 @@ PrecheckReport run_precheck(const Endpoint* source_ep, const Endpoint& target_ep
     std::vector<std::string> only_source;
     for (const auto& m : src_modules)
       if (!dst_modules.count(m)) only_source.push_back(m);
-    if (only_source.empty()) c.pass("modules", src_modules.empty() ? "no modules on the source" : "the target has the source's modules");
+    // Keys of a missing module's type: SCAN TYPE <module name> (a module's type is often named
+    // like it, e.g. vectorset), bounded in time, and types outside the built-in ones among sampled keys.
+    std::vector<std::string> module_keys;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(150);
+    for (const auto& m : only_source) {
+      for (int db : dbs) {
+        source->select(db);
+        std::string cursor = "0";
+        do {
+          Reply r = source->command({"SCAN", cursor, "COUNT", "1000", "TYPE", m});
+          if (r.is_error() || r.elements.size() < 2) break;
+          cursor = r.elements[0].str;
+          if (!r.elements[1].elements.empty()) {
+            module_keys.push_back(fmt::format("'{}' (DB {}, type {})", log::printable(r.elements[1].elements[0].str, 60), db, m));
+            break;
+          }
+        } while (cursor != "0" && std::chrono::steady_clock::now() < deadline);
+      }
+    }
+    static const std::set<std::string> builtin{"string", "list", "set", "zset", "hash", "stream", "none"};
+    if (!only_source.empty() && module_keys.empty()) {
+      source->select(dbs.empty() ? 0 : dbs.front());
+      for (int i = 0; i < 20 && module_keys.empty(); ++i) {
+        Reply k = source->command({"RANDOMKEY"});
+        if (!k.is_string()) break;
+        Reply t = source->command({"TYPE", k.str});
+        if (t.is_string() && !builtin.count(t.str))
+          module_keys.push_back(fmt::format("'{}' (type {})", log::printable(k.str, 60), t.str));
+      }
+    }
+    source->select(0);
+    if (only_source.empty())
+      c.pass("modules", src_modules.empty() ? "no modules on the source" : "the target has the source's modules");
+    else if (!module_keys.empty())
+      c.fail("modules", fmt::format("loaded on the source but not on the target: {}; the source holds keys of a module "
+                                    "type, e.g. {}",
+                                    fmt::join(only_source, ", "), module_keys.front()),
+             "load the modules on the target (or use a target that has them), or leave those keys out with --exclude");
     else
-      c.warn("modules", fmt::format("loaded on the source but not on the target: {}", fmt::join(only_source, ", ")),
-             "load them on the target; keys of their types cannot be migrated otherwise");
+      c.warn("modules", fmt::format("loaded on the source but not on the target: {} (no keys of their types found)",
+                                    fmt::join(only_source, ", ")),
+             "load them on the target if keys of their types may appear during the migration");
 
     // Output buffer and backlog against the write rate (sampled) times the snapshot time. The rate
     // is the source's incoming traffic (master_repl_offset only moves once a replica exists): an
@@ -369,6 +502,14 @@ PrecheckReport run_precheck(const Endpoint* source_ep, const Endpoint& target_ep
     else
       c.pass("big-keys", fmt::format("biggest sampled key {} (proto-max-bulk-len {})", mb(biggest), mb(max_bulk)));
   }
+  return report;
+}
+
+}  // namespace
+
+PrecheckReport run_precheck(const Endpoint* source_ep, const Endpoint& target_ep, const PrecheckOptions& o) {
+  PrecheckReport report = run_checks(source_ep, target_ep, o);
+  ignore_skipped(report, o.skip);
   return report;
 }
 

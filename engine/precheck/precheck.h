@@ -4,6 +4,7 @@
 #pragma once
 
 #include "redis/connection.h"
+#include "task/key_selection.h"
 
 #include <nlohmann/json.hpp>
 
@@ -20,26 +21,38 @@ struct CheckResult {
   CheckStatus status = CheckStatus::Pass;
   std::string found;
   std::string fix;   // empty when nothing is to be done
+  bool ignored = false;  // named by --skip-check: listed, but not counted in the outcome
 };
+
+// The fixed check names, in the order they are run.
+const std::vector<std::string>& check_names();
+bool is_check_name(const std::string& name);
 
 struct PrecheckOptions {
   std::string mode = "scan";  // scan, snapshot, sync, rdb
   std::vector<int> dbs;       // empty: every non-empty DB of the source
+  DbMap db_map;               // --db-map: the target DBs checked are the mapped ones
   bool replace = false;       // --on-conflict replace
+  bool resuming = false;      // a sync task's state file exists: the target's keys are its own writes
   Timeouts timeouts;
+  std::vector<std::string> skip;  // --skip-check: outcomes ignored
+  std::string rdb_file;       // mode rdb: checked for a readable RDB header (exit 5 if not)
 };
 
 struct PrecheckReport {
   std::vector<CheckResult> checks;
   ExitCode connection_error = ExitCode::Ok;  // Connection when a server could not be reached/authenticated
-  CheckStatus overall() const;
-  // 0 pass, 1 any fail, 2 warnings only; 4 when a server could not be reached or authenticated.
+  bool unreadable_input = false;             // the RDB file cannot be read (exit 5)
+  CheckStatus overall() const;               // ignored checks left out
+  // 0 pass, 1 any fail, 2 warnings only; 4 when a server could not be reached or authenticated and
+  // 5 when the input file is unreadable take precedence.
   int exit_code() const;
   nlohmann::json to_json() const;
   std::string to_table() const;
 };
 
-// source may be absent (an RDB import): source checks are left out then.
+// source may be absent (an RDB import): source checks are left out then. Checks named in
+// options.skip are marked ignored.
 PrecheckReport run_precheck(const Endpoint* source, const Endpoint& target, const PrecheckOptions& options);
 
 }  // namespace ferry

@@ -36,10 +36,12 @@ RdbImporter::RdbImporter(Connection& target, ImportOptions options, MigrationRep
 
 void RdbImporter::check_conflicts() {
   if (options_.copy.on_conflict != ConflictMode::Block) return;
+  std::set<int> written;  // the target DBs this import writes (empty: any)
+  for (int db : dbs_) written.insert(options_.copy.target_db(db));
   for (const auto& [name, value] : target_.info("keyspace")) {
     if (name.rfind("db", 0) != 0) continue;
     int db = std::atoi(name.c_str() + 2);
-    if (!dbs_.empty() && !dbs_.count(db)) continue;
+    if (!written.empty() && !written.count(db)) continue;
     target_.select(db);
     Reply sample = target_.checked({"SCAN", "0", "COUNT", "100"});
     std::string examples;
@@ -106,6 +108,10 @@ size_t RdbImporter::on_key_begin(const KeyInfo& key) {
   if (!dbs_.empty() && !dbs_.count(key.db)) return 0;
   if (!options_.skip_key_prefix.empty() && key.key.rfind(options_.skip_key_prefix, 0) == 0) return 0;
   ++report_.keys_total;
+  if (!options_.copy.filter.selects(key.key)) {
+    ++report_.filtered;
+    return 0;
+  }
   // A key already expired stays gone: --ttl-extend lengthens live keys, it does not revive dead ones.
   if (key.expire_ms && *key.expire_ms <= unix_ms()) {
     ++report_.skipped_expired;
@@ -113,7 +119,7 @@ size_t RdbImporter::on_key_begin(const KeyInfo& key) {
   }
   expire_ = key.expire_ms;
   if (expire_) *expire_ += options_.copy.ttl_extend_ms;
-  select_db(key.db);
+  select_db(options_.copy.target_db(key.db));
   bool restorable = !target_rejects_dump_ && min_version_for_type(key.rdb_type) <= target_rdb_version_;
   if (restorable) {
     route_ = Route::Buffer;
@@ -281,7 +287,7 @@ void RdbImporter::commit_native(const KeyInfo& key) {
     if (commit_and_count(writer_, expire_, options_.copy.on_conflict == ConflictMode::Replace, report_) ==
             WriteOutcome::Written &&
         options_.on_key_written)
-      options_.on_key_written(key.db, key.key);
+      options_.on_key_written(options_.copy.target_db(key.db), key.key);
   } catch (const CommandError& e) {
     record_failure(key, e.what(), e.kind());
   }
@@ -293,7 +299,7 @@ void RdbImporter::on_restore_reply(Reply&& r) {
   if (!r.is_error()) {
     ++report_.copied;
     accepted_types_.insert(done.key.rdb_type);
-    if (options_.on_key_written) options_.on_key_written(done.key.db, done.key.key);
+    if (options_.on_key_written) options_.on_key_written(options_.copy.target_db(done.key.db), done.key.key);
     return;
   }
   auto kind = classify_error(r.str);
@@ -328,7 +334,7 @@ void RdbImporter::rewrite_rejected() {
   int db = target_.selected_db();
   for (auto& r : todo) {
     if (fatal_) break;
-    select_db(r.key.db);
+    select_db(options_.copy.target_db(r.key.db));
     writer_.begin(r.key.key, r.key.type);
     for (auto& step : r.steps) step(writer_);
     expire_ = r.key.expire_ms;

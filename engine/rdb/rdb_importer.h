@@ -22,8 +22,8 @@ struct ImportOptions {
   bool skip_unsupported = false;  // count and skip module values, field expiry a target cannot hold ...
   std::function<void(uint64_t file_offset)> progress;  // after each key
   std::string skip_key_prefix;  // keys never imported (ferry's own heartbeat keys)
-  // Called for each key once the target has accepted it (not for expired, filtered, skipped or
-  // failed ones): a full resync records the snapshot's keys with it.
+  // Called with the target DB and key once the target has accepted it (not for expired, filtered,
+  // skipped or failed ones): a full resync records the snapshot's keys with it.
   std::function<void(int db, const std::string& key)> on_key_written;
 };
 
@@ -31,8 +31,8 @@ class RdbImporter : public RdbVisitor {
  public:
   RdbImporter(Connection& target, ImportOptions options, MigrationReport& report);
 
-  // Before parsing: with --on-conflict block, the target DBs that will be written must be empty
-  // (all of them when --db is not given). Throws FerryError(Failed) naming some keys.
+  // Before parsing: with --on-conflict block, the target DBs that will be written (after --db-map)
+  // must be empty (all of them when --db is not given). Throws FerryError(Failed) naming some keys.
   void check_conflicts();
   // After parsing (or when it failed): writes what is still queued and reads every reply.
   void finish();

@@ -5,8 +5,10 @@
 #include "io/byte_source.h"
 #include "rdb/rdb_importer.h"
 #include "rdb/rdb_parser.h"
+#include "redis/command_keys.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cctype>
@@ -15,10 +17,7 @@
 namespace ferry::repl {
 namespace {
 
-std::string upper(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
+std::string upper(std::string s) { return ascii_upper(std::move(s)); }
 
 std::string describe_command(const std::vector<std::string>& args) {
   std::string out;
@@ -32,7 +31,8 @@ std::string describe_command(const std::vector<std::string>& args) {
 nlohmann::json ApplierStats::to_json() const {
   return {{"commands", commands},     {"skipped", skipped},
           {"transactions", transactions}, {"errors", errors},
-          {"unapplied", unapplied},   {"per_command", per_command},
+          {"unapplied", unapplied},   {"filtered", filtered},
+          {"reduced", reduced},       {"per_command", per_command},
           {"unconfirmed_scripts", unconfirmed_script_count},
           {"unconfirmed_script_examples", unconfirmed_scripts},
           {"notes", notes}};
@@ -224,6 +224,8 @@ void StreamApplier::translate(std::vector<std::string>& args, const Emit& emit) 
     ++stats_.commands;
     ++stats_.per_command[name];
   };
+  if (!options_.filter.empty() && !filter_keys(name, args)) return;
+  name = upper(args[0]);  // the filter may have rewritten the command
   if (name == "FLUSHALL" || name == "FLUSHDB") {
     if (options_.block_flush)
       throw FerryError(ExitCode::Failed, fmt::format("the source ran {} (DB {}) and --block-flush is set: the task stops "
@@ -234,7 +236,7 @@ void StreamApplier::translate(std::vector<std::string>& args, const Emit& emit) 
       return;
     }
     if (name == "FLUSHALL" && !dbs_.empty()) {  // only the selected DBs are ours to empty
-      for (int db : dbs_) emit(db, {"FLUSHDB"});
+      for (int db : dbs_) emit(target_db(db), {"FLUSHDB"});
       count();
       return;
     }
@@ -250,7 +252,9 @@ void StreamApplier::translate(std::vector<std::string>& args, const Emit& emit) 
       return;
     }
     count();  // both selected: whatever DB the client had selected
-    emit(selected(stream_db_) ? stream_db_ : a, std::move(args));
+    args[1] = std::to_string(target_db(a));
+    args[2] = std::to_string(target_db(b));
+    emit(target_db(selected(stream_db_) ? stream_db_ : a), std::move(args));
     return;
   } else if (name == "MOVE" && args.size() >= 3) {
     int to = std::atoi(args[2].c_str());
@@ -261,7 +265,7 @@ void StreamApplier::translate(std::vector<std::string>& args, const Emit& emit) 
     }
     if (from_selected && !to_selected) {  // the key left the selected DBs
       count();
-      emit(stream_db_, {"DEL", args[1]});
+      emit(target_db(stream_db_), {"DEL", args[1]});
       return;
     }
     if (!from_selected) {
@@ -270,10 +274,14 @@ void StreamApplier::translate(std::vector<std::string>& args, const Emit& emit) 
                        log::printable(args[1]), stream_db_, to));
       return;
     }
-  } else if (name == "COPY" && !dbs_.empty()) {
+    args[2] = std::to_string(target_db(to));
+  } else if (name == "COPY") {
     int to = stream_db_;
     for (size_t i = 3; i + 1 < args.size(); ++i)
-      if (upper(args[i]) == "DB") to = std::atoi(args[i + 1].c_str());
+      if (upper(args[i]) == "DB") {
+        to = std::atoi(args[i + 1].c_str());
+        args[i + 1] = std::to_string(target_db(to));
+      }
     if (!selected(to)) {
       ++stats_.skipped;
       return;
@@ -303,7 +311,50 @@ void StreamApplier::translate(std::vector<std::string>& args, const Emit& emit) 
     }
   }
   count();
-  emit(stream_db_, std::move(args));
+  emit(target_db(stream_db_), std::move(args));
+}
+
+bool StreamApplier::filter_keys(const std::string& name, std::vector<std::string>& args) {
+  CommandKeys keys = command_keys(name, args);
+  if (keys.keyless()) return true;
+  auto sel = [&](size_t i) { return options_.filter.selects(args[i]); };
+  size_t written = static_cast<size_t>(std::count_if(keys.written.begin(), keys.written.end(), sel));
+  if (written == 0) {
+    ++stats_.filtered;
+    return false;
+  }
+  if (written == keys.written.size() && std::all_of(keys.read.begin(), keys.read.end(), sel)) return true;
+
+  // Selected and excluded keys in one command.
+  const size_t n = args.size();
+  std::vector<std::string> kept;
+  if (name == "DEL" || name == "UNLINK" || name == "TOUCH" || name == "EXISTS" || name == "PFCOUNT") {
+    kept.push_back(args[0]);
+    for (size_t i = 1; i < n; ++i)
+      if (sel(i)) kept.push_back(args[i]);
+  } else if ((name == "MSET" || name == "MSETNX") && n % 2 == 1) {
+    kept.push_back(args[0]);
+    for (size_t i = 1; i + 1 < n; i += 2)
+      if (sel(i)) kept.insert(kept.end(), {args[i], args[i + 1]});
+  } else if (n >= 3 && sel(1) && !sel(2)) {  // the first key's content leaves the selection
+    if (name == "RENAME" || name == "RENAMENX") kept = {"DEL", args[1]};
+    else if (name == "SMOVE" && n >= 4) kept = {"SREM", args[1], args[3]};
+    else if (name == "RPOPLPUSH" || name == "BRPOPLPUSH") kept = {"RPOP", args[1]};
+    else if ((name == "LMOVE" || name == "BLMOVE") && n >= 5) kept = {upper(args[3]) == "LEFT" ? "LPOP" : "RPOP", args[1]};
+  }
+  if (!kept.empty()) {
+    ++stats_.reduced;
+    args = std::move(kept);
+    return true;
+  }
+  ++stats_.unapplied;
+  std::vector<std::string> excluded;
+  for (size_t i : keys.written) if (!sel(i)) excluded.push_back("'" + log::printable(args[i], 60) + "'");
+  for (size_t i : keys.read) if (!sel(i)) excluded.push_back("'" + log::printable(args[i], 60) + "'");
+  note(fmt::format("DB {} {} mixes selected keys with excluded ones ({}): not applied, the selected keys it writes may "
+                   "diverge",
+                   stream_db_, describe_command(args), fmt::format("{}", fmt::join(excluded, ", "))));
+  return false;
 }
 
 // RESTORE key ttl payload [REPLACE] [ABSTTL] ...: the payload (type byte, value, 2-byte RDB version,

@@ -3,10 +3,21 @@
 // transaction on the target), FLUSHALL/FLUSHDB (selected DBs only, or a stop with --block-flush),
 // SWAPDB/MOVE/COPY across selected and unselected DBs, relative expiries from sources older than 7.0
 // (made absolute), --ttl-extend, scripts (outcome unconfirmed when the target lacks the script),
-// ferry's own heartbeat key (never applied), PING and REPLCONF (not applied).
+// ferry's own heartbeat key (never applied), PING and REPLCONF (not applied), --db-map (every DB
+// number the target sees is mapped) and --include/--exclude (the multi-key rule below).
+//
+// Key filters, one rule: a command is applied when every key it names is selected, and dropped
+// (counted as filtered) when none of the keys it writes is. When it mixes selected and excluded
+// keys, commands that act on each key alone keep only their selected keys (DEL, UNLINK, MSET,
+// MSETNX, TOUCH, PFCOUNT); a key moved out of the selection is removed (RENAME/RENAMENX -> DEL,
+// SMOVE -> SREM, RPOPLPUSH/LMOVE -> RPOP/LPOP); any other mix (a selected key computed from an
+// excluded one: SUNIONSTORE, COPY, RENAME into the selection, a script) is not applied and counted
+// as unapplied, a divergence named in the notes. Inside MULTI/EXEC each command follows the rule
+// and what is left stays one transaction.
 #pragma once
 
 #include "redis/connection.h"
+#include "task/key_selection.h"
 #include "task/migration_report.h"
 
 #include <functional>
@@ -20,6 +31,8 @@ namespace ferry::repl {
 
 struct ApplierOptions {
   std::vector<int> dbs;            // empty: every DB
+  DbMap db_map;                    // source DB -> target DB
+  KeyFilter filter;                // --include / --exclude
   long long ttl_extend_ms = 0;
   bool block_flush = false;        // FLUSHALL/FLUSHDB stop the task instead of being applied
   bool relative_expiries = false;  // the source is older than 7.0: EXPIRE & co. are relative
@@ -33,6 +46,8 @@ struct ApplierStats {
   uint64_t transactions = 0;
   uint64_t errors = 0;     // the target answered an error
   uint64_t unapplied = 0;  // could not be mirrored (e.g. MOVE from an unselected DB): a divergence
+  uint64_t filtered = 0;   // dropped: every key they write is excluded by --include/--exclude
+  uint64_t reduced = 0;    // applied to their selected keys only (DEL/MSET ... naming excluded keys too)
   std::map<std::string, uint64_t> per_command;
   std::vector<std::string> unconfirmed_scripts;  // "EVALSHA <sha> keys: a b" (first few)
   uint64_t unconfirmed_script_count = 0;
@@ -80,6 +95,9 @@ class StreamApplier {
   void send(std::vector<std::string> args);
   void select_target(int db);
   void rewrite_expiry(std::vector<std::string>& args);
+  // The key-filter rule (see above): false when the command is not applied; may rewrite `args`.
+  bool filter_keys(const std::string& name, std::vector<std::string>& args);
+  int target_db(int source_db) const { return options_.db_map.target(source_db); }
   // What one command of the stream means for the target: emit(db, command) for each command to
   // send there (none, one, or several). Used alone and for each command of a MULTI/EXEC.
   using Emit = std::function<void(int db, std::vector<std::string> command)>;

@@ -5,7 +5,6 @@
 #include "rdb/rdb_parser.h"
 #include "repl/replica_link.h"
 #include "repl/sync_state.h"
-#include "task/preflight.h"
 #include "task/disk_key_set.h"
 #include "task/progress.h"
 
@@ -130,9 +129,11 @@ std::unique_ptr<Connection> open_with_retry(const Endpoint& ep, const SyncOption
   }
 }
 
-// Every key of the selected DBs (all non-empty DBs when none are selected) into `keys`.
-void scan_keys(Connection& conn, const std::vector<int>& dbs, DiskKeySet& keys, const std::function<void()>& tick = {}) {
-  std::vector<int> which = dbs;
+// The target's keys this task answers for into `keys`: in the DBs the selected ones map to (every
+// non-empty DB when none are selected), and only those --include/--exclude select.
+void scan_target_keys(Connection& conn, const CopyOptions& copy, DiskKeySet& keys, const std::function<void()>& tick = {}) {
+  std::vector<int> which;
+  for (int db : copy.dbs) which.push_back(copy.target_db(db));
   if (which.empty())
     for (const auto& [name, value] : conn.info("keyspace"))
       if (name.rfind("db", 0) == 0) which.push_back(std::atoi(name.c_str() + 2));
@@ -142,7 +143,8 @@ void scan_keys(Connection& conn, const std::vector<int>& dbs, DiskKeySet& keys, 
     do {
       Reply r = conn.checked({"SCAN", cursor, "COUNT", "1000"});
       cursor = r.elements[0].str;
-      for (const auto& k : r.elements[1].elements) keys.add(db, k.str);
+      for (const auto& k : r.elements[1].elements)
+        if (copy.filter.selects(k.str)) keys.add(db, k.str);
       if (tick) tick();
     } while (cursor != "0");
   }
@@ -178,7 +180,7 @@ void full_resync(ReplicaLink& link, const PsyncResult& psync, Connection& target
                                                                                      ? fmt::format("{} keys failed", resync_report.failed)
                                                                                      : resync_report.stopped_because));
   DiskKeySet target_keys(options.work_dir);
-  if (delete_survivors) scan_keys(target, options.copy.dbs, target_keys, [&link] { link.keepalive(); });
+  if (delete_survivors) scan_target_keys(target, options.copy, target_keys, [&link] { link.keepalive(); });
   else
     log::warn("full resync after a restart in replace mode: the target's own keys are not known, so keys deleted on "
               "the source meanwhile are not removed from the target");
@@ -289,7 +291,8 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
   auto target = Connection::open(target_ep, options.timeouts);
   report.source = source->describe();
   report.target = target->describe();
-  report.dbs = options.copy.dbs;
+  options.copy.db_map.check(options.copy.dbs);
+  options.copy.describe_into(report);
   const std::string heartbeat_key = "ferry:heartbeat:" + options.task_id;
 
   ProgressMeter* meter = nullptr;  // exists while the snapshot is read
@@ -322,7 +325,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
     // With --on-conflict replace the target may hold keys of its own: a full resync must leave them.
     if (!options.snapshot_only && options.copy.on_conflict == ConflictMode::Replace) {
       preexisting = std::make_unique<DiskKeySet>(options.work_dir);
-      scan_keys(*target, options.copy.dbs, *preexisting);
+      scan_target_keys(*target, options.copy, *preexisting);
     }
   } else {
     // The keys on the target are this task's own writes: no conflict check. In replace mode the
@@ -336,6 +339,8 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
 
   ApplierOptions applier_options;
   applier_options.dbs = options.copy.dbs;
+  applier_options.db_map = options.copy.db_map;
+  applier_options.filter = options.copy.filter;
   applier_options.ttl_extend_ms = options.copy.ttl_extend_ms;
   applier_options.block_flush = options.block_flush;
   applier_options.relative_expiries = source->version() < 70000;

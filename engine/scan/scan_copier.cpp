@@ -39,8 +39,9 @@ std::vector<int> ScanCopier::selected_dbs() {
   return dbs;
 }
 
-void ScanCopier::check_conflicts(const std::vector<int>& dbs) {
-  for (int db : dbs) {
+void ScanCopier::check_conflicts(const std::vector<int>& source_dbs) {
+  for (int source_db : source_dbs) {
+    int db = options_.target_db(source_db);
     target_.select(db);
     long long size = target_.checked({"DBSIZE"}).integer;
     if (size == 0) continue;
@@ -77,6 +78,8 @@ MigrationReport ScanCopier::run() {
   if (options_.write_mode == WriteMode::Commands) target_rejects_dump_ = true;
 
   std::vector<int> dbs = selected_dbs();
+  options_.db_map.check(dbs);
+  options_.describe_into(report_);
   report_.dbs = dbs;
   for (int db : dbs) {
     source_.select(db);
@@ -108,14 +111,21 @@ MigrationReport ScanCopier::run() {
 
 void ScanCopier::copy_db(int db) {
   source_.select(db);
-  target_.select(db);
+  target_.select(options_.target_db(db));
+  // Filters are applied here rather than with SCAN MATCH, so every key left out is counted.
   std::string cursor = "0";
   do {
     Reply r = source_.checked({"SCAN", cursor, "COUNT", std::to_string(options_.scan_count)});
     cursor = r.elements[0].str;
     std::vector<std::string> keys;
     keys.reserve(r.elements[1].elements.size());
-    for (auto& k : r.elements[1].elements) keys.push_back(std::move(k.str));
+    for (auto& k : r.elements[1].elements) {
+      if (!options_.filter.selects(k.str)) {
+        ++report_.filtered;
+        continue;
+      }
+      keys.push_back(std::move(k.str));
+    }
     copy_batch(db, keys);
     report_progress();
   } while (cursor != "0" && !fatal_);

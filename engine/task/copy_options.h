@@ -1,8 +1,10 @@
-// Options of a migration that every copy path shares (scan now; snapshot and sync later).
+// Options of a migration that every copy path shares: scan, snapshot, sync and RDB import.
 #pragma once
 
 #include "redis/connection.h"
 #include "scan/chunked_key_reader.h"
+#include "task/key_selection.h"
+#include "task/migration_report.h"
 
 #include <cstddef>
 #include <vector>
@@ -18,6 +20,8 @@ enum class WriteMode {
 
 struct CopyOptions {
   std::vector<int> dbs;  // empty: every non-empty DB of the source
+  DbMap db_map;          // --db-map: the target DB of each source DB
+  KeyFilter filter;      // --include / --exclude
   ConflictMode on_conflict = ConflictMode::Block;
   long long ttl_extend_ms = 0;
   WriteMode write_mode = WriteMode::Auto;
@@ -27,6 +31,14 @@ struct CopyOptions {
   ChunkLimits chunk;
   PipelineLimits pipeline;
   bool progress = false;            // draw the terminal progress line
+
+  int target_db(int source_db) const { return db_map.target(source_db); }
+  // The report's description of the selection.
+  void describe_into(MigrationReport& report) const {
+    report.dbs = dbs;
+    report.db_map = db_map.describe();
+    report.key_filter = filter.empty() ? "" : filter.describe();
+  }
 };
 
 }  // namespace ferry

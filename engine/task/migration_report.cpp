@@ -20,6 +20,9 @@ nlohmann::json MigrationReport::to_json() const {
   j["source"] = source;
   j["target"] = target;
   j["dbs"] = dbs;
+  if (!db_map.empty()) j["db_map"] = db_map;
+  if (!key_filter.empty()) j["key_filter"] = key_filter;
+  j["filtered"] = filtered;
   j["keys_total"] = keys_total;
   j["copied"] = copied;
   j["copied_chunked"] = copied_chunked;
@@ -51,6 +54,8 @@ std::string MigrationReport::summary_text() const {
       "  failed            {}\n",
       mode, complete ? "complete" : "INCOMPLETE", source, target, fmt::join(dbs, ","), copied, copied_chunked,
       skipped_expired, skipped_conflict, failed);
+  if (!db_map.empty()) out += fmt::format("  db-map            {}\n", db_map);
+  if (!key_filter.empty()) out += fmt::format("  filtered          {} keys left out ({})\n", filtered, key_filter);
   if (skipped_unsupported) out += fmt::format("  skipped-unsupported {} (data the target cannot hold)\n", skipped_unsupported);
   if (functions_loaded || scripts_loaded)
     out += fmt::format("  functions loaded  {} libraries, {} Lua scripts\n", functions_loaded, scripts_loaded);

@@ -21,11 +21,14 @@ struct MigrationReport {
   std::string source;  // Endpoint::describe(): no password
   std::string target;
   std::vector<int> dbs;
+  std::string db_map;             // --db-map as given ("0:1,5:6"), empty: none
+  std::string key_filter;         // --include/--exclude, described; empty: every key
   uint64_t keys_total = 0;        // DBSIZE of the selected DBs when the job started
   uint64_t copied = 0;            // written to the target
   uint64_t copied_chunked = 0;    // of those, through the native chunked writer
   uint64_t skipped_expired = 0;   // expired or deleted on the source before it could be written
   uint64_t skipped_conflict = 0;  // existed on the target and --on-conflict block
+  uint64_t filtered = 0;          // left out by --include/--exclude
   uint64_t failed = 0;            // the target rejected it (see failures)
   uint64_t not_attempted = 0;     // left when the job stopped early
   uint64_t skipped_unsupported = 0;  // data the target cannot hold, skipped with --skip-unsupported
@@ -40,7 +43,9 @@ struct MigrationReport {
   std::vector<KeyFailure> failures;  // the first few
   static constexpr size_t kMaxFailures = 20;
 
-  uint64_t handled() const { return copied + skipped_expired + skipped_conflict + failed + skipped_unsupported; }
+  uint64_t handled() const {
+    return copied + skipped_expired + skipped_conflict + failed + skipped_unsupported + filtered;
+  }
   void add_failure(int db, std::string key, std::string error);
   nlohmann::json to_json() const;
   std::string summary_text() const;

@@ -189,7 +189,7 @@ TEST_CASE("import options: db filter, conflicts, ttl-extend, expired keys", "[rd
     CHECK(blocked.exit_code == 1);
     CHECK(blocked.err.find("'keep'") != std::string::npos);
     CHECK(d->checked({"DBSIZE"}).integer == 1);
-    auto replaced = run_ferry({"migrate", "--mode", "rdb", "--rdb", file, "--target", target.uri(), "--on-conflict", "replace"});
+    auto replaced = run_ferry({"migrate", "--mode", "rdb", "--rdb", file, "--target", target.uri(), "--on-conflict", "replace", "--accept-warnings"});
     CHECK(replaced.exit_code == 0);
     CHECK(d->checked({"GET", "keep"}).str == "v");
   }
@@ -230,7 +230,7 @@ TEST_CASE("functions: an existing library is a conflict unless replace, and old 
   CHECK(blocked.exit_code == 1);
   CHECK(blocked.out.find("function library") != std::string::npos);
   CHECK(d->checked({"FCALL", "f", "0"}).str == "old");
-  auto replaced = run_ferry({"migrate", "--mode", "rdb", "--rdb", file, "--target", target.uri(), "--on-conflict", "replace"});
+  auto replaced = run_ferry({"migrate", "--mode", "rdb", "--rdb", file, "--target", target.uri(), "--on-conflict", "replace", "--accept-warnings"});
   CHECK(replaced.exit_code == 0);
   CHECK(d->checked({"FCALL", "f", "0"}).str == "new");
 

@@ -60,7 +60,7 @@ TEST_CASE("a gap past the backlog ends in a full resync done right: no duplicate
   s->checked({"RPUSH", "list", "a", "b", "c"});
   for (int i = 0; i < 20; ++i) s->checked({"SET", "doomed:" + std::to_string(i), "x"});
   std::string report = dst.dir() + "/r.json";
-  BackgroundFerry ferry(sync_args(src, dst, {"--on-conflict", "replace", "--report", report}));
+  BackgroundFerry ferry(sync_args(src, dst, {"--on-conflict", "replace", "--accept-warnings", "--report", report}));
   for (int i = 0; i < 100 && d->checked({"EXISTS", "doomed:19"}).integer == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ::kill(ferry.pid(), SIGSTOP);  // ferry cannot reconnect while the gap grows past the backlog
@@ -100,6 +100,7 @@ TEST_CASE("a target out of memory stops the task naming the command and key", "[
   small.maxmemory_policy = "noeviction";
   RedisServer src, dst(small);
   BackgroundFerry ferry(sync_args(src, dst, {"--accept-warnings"}));
+  test::wait_for_replica(*test::connect(src), 30);
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   auto s = test::connect(src);
   for (int i = 0; i < 400; ++i) s->checked({"SET", "big:" + std::to_string(i), std::string(20000, 'x')});
@@ -118,6 +119,7 @@ TEST_CASE("a restarted ferry resumes from its state file: partial resync after a
   load.round();
   {
     BackgroundFerry first(sync_args(src, dst, {"--state", state}));
+    test::wait_for_replica(*s, 30);
     for (int i = 0; i < 3; ++i) load.round();
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     CHECK(first.stop().exit_code == 0);
@@ -144,6 +146,7 @@ TEST_CASE("ferry killed with SIGKILL mid-stream, or a target restarted empty, en
   load.round();
   {
     BackgroundFerry first(sync_args(src, *dst, {"--state", state}));
+    test::wait_for_replica(*s, 30);
     std::this_thread::sleep_for(std::chrono::milliseconds(800));
     for (int i = 0; i < 10; ++i) load.round();
     ::kill(first.pid(), SIGKILL);
@@ -174,6 +177,7 @@ TEST_CASE("a target that restarts mid-stream is reconnected and resynced, ending
   load.round();
   std::string report = src.dir() + "/r.json";
   BackgroundFerry ferry(sync_args(src, *dst, {"--report", report}));
+  test::wait_for_replica(*s, 30);
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   for (int i = 0; i < 3; ++i) load.round();
   int port = dst->port();

@@ -117,6 +117,7 @@ TEST_CASE("until-caught-up exits once the target is level, and the heartbeat nev
   std::string report = dst.dir() + "/r.json";
   {
     BackgroundFerry ferry(args(src, dst, "sync", {"--task-id", "t1", "--report", report}));
+    test::wait_for_replica(*s, 30);
     std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // a few heartbeats go round
     REQUIRE(ferry.stop().exit_code == 0);
   }
@@ -152,6 +153,7 @@ TEST_CASE("sync with --db: flushes, SWAPDB, MOVE across selected and unselected 
   s->checked({"SET", "unselected", "1"});
   auto d = test::connect(dst);
   BackgroundFerry ferry(args(src, dst, "sync", {"--db", "0,1", "--no-heartbeat"}));
+  test::wait_for_replica(*s, 30);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   d->select(5);
   d->checked({"SET", "target-own", "keep"});  // DB 5 is not ferry's
@@ -199,6 +201,7 @@ TEST_CASE("scripts: effects from 7.0, verbatim EVAL from Redis 6.0", "[repl][syn
     RedisServer src, dst;
     auto s = test::connect(src);
     BackgroundFerry ferry(args(src, dst, "sync", {"--no-heartbeat"}));
+    test::wait_for_replica(*s, 30);
     std::this_thread::sleep_for(std::chrono::milliseconds(1000));
     for (int i = 0; i < 20; ++i)
       s->checked({"EVAL", "redis.call('INCR', KEYS[1]); redis.call('RPUSH', KEYS[2], ARGV[1]); return 1", "2", "c", "l",
@@ -223,6 +226,7 @@ TEST_CASE("scripts: effects from 7.0, verbatim EVAL from Redis 6.0", "[repl][syn
     s->checked({"SET", "before", "1", "EX", "5000"});
     std::string report = dst.dir() + "/r.json";
     BackgroundFerry ferry(args(src, dst, "sync", {"--no-heartbeat", "--accept-warnings", "--report", report}));
+    test::wait_for_replica(*s, 30);
     std::this_thread::sleep_for(std::chrono::milliseconds(1000));
     for (int i = 0; i < 20; ++i) {
       s->checked({"EVAL", "redis.call('INCR', KEYS[1]); return 1", "1", "counter"});
@@ -263,6 +267,9 @@ TEST_CASE("a source that refuses PSYNC is synced with SYNC", "[repl][sync]") {
   sim::fill_mixed_dataset(*s, fill);
   SECTION("snapshot") {
     auto r = run_ferry(args(src, dst, "snapshot"));
+    REQUIRE(r.exit_code == 2);  // the precheck warns: without PSYNC every reconnect is a full resync
+    CHECK(r.err.find("PSYNC is renamed or disabled") != std::string::npos);
+    r = run_ferry(args(src, dst, "snapshot", {"--accept-warnings"}));
     REQUIRE(r.exit_code == 0);
     CHECK(r.err.find("using SYNC") != std::string::npos);
     test::require_identical(*s, *test::connect(dst));
@@ -270,7 +277,7 @@ TEST_CASE("a source that refuses PSYNC is synced with SYNC", "[repl][sync]") {
   SECTION("sync until caught up") {
     sim::CommandWorkload load(*s, 4);
     load.round();
-    auto r = run_ferry(args(src, dst, "sync", {"--until-caught-up", "--no-heartbeat"}));
+    auto r = run_ferry(args(src, dst, "sync", {"--until-caught-up", "--no-heartbeat", "--accept-warnings"}));
     REQUIRE(r.exit_code == 0);
     ComparisonOptions cmp;
     cmp.group_entries_read = false;
@@ -284,6 +291,7 @@ TEST_CASE("a throttled sync still converges, and scripts from the stream are cou
   std::string report = dst.dir() + "/r.json";
   BackgroundFerry ferry(args(src, dst, "sync", {"--max-ops", "200", "--max-bytes", "100000", "--no-heartbeat",
                                                   "--report", report}));
+  test::wait_for_replica(*s, 30);  // the writes below go through the stream
   sim::CommandWorkload load(*s, 12);
   for (int i = 0; i < 5; ++i) load.round();
   auto eq = wait_equal(*s, *test::connect(dst), 30);
@@ -307,6 +315,7 @@ TEST_CASE("a RESTORE in the stream that the target refuses is written with nativ
   auto s = test::connect(src);
   std::string report = dst.dir() + "/r.json";
   BackgroundFerry ferry(args(src, dst, "sync", {"--no-heartbeat", "--accept-warnings", "--report", report}));
+  test::wait_for_replica(*s, 30);
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   s->checked({"RPUSH", "orig", "a", "b", "c"});
   s->checked({"HSET", "h", "f", "v"});
