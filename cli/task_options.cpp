@@ -232,7 +232,11 @@ std::vector<ConfigProblem> load_task_file(const std::string& path, CLI::App& app
     }
     auto it = std::find_if(file_keys().begin(), file_keys().end(),
                            [&](const FileKey& k) { return !*k.section && top == k.key; });
-    if (it == file_keys().end())
+    if (it == file_keys().end() && node.is_table())
+      problem_at(name.source(), fmt::format("unknown section [{}] (sections: [source], [target], [select], [write], "
+                                            "[sync], [connection], [output])",
+                                            top));
+    else if (it == file_keys().end())
       problem_at(name.source(), fmt::format("unknown key '{}' (top-level keys: {}; sections: [source], [target], [select], "
                                 "[write], [sync], [connection], [output])",
                                 top, known_in("")));

@@ -120,3 +120,122 @@ TEST_CASE("an unreachable server is exit 4, ahead of failed checks", "[precheck]
   CHECK(r.exit_code == 4);
   CHECK(status_of(nlohmann::json::parse(r.out), "target-connection") == "fail");
 }
+
+TEST_CASE("an older target warns on versions, fails on data it cannot hold, and on module keys", "[precheck][versions]") {
+  auto redis8 = test::other_server("redis-8.0");
+  if (!redis8) {
+    WARN("skipped: redis-8.0 not fetched (run tools/fetch-servers)");
+    return;
+  }
+  RedisServerOptions o;
+  o.binary = *redis8;
+  RedisServer src(o), dst;  // Redis 8.0 -> the system's 7.0
+  auto s = test::connect(src);
+  s->checked({"SET", "a", "1"});
+  auto j = precheck(src, dst, {}, 2);
+  CHECK(status_of(j, "versions") == "warn");
+  CHECK(status_of(j, "modules") == "warn");  // Redis 8 lists vectorset; no keys of it yet
+  CHECK(status_of(j, "unsupported-data") == "pass");
+
+  s->checked({"HSET", "h", "f", "v"});
+  s->checked({"HPEXPIRE", "h", "100000", "FIELDS", "1", "f"});
+  j = precheck(src, dst, {}, 1);
+  CHECK(status_of(j, "unsupported-data") == "fail");
+  s->checked({"DEL", "h"});
+
+  s->checked({"VADD", "vectors", "VALUES", "2", "1", "0", "item"});
+  j = precheck(src, dst, {}, 1);
+  CHECK(status_of(j, "modules") == "fail");
+  for (const auto& c : j["checks"])
+    if (c["name"] == "modules") CHECK(c["found"].get<std::string>().find("'vectors'") != std::string::npos);
+  // Leaving the module keys out is the way past it; the check still fails (it looks at the source).
+  auto skipped = precheck(src, dst, {"--skip-check", "modules", "--skip-check", "versions"}, 0);
+  for (const auto& c : skipped["checks"])
+    if (c["name"] == "modules") CHECK(c["ignored"] == true);
+}
+
+TEST_CASE("a target user without RESTORE, a wrong password, a cluster node", "[precheck]") {
+  SECTION("target-permission") {
+    RedisServerOptions o;
+    o.acl_users = {"norestore on >pw ~* &* +@all -restore"};
+    RedisServer src, dst(o);
+    auto r = run_ferry({"precheck", "--source", src.uri(), "--target", dst.uri("norestore", "pw"), "--json"});
+    CHECK(r.exit_code == 1);
+    CHECK(status_of(nlohmann::json::parse(r.out), "target-permission") == "fail");
+    CHECK(r.out.find("pw") == std::string::npos);  // the password is not shown
+  }
+  SECTION("a wrong password is exit 4") {
+    RedisServerOptions o;
+    o.requirepass = "right-secret";
+    RedisServer src(o), dst;
+    auto r = run_ferry({"precheck", "--source", src.uri("default", "wrong-secret"), "--target", dst.uri(), "--json"});
+    CHECK(r.exit_code == 4);
+    CHECK(status_of(nlohmann::json::parse(r.out), "source-connection") == "fail");
+    CHECK(r.out.find("wrong-secret") == std::string::npos);
+    CHECK(r.err.find("wrong-secret") == std::string::npos);
+  }
+  SECTION("cluster mode fails with a clear message") {
+    RedisServerOptions o;
+    o.extra_args = {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"};
+    RedisServer src, dst(o);
+    auto j = precheck(src, dst, {}, 1);
+    CHECK(status_of(j, "cluster") == "fail");
+  }
+}
+
+TEST_CASE("a key above the target's proto-max-bulk-len is found by sampling", "[precheck]") {
+  RedisServerOptions o;
+  o.config = {{"proto-max-bulk-len", "1mb"}};
+  RedisServer src, dst(o);
+  test::connect(src)->checked({"SET", "huge", std::string(3 << 20, 'x')});
+  auto j = precheck(src, dst, {}, 2);
+  CHECK(status_of(j, "big-keys") == "warn");
+}
+
+TEST_CASE("db-map: databases and existing keys are checked on the mapped target DBs", "[precheck][filter]") {
+  RedisServerOptions few_dbs;
+  few_dbs.databases = 4;
+  RedisServer src, dst(few_dbs);
+  auto s = test::connect(src);
+  s->select(5);
+  s->checked({"SET", "a", "1"});
+  auto missing = precheck(src, dst, {"--db", "5"}, 1);
+  CHECK(status_of(missing, "databases") == "fail");
+  auto mapped = precheck(src, dst, {"--db", "5", "--db-map", "5:2"}, 0);
+  CHECK(status_of(mapped, "databases") == "pass");
+  auto d = test::connect(dst);
+  d->select(2);
+  d->checked({"SET", "busy", "1"});
+  auto busy = precheck(src, dst, {"--db", "5", "--db-map", "5:2"}, 1);
+  CHECK(status_of(busy, "existing-keys") == "fail");
+  for (const auto& c : busy["checks"])
+    if (c["name"] == "existing-keys") CHECK(c["found"].get<std::string>().find("DB 2: 1 keys, e.g. 'busy'") != std::string::npos);
+}
+
+TEST_CASE("mode rdb checks the file: exit 5 when unreadable, its used-mem against the target", "[precheck][rdb]") {
+  RedisServer src, dst;
+  auto s = test::connect(src);
+  s->checked({"SET", "a", "1"});
+  s->checked({"SAVE"});
+  std::string file = src.dir() + "/dump.rdb";
+  auto ok = run_ferry({"precheck", "--mode", "rdb", "--rdb", file, "--target", dst.uri(), "--json"});
+  CHECK(ok.exit_code == 0);
+  auto j = nlohmann::json::parse(ok.out);
+  CHECK(status_of(j, "rdb-file") == "pass");
+  CHECK(status_of(j, "source-connection") == "absent");
+  auto missing = run_ferry({"precheck", "--mode", "rdb", "--rdb", src.dir() + "/nope.rdb", "--target", dst.uri(), "--json"});
+  CHECK(missing.exit_code == 5);
+  CHECK(status_of(nlohmann::json::parse(missing.out), "rdb-file") == "fail");
+}
+
+TEST_CASE("skip-check names must exist, and an ignored failure does not count", "[precheck]") {
+  RedisServer src, dst;
+  test::connect(src)->checked({"SET", "a", "1"});
+  test::connect(dst)->checked({"SET", "a", "2"});
+  auto bad = run_ferry({"precheck", "--source", src.uri(), "--target", dst.uri(), "--skip-check", "no-such-check"});
+  CHECK(bad.exit_code == 3);
+  CHECK(bad.err.find("no-such-check") != std::string::npos);
+  auto j = precheck(src, dst, {"--skip-check", "existing-keys"}, 0);
+  CHECK(j["status"] == "pass");
+  CHECK(status_of(j, "existing-keys") == "fail");
+}

@@ -36,7 +36,7 @@ bool match_element(std::string_view p, size_t pi, unsigned char c, size_t& len) 
     if (p[i] == '\\' && i + 1 < p.size()) {
       hit |= static_cast<unsigned char>(p[i + 1]) == c;
       i += 2;
-    } else if (i + 2 < p.size() && p[i + 1] == '-' && p[i + 2] != ']') {
+    } else if (i + 2 < p.size() && p[i + 1] == '-') {  // as Redis: "[a-]" is a range ending at ']'...
       unsigned char lo = static_cast<unsigned char>(p[i]), hi = static_cast<unsigned char>(p[i + 2]);
       if (lo > hi) std::swap(lo, hi);
       hit |= c >= lo && c <= hi;
