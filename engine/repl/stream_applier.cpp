@@ -29,13 +29,21 @@ std::string describe_command(const std::vector<std::string>& args) {
 }  // namespace
 
 nlohmann::json ApplierStats::to_json() const {
-  return {{"commands", commands},     {"skipped", skipped},
+  nlohmann::json j{{"commands", commands},     {"skipped", skipped},
           {"transactions", transactions}, {"errors", errors},
           {"unapplied", unapplied},   {"filtered", filtered},
           {"reduced", reduced},       {"per_command", per_command},
           {"unconfirmed_scripts", unconfirmed_script_count},
           {"unconfirmed_script_examples", unconfirmed_scripts},
           {"notes", notes}};
+  auto keys = [](const std::vector<std::pair<int, std::string>>& list) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [db, key] : list) out.push_back({{"db", db}, {"key", key}});
+    return out;
+  };
+  j["unconfirmed_script_keys"] = keys(unconfirmed_script_keys);
+  j["oom_rejected"] = keys(oom_rejected);
+  return j;
 }
 
 StreamApplier::StreamApplier(Connection& target, ApplierOptions options)
@@ -65,9 +73,13 @@ void StreamApplier::send(std::vector<std::string> args) {
   std::string what = fmt::format("DB {} {}", target_db_, describe_command(args));
   std::optional<std::vector<std::string>> restore;  // kept in case the payload is refused
   if (upper(args[0]) == "RESTORE") restore = args;
-  pipe_->send(args, [this, what, db = target_db_, restore = std::move(restore)](Reply&& r) {
+  std::string key = args.size() > 1 ? log::printable(args[1]) : std::string();
+  pipe_->send(args, [this, what, db = target_db_, source_db = stream_db_, key = std::move(key),
+                     restore = std::move(restore)](Reply&& r) {
     if (!r.is_error()) return;
     auto kind = classify_error(r.str);
+    if (kind == RedisErrorKind::Oom && !key.empty() && stats_.oom_rejected.size() < ApplierStats::kMaxKeys)
+      stats_.oom_rejected.emplace_back(source_db, key);
     if (restore && kind == RedisErrorKind::BadPayload) {
       rejected_restores_.emplace_back(db, *restore);
       return;
@@ -302,6 +314,10 @@ void StreamApplier::translate(std::vector<std::string>& args, const Emit& emit) 
     // Only sources older than 7.0 with verbatim script replication send scripts: the target runs
     // them again, so their outcome is not confirmed. The keys they declare are listed.
     ++stats_.unconfirmed_script_count;
+    long long declared = std::atoll(args[2].c_str());
+    for (long long k = 0; k < declared && 3 + k < static_cast<long long>(args.size()); ++k)
+      if (stats_.unconfirmed_script_keys.size() < ApplierStats::kMaxKeys)
+        stats_.unconfirmed_script_keys.emplace_back(stream_db_, log::printable(args[3 + k]));
     if (stats_.unconfirmed_scripts.size() < 20) {
       std::string keys;
       long long numkeys = std::atoll(args[2].c_str());

@@ -52,6 +52,10 @@ struct ApplierStats {
   std::vector<std::string> unconfirmed_scripts;  // "EVALSHA <sha> keys: a b" (first few)
   uint64_t unconfirmed_script_count = 0;
   std::vector<std::string> notes;                // first few errors and unapplied commands
+  // (source DB, printable key) of keys written by unconfirmed scripts and of commands the target
+  // refused with OOM, the first kMaxKeys each: ferry verify explains divergences with them.
+  std::vector<std::pair<int, std::string>> unconfirmed_script_keys, oom_rejected;
+  static constexpr size_t kMaxKeys = 10000;
   nlohmann::json to_json() const;
 };
 

@@ -38,6 +38,9 @@ struct CopyOptions {
     report.dbs = dbs;
     report.db_map = db_map.describe();
     report.key_filter = filter.empty() ? "" : filter.describe();
+    report.include = filter.include_texts();
+    report.exclude = filter.exclude_texts();
+    report.ttl_extend_ms = ttl_extend_ms;
   }
 };
 

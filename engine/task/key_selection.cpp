@@ -135,6 +135,18 @@ std::string KeyFilter::describe() const {
   return parts.empty() ? "every key" : fmt::format("{}", fmt::join(parts, ", "));
 }
 
+std::vector<std::string> KeyFilter::include_texts() const {
+  std::vector<std::string> out;
+  for (const auto& p : include_) out.push_back(p.text());
+  return out;
+}
+
+std::vector<std::string> KeyFilter::exclude_texts() const {
+  std::vector<std::string> out;
+  for (const auto& p : exclude_) out.push_back(p.text());
+  return out;
+}
+
 DbMap DbMap::parse(const std::string& text) {
   DbMap out;
   std::set<int> targets;

@@ -41,6 +41,8 @@ class KeyFilter {
   bool selects(std::string_view key) const;
   bool empty() const { return include_.empty() && exclude_.empty(); }
   std::string describe() const;
+  std::vector<std::string> include_texts() const;
+  std::vector<std::string> exclude_texts() const;
 
  private:
   std::vector<KeyPattern> include_, exclude_;

@@ -11,6 +11,8 @@ namespace ferry {
 
 void MigrationReport::add_failure(int db, std::string key, std::string error) {
   ++failed;
+  if (error.find("OOM") != std::string::npos)  // the target's "OOM command not allowed ...", as quoted
+    if (oom_rejected.size() < kMaxKeyLists) oom_rejected.push_back({db, key, ""});
   if (failures.size() < kMaxFailures) failures.push_back({db, std::move(key), std::move(error)});
 }
 
@@ -23,6 +25,11 @@ nlohmann::json MigrationReport::to_json() const {
   if (!db_map.empty()) j["db_map"] = db_map;
   if (!key_filter.empty()) j["key_filter"] = key_filter;
   j["filtered"] = filtered;
+  j["include"] = include;
+  j["exclude"] = exclude;
+  j["ttl_extend_ms"] = ttl_extend_ms;
+  auto& oom = j["oom_rejected"] = nlohmann::json::array();
+  for (const auto& x : oom_rejected) oom.push_back({{"db", x.db}, {"key", x.key}});
   j["keys_total"] = keys_total;
   j["copied"] = copied;
   j["copied_chunked"] = copied_chunked;

@@ -23,6 +23,8 @@ struct MigrationReport {
   std::vector<int> dbs;
   std::string db_map;             // --db-map as given ("0:1,5:6"), empty: none
   std::string key_filter;         // --include/--exclude, described; empty: every key
+  std::vector<std::string> include, exclude;  // the patterns themselves (ferry verify reads them back)
+  long long ttl_extend_ms = 0;    // --ttl-extend (ferry verify explains expiry shifts with it)
   uint64_t keys_total = 0;        // DBSIZE of the selected DBs when the job started
   uint64_t copied = 0;            // written to the target
   uint64_t copied_chunked = 0;    // of those, through the native chunked writer
@@ -42,6 +44,10 @@ struct MigrationReport {
   std::vector<std::string> warnings;
   std::vector<KeyFailure> failures;  // the first few
   static constexpr size_t kMaxFailures = 20;
+  // Keys the target refused with OOM (printable form, the first kMaxKeyLists): ferry verify
+  // explains their absence with it.
+  std::vector<KeyFailure> oom_rejected;
+  static constexpr size_t kMaxKeyLists = 10000;
 
   uint64_t handled() const {
     return copied + skipped_expired + skipped_conflict + failed + skipped_unsupported + filtered;

@@ -1,0 +1,67 @@
+// Why a key differs after the last round of `ferry verify`: exactly one known cause per divergence,
+// or `unexplained` with its evidence. The migration's own report (--task-report) tells what the
+// task selected, how it shifted expiries, and which keys it could not write or confirm.
+#pragma once
+
+#include "task/key_selection.h"
+#include "verify/key_compare.h"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ferry {
+
+enum class Cause { Filtered, Expired, TtlExtended, OomRejected, LuaUnconfirmed, Evicted, ListDuplicates, StaleExtra, Unexplained };
+const char* cause_name(Cause cause);
+const std::vector<Cause>& all_causes();
+
+// What a migration task reported about itself (`ferry migrate --report`).
+struct TaskContext {
+  bool present = false;
+  std::vector<int> dbs;  // empty: every DB
+  DbMap db_map;
+  KeyFilter filter;
+  long long ttl_extend_ms = 0;
+  std::set<std::pair<int, std::string>> oom_rejected;     // (source DB, printable key)
+  std::set<std::pair<int, std::string>> script_written;   // keys of unconfirmed scripts
+  // Reads a report file; throws FerryError(CorruptInput) naming the file for one that is not JSON.
+  static TaskContext from_report_file(const std::string& path);
+  bool selects(int db, const std::string& key) const;
+};
+
+struct Divergence {
+  int db = 0;
+  std::string key;  // printable
+  std::string type;
+  Difference difference = Difference::None;
+  Cause cause = Cause::Unexplained;
+  std::string detail;
+  nlohmann::json to_json() const;
+};
+
+class DivergenceExplainer {
+ public:
+  // `expiry_window_ms`: a key expiring within this much of now counts as expiring (the two servers
+  // expire it at slightly different moments).
+  DivergenceExplainer(Connection& source, Connection& target, const TaskContext& task, long long ttl_tolerance_ms,
+                      size_t window);
+  // Both connections must be on the verdict's DBs (as KeyComparator::compare left them).
+  Divergence explain(const KeyVerdict& verdict);
+
+ private:
+  bool has_repeated_run(const std::string& key, long long source_len, long long target_len);
+
+  Connection& source_;
+  Connection& target_;
+  const TaskContext& task_;
+  long long tolerance_ms_;
+  size_t window_;
+  bool evicting_ = false;
+  std::string eviction_evidence_;
+};
+
+}  // namespace ferry

@@ -1,0 +1,244 @@
+#include "verify/validator.h"
+
+#include "core/error.h"
+#include "core/log.h"
+#include "task/disk_key_set.h"
+#include "task/progress.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+namespace ferry {
+namespace {
+
+const std::string kHeartbeatPrefix = "ferry:heartbeat:";
+
+std::map<int, long long> keyspace(Connection& conn) {
+  std::map<int, long long> out;
+  for (const auto& [name, value] : conn.info("keyspace"))
+    if (name.rfind("db", 0) == 0) out[std::atoi(name.c_str() + 2)] = std::atoll(value.c_str() + value.find("keys=") + 5);
+  return out;
+}
+
+const char* level_name(CompareLevel l) {
+  return l == CompareLevel::Full ? "full" : l == CompareLevel::Length ? "length" : "outline";
+}
+
+// Runs the rounds; one per object so the state shared by the steps stays in one place.
+class Verifier {
+ public:
+  Verifier(Connection& source, Connection& target, const VerifyOptions& o, VerifyReport& report)
+      : source_(source), target_(target), o_(o), report_(report), comparator_(source, target, o.compare) {}
+
+  void run() {
+    std::vector<int> dbs = choose_dbs();
+    report_.dbs = dbs;
+    uint64_t total = 0;
+    auto sizes = keyspace(source_);
+    for (int db : dbs) total += sizes.count(db) ? sizes[db] : 0;
+    ProgressMeter meter(total, o_.progress);
+    meter_ = &meter;
+
+    auto pending = std::make_unique<DiskKeySet>(o_.work_dir);
+    last_round_ = o_.rounds <= 1;
+    for (int db : dbs) first_round_db(db, *pending);
+    meter.finish();
+    meter_ = nullptr;
+    report_.differing_per_round.push_back(last_round_ ? report_.divergences : pending->size());
+
+    for (int round = 2; round <= o_.rounds && pending->size() > 0; ++round) {
+      log::info("round {}: rechecking {} keys in {:.1f} s", round, pending->size(), o_.interval_seconds);
+      std::this_thread::sleep_for(std::chrono::duration<double>(o_.interval_seconds));
+      last_round_ = round == o_.rounds;
+      auto next = std::make_unique<DiskKeySet>(o_.work_dir);
+      std::map<int, std::vector<std::string>> batches;
+      DiskKeySet::for_each_not_in(*pending, {}, [&](int db, const std::string& key) {
+        auto& batch = batches[db];
+        batch.push_back(key);
+        if (batch.size() >= o_.batch) {
+          compare_batch(db, batch, *next);
+          batch.clear();
+        }
+      });
+      for (auto& [db, batch] : batches)
+        if (!batch.empty()) compare_batch(db, batch, *next);
+      report_.differing_per_round.push_back(last_round_ ? report_.divergences : next->size());
+      pending = std::move(next);
+    }
+    // Keys that differed up to the round limit ended before it when nothing was left: they are all
+    // explained already (last_round_ was set when recorded).
+    report_.not_reproducible = comparator_.not_reproducible;
+    report_.not_reproducible_samples = comparator_.not_reproducible_samples;
+  }
+
+ private:
+  // Every DB non-empty on either side (a target DB counts through --db-map's inverse).
+  std::vector<int> choose_dbs() {
+    if (!o_.dbs.empty()) return o_.dbs;
+    std::set<int> out;
+    for (const auto& [db, n] : keyspace(source_)) out.insert(db);
+    for (const auto& [tdb, n] : keyspace(target_)) {
+      int source_db = -1;
+      for (const auto& [s, t] : o_.db_map.pairs())
+        if (t == tdb) source_db = s;
+      if (source_db < 0 && !o_.db_map.pairs().count(tdb)) source_db = tdb;
+      if (source_db >= 0) out.insert(source_db);
+    }
+    return {out.begin(), out.end()};
+  }
+
+  void select(int db) {
+    source_.select(db);
+    target_.select(o_.db_map.target(db));
+  }
+
+  void first_round_db(int db, DiskKeySet& pending) {
+    select(db);
+    // Source keys.
+    std::string cursor = "0";
+    do {
+      Reply r = source_.checked({"SCAN", cursor, "COUNT", std::to_string(o_.scan_count)});
+      cursor = r.elements[0].str;
+      std::vector<std::string> keys;
+      for (auto& k : r.elements[1].elements)
+        if (k.str.rfind(kHeartbeatPrefix, 0) != 0) keys.push_back(std::move(k.str));
+      for (size_t at = 0; at < keys.size(); at += o_.batch) {
+        std::vector<std::string> batch(keys.begin() + static_cast<long>(at),
+                                       keys.begin() + static_cast<long>(std::min(keys.size(), at + o_.batch)));
+        report_.keys_compared += batch.size();
+        compare_batch(db, batch, pending);
+        if (meter_) meter_->update(report_.keys_compared, 0);
+      }
+    } while (cursor != "0");
+    // Target keys the source does not have.
+    cursor = "0";
+    do {
+      Reply r = target_.checked({"SCAN", cursor, "COUNT", std::to_string(o_.scan_count)});
+      cursor = r.elements[0].str;
+      std::vector<std::string> keys;
+      for (auto& k : r.elements[1].elements)
+        if (k.str.rfind(kHeartbeatPrefix, 0) != 0) keys.push_back(std::move(k.str));
+      std::vector<Reply> exists(keys.size());
+      {
+        Pipeline pipe(source_, o_.compare.pipeline);
+        for (size_t i = 0; i < keys.size(); ++i)
+          pipe.send({"EXISTS", keys[i]}, [&exists, i](Reply&& e) { exists[i] = std::move(e); });
+        pipe.drain();
+      }
+      std::vector<std::string> extra;
+      for (size_t i = 0; i < keys.size(); ++i)
+        if (exists[i].is_integer() && exists[i].integer == 0) extra.push_back(std::move(keys[i]));
+      report_.keys_compared += extra.size();
+      if (!extra.empty()) compare_batch(db, extra, pending);
+    } while (cursor != "0");
+  }
+
+  void compare_batch(int db, const std::vector<std::string>& keys, DiskKeySet& next) {
+    select(db);
+    for (auto& v : comparator_.compare(db, keys)) {
+      if (v.difference == Difference::None) continue;
+      if (!last_round_) {
+        next.add(db, v.key);
+        continue;
+      }
+      if (!explainer_) explainer_ = std::make_unique<DivergenceExplainer>(source_, target_, o_.task, o_.compare.ttl_tolerance_ms,
+                                                                          o_.compare.window);
+      select(db);
+      Divergence d = explainer_->explain(v);
+      ++report_.divergences;
+      ++report_.by_cause[cause_name(d.cause)];
+      if (report_.samples.size() < o_.max_samples) report_.samples.push_back(std::move(d));
+    }
+  }
+
+  Connection& source_;
+  Connection& target_;
+  const VerifyOptions& o_;
+  VerifyReport& report_;
+  KeyComparator comparator_;
+  std::unique_ptr<DivergenceExplainer> explainer_;
+  ProgressMeter* meter_ = nullptr;
+  bool last_round_ = false;
+};
+
+}  // namespace
+
+uint64_t VerifyReport::unexplained() const {
+  auto it = by_cause.find("unexplained");
+  return it == by_cause.end() ? 0 : it->second;
+}
+
+int VerifyReport::exit_code() const {
+  if (unexplained() > 0 || (strict && divergences > 0)) return static_cast<int>(ExitCode::Failed);
+  return static_cast<int>(ExitCode::Ok);
+}
+
+nlohmann::json VerifyReport::to_json() const {
+  nlohmann::json causes = nlohmann::json::object();
+  for (Cause c : all_causes()) causes[cause_name(c)] = by_cause.count(cause_name(c)) ? by_cause.at(cause_name(c)) : 0;
+  nlohmann::json j{{"summary",
+                    {{"keys_compared", keys_compared},
+                     {"divergences", divergences},
+                     {"by_cause", causes},
+                     {"unexplained", unexplained()},
+                     {"rounds", differing_per_round.size()},
+                     {"differing_per_round", differing_per_round},
+                     {"not_reproducible", not_reproducible},
+                     {"compare", compare_level},
+                     {"strict", strict},
+                     {"seconds", seconds}}},
+                   {"source", source},
+                   {"target", target},
+                   {"dbs", dbs},
+                   {"divergences", nlohmann::json::array()},
+                   {"not_reproducible", not_reproducible_samples}};
+  for (const auto& d : samples) j["divergences"].push_back(d.to_json());
+  return j;
+}
+
+std::string VerifyReport::to_table() const {
+  std::string out = fmt::format("ferry verify ({}): {} -> {}, DBs [{}]\n", compare_level, source, target, fmt::join(dbs, ","));
+  out += fmt::format("  keys compared     {}\n", keys_compared);
+  out += fmt::format("  rounds            {} (keys differing after each: {})\n", differing_per_round.size(),
+                     fmt::join(differing_per_round, ", "));
+  out += fmt::format("  divergences       {}\n", divergences);
+  for (Cause c : all_causes()) {
+    auto it = by_cause.find(cause_name(c));
+    if (it != by_cause.end() && it->second) out += fmt::format("    {:<16} {}\n", cause_name(c), it->second);
+  }
+  if (not_reproducible)
+    out += fmt::format("  not reproducible  {} (consumer-group entries-read: not a divergence)\n", not_reproducible);
+  size_t shown = 0;
+  for (const auto& d : samples) {
+    if (shown++ == 20) {
+      out += fmt::format("  ... {} more in the JSON report (--report)\n", samples.size() - 20);
+      break;
+    }
+    out += fmt::format("  {:<16} DB {} '{}' ({}): {}\n", cause_name(d.cause), d.db, d.key, d.type, d.detail);
+  }
+  out += fmt::format("  time              {:.2f} s\n", seconds);
+  out += fmt::format("verify: {}\n", divergences == 0         ? "identical"
+                                     : unexplained() == 0    ? (strict ? "FAILED (--strict: explained divergences)" : "every divergence explained")
+                                                             : "FAILED: unexplained divergences");
+  return out;
+}
+
+VerifyReport run_verify(const Endpoint& source_ep, const Endpoint& target_ep, const VerifyOptions& options) {
+  auto started = std::chrono::steady_clock::now();
+  auto source = Connection::open(source_ep, options.timeouts);
+  auto target = Connection::open(target_ep, options.timeouts);
+  VerifyReport report;
+  report.source = source->describe();
+  report.target = target->describe();
+  report.compare_level = level_name(options.compare.level);
+  report.strict = options.strict;
+  Verifier(*source, *target, options, report).run();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+}  // namespace ferry
