@@ -103,24 +103,28 @@ Divergence DivergenceExplainer::explain(const KeyVerdict& v) {
   };
   if (!task_.selects(v.db, v.key)) return set(Cause::Filtered, "the task's DB selection or key filters leave it out");
 
-  // A key whose expiry comes (or came) within the window: the two servers expire it at slightly
-  // different moments, or one side already did.
+  std::pair<int, std::string> id{v.db, log::printable(v.key)};
+  if (task_.oom_rejected.count(id)) return set(Cause::OomRejected, "the task recorded an OOM error for it");
+  if (v.difference == Difference::MissingOnTarget && evicting_) return set(Cause::Evicted, eviction_evidence_);
+
+  // A key with an expiry that one side no longer has, or whose time has (almost) come: the two
+  // servers expire it at slightly different moments, or one side already did.
   const long long now = unix_ms();
   const long long window = std::max<long long>(1000, 2 * tolerance_ms_);
   auto expiring = [&](const KeyState& s) { return s.exists() && s.expire_ms >= 0 && s.expire_ms <= now + window; };
-  if (expiring(v.source) || expiring(v.target))
-    return set(Cause::Expired, fmt::format("it expires at {} (now {})",
-                                           expiring(v.source) ? v.source.expire_ms : v.target.expire_ms, now));
+  const KeyState& present = v.difference == Difference::MissingOnTarget ? v.source : v.target;
+  bool gone_with_expiry = (v.difference == Difference::MissingOnTarget || v.difference == Difference::ExtraOnTarget) &&
+                          present.expire_ms >= 0;
+  if (gone_with_expiry || expiring(v.source) || expiring(v.target)) {
+    long long at = gone_with_expiry ? present.expire_ms : expiring(v.source) ? v.source.expire_ms : v.target.expire_ms;
+    return set(Cause::Expired, fmt::format("it has an expiry (at {}, {} ms from now)", at, at - now));
+  }
 
   if (v.difference == Difference::Expiry && task_.ttl_extend_ms != 0 && v.source.expire_ms >= 0 && v.target.expire_ms >= 0 &&
       std::llabs(v.target.expire_ms - v.source.expire_ms - task_.ttl_extend_ms) <= std::max<long long>(tolerance_ms_, 1000))
     return set(Cause::TtlExtended, fmt::format("the task's --ttl-extend is {} ms", task_.ttl_extend_ms));
-
-  std::pair<int, std::string> id{v.db, log::printable(v.key)};
-  if (task_.oom_rejected.count(id)) return set(Cause::OomRejected, "the task recorded an OOM error for it");
   if (task_.script_written.count(id))
     return set(Cause::LuaUnconfirmed, "a script whose outcome the task could not confirm wrote it");
-  if (v.difference == Difference::MissingOnTarget && evicting_) return set(Cause::Evicted, eviction_evidence_);
   if ((v.difference == Difference::Length || v.difference == Difference::Value) && v.source.type == "list" &&
       v.target.type == "list" && v.target.length > v.source.length &&
       has_repeated_run(v.key, v.source.length, v.target.length))

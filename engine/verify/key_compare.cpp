@@ -92,6 +92,18 @@ std::vector<KeyState> KeyComparator::probe(Connection& conn, const std::vector<s
       });
   }
   pipe.drain();
+  // A key that vanished between TYPE and its length (expired, evicted, deleted) reads as length 0,
+  // which no collection has: it is gone. An empty string is confirmed with EXISTS.
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (states[i].length != 0 || !states[i].exists()) continue;
+    if (states[i].type == "string")
+      pipe.send({"EXISTS", keys[i]}, [&, i](Reply&& r) {
+        if (r.is_integer() && r.integer == 0) states[i] = KeyState{};
+      });
+    else if (states[i].type == "list" || states[i].type == "hash" || states[i].type == "set" || states[i].type == "zset")
+      states[i] = KeyState{};
+  }
+  pipe.drain();
   return states;
 }
 
@@ -138,6 +150,14 @@ std::vector<KeyVerdict> KeyComparator::compare(int db, const std::vector<std::st
     tp.drain();
   }
   for (size_t i : small) {
+    if (sd[i].is_nil() != td[i].is_nil()) {  // gone from one side since the probe
+      KeyVerdict& v = out[i];
+      (sd[i].is_nil() ? v.source : v.target) = KeyState{};
+      v.difference = sd[i].is_nil() ? Difference::ExtraOnTarget : Difference::MissingOnTarget;
+      v.detail = fmt::format("{} on the {} only (the other side's copy went away during the comparison)", s[i].type,
+                             sd[i].is_nil() ? "target" : "source");
+      continue;
+    }
     std::string why = compare_small(keys[i], s[i], sd[i], td[i]);
     sd[i] = Reply{};
     td[i] = Reply{};
@@ -338,8 +358,8 @@ std::string KeyComparator::compare_stream(const std::string& key) {
     // Consumers (name and pending count; seen-time is not reproducible and not compared).
     auto consumers = [&](Connection& conn) {
       std::vector<std::string> out;
-      for (const auto& c : ok(conn.command({"XINFO", "CONSUMERS", key, name}), conn, "XINFO CONSUMERS").elements)
-        out.push_back(field(c, "name") + ":" + field(c, "pending"));
+      Reply list = conn.command({"XINFO", "CONSUMERS", key, name});
+      for (const auto& c : ok(list, conn, "XINFO CONSUMERS").elements) out.push_back(field(c, "name") + ":" + field(c, "pending"));
       std::sort(out.begin(), out.end());
       return out;
     };
