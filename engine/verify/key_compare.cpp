@@ -68,47 +68,63 @@ KeyComparator::KeyComparator(Connection& source, Connection& target, KeyCompareO
       target_has_multi_lookup_(target.version() >= 60200),
       stream_v7_(source.version() >= 70000 && target.version() >= 70000) {}
 
-std::vector<KeyState> KeyComparator::probe(Connection& conn, const std::vector<std::string>& keys) {
-  std::vector<KeyState> states(keys.size());
-  const bool absolute = &conn == &source_ ? source_has_pexpiretime_ : target_has_pexpiretime_;
+// Both sides at once: each phase is sent to the two servers before either is read.
+std::pair<std::vector<KeyState>, std::vector<KeyState>> KeyComparator::probe(const std::vector<std::string>& keys) {
+  std::vector<KeyState> s(keys.size()), t(keys.size());
   const long long now = unix_ms();
-  Pipeline pipe(conn, options_.pipeline);
-  for (size_t i = 0; i < keys.size(); ++i) {
-    pipe.send({"TYPE", keys[i]}, [&, i](Reply&& r) { states[i].type = ok(r, conn, "TYPE").str; });
-    pipe.send({absolute ? "PEXPIRETIME" : "PTTL", keys[i]}, [&, i, absolute, now](Reply&& r) {
-      long long v = ok(r, conn, "PEXPIRETIME/PTTL").integer;
-      states[i].expire_ms = v < 0 ? -1 : absolute ? v : now + v;
-    });
-  }
-  pipe.drain();
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const std::string& t = states[i].type;
-    const char* cmd = t == "string" ? "STRLEN" : t == "list" ? "LLEN" : t == "hash" ? "HLEN" : t == "set" ? "SCARD"
-                      : t == "zset" ? "ZCARD" : t == "stream" ? "XLEN" : nullptr;
-    if (cmd)
-      pipe.send({cmd, keys[i]}, [&, i](Reply&& r) {
-        if (r.is_error()) return;  // the key changed type in between: the next round sees it again
-        states[i].length = r.integer;
+  Pipeline sp(source_, options_.pipeline), tp(target_, options_.pipeline);
+  auto phase1 = [&](Pipeline& pipe, std::vector<KeyState>& states, bool absolute) {
+    Connection& conn = pipe.connection();
+    for (size_t i = 0; i < keys.size(); ++i) {
+      pipe.send({"TYPE", keys[i]}, [&states, &conn, i](Reply&& r) { states[i].type = ok(r, conn, "TYPE").str; });
+      pipe.send({absolute ? "PEXPIRETIME" : "PTTL", keys[i]}, [&states, &conn, i, absolute, now](Reply&& r) {
+        long long v = ok(r, conn, "PEXPIRETIME/PTTL").integer;
+        states[i].expire_ms = v < 0 ? -1 : absolute ? v : now + v;
       });
-  }
-  pipe.drain();
+    }
+  };
+  phase1(sp, s, source_has_pexpiretime_);
+  phase1(tp, t, target_has_pexpiretime_);
+  sp.drain();
+  tp.drain();
+  auto phase2 = [&](Pipeline& pipe, std::vector<KeyState>& states) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const std::string& type = states[i].type;
+      const char* cmd = type == "string" ? "STRLEN" : type == "list" ? "LLEN" : type == "hash" ? "HLEN"
+                        : type == "set" ? "SCARD" : type == "zset" ? "ZCARD" : type == "stream" ? "XLEN" : nullptr;
+      if (cmd)
+        pipe.send({cmd, keys[i]}, [&states, i](Reply&& r) {
+          if (r.is_error()) return;  // the key changed type in between: the next round sees it again
+          states[i].length = r.integer;
+        });
+    }
+  };
+  phase2(sp, s);
+  phase2(tp, t);
+  sp.drain();
+  tp.drain();
   // A key that vanished between TYPE and its length (expired, evicted, deleted) reads as length 0,
   // which no collection has: it is gone. An empty string is confirmed with EXISTS.
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (states[i].length != 0 || !states[i].exists()) continue;
-    if (states[i].type == "string")
-      pipe.send({"EXISTS", keys[i]}, [&, i](Reply&& r) {
-        if (r.is_integer() && r.integer == 0) states[i] = KeyState{};
-      });
-    else if (states[i].type == "list" || states[i].type == "hash" || states[i].type == "set" || states[i].type == "zset")
-      states[i] = KeyState{};
-  }
-  pipe.drain();
-  return states;
+  auto phase3 = [&](Pipeline& pipe, std::vector<KeyState>& states) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (states[i].length != 0 || !states[i].exists()) continue;
+      if (states[i].type == "string")
+        pipe.send({"EXISTS", keys[i]}, [&states, i](Reply&& r) {
+          if (r.is_integer() && r.integer == 0) states[i] = KeyState{};
+        });
+      else if (states[i].type == "list" || states[i].type == "hash" || states[i].type == "set" || states[i].type == "zset")
+        states[i] = KeyState{};
+    }
+  };
+  phase3(sp, s);
+  phase3(tp, t);
+  sp.drain();
+  tp.drain();
+  return {std::move(s), std::move(t)};
 }
 
 std::vector<KeyVerdict> KeyComparator::compare(int db, const std::vector<std::string>& keys) {
-  std::vector<KeyState> s = probe(source_, keys), t = probe(target_, keys);
+  auto [s, t] = probe(keys);
   std::vector<KeyVerdict> out(keys.size());
   std::vector<size_t> small, big;
   for (size_t i = 0; i < keys.size(); ++i) {
@@ -149,6 +165,9 @@ std::vector<KeyVerdict> KeyComparator::compare(int db, const std::vector<std::st
     sp.drain();
     tp.drain();
   }
+  // Payloads that differ (another encoding or RDB version, a set's hashtable order): the logical
+  // content, read with one pipelined command per key and side.
+  std::vector<size_t> reread;
   for (size_t i : small) {
     if (sd[i].is_nil() != td[i].is_nil()) {  // gone from one side since the probe
       KeyVerdict& v = out[i];
@@ -158,12 +177,39 @@ std::vector<KeyVerdict> KeyComparator::compare(int db, const std::vector<std::st
                              sd[i].is_nil() ? "target" : "source");
       continue;
     }
-    std::string why = compare_small(keys[i], s[i], sd[i], td[i]);
-    sd[i] = Reply{};
-    td[i] = Reply{};
+    if (sd[i].is_nil() || sd[i].str == td[i].str) continue;
+    if (!read_command(s[i].type, keys[i]).empty()) {
+      reread.push_back(i);
+      continue;
+    }
+    std::string why = compare_small(keys[i], s[i], sd[i], td[i]);  // streams, module types
     if (!why.empty()) {
       out[i].difference = Difference::Value;
       out[i].detail = std::move(why);
+    }
+  }
+  sd.clear();
+  td.clear();
+  if (!reread.empty()) {
+    std::vector<Reply> a(keys.size()), b(keys.size());
+    {
+      Pipeline sp(source_, options_.pipeline), tp(target_, options_.pipeline);
+      for (size_t i : reread) {
+        Args cmd = read_command(s[i].type, keys[i]);
+        sp.send(cmd, [&a, i](Reply&& r) { a[i] = std::move(r); });
+        tp.send(cmd, [&b, i](Reply&& r) { b[i] = std::move(r); });
+      }
+      sp.drain();
+      tp.drain();
+    }
+    for (size_t i : reread) {
+      ok(a[i], source_, "read");
+      ok(b[i], target_, "read");
+      std::string why = compare_read(s[i].type, a[i], b[i]);
+      if (!why.empty()) {
+        out[i].difference = Difference::Value;
+        out[i].detail = std::move(why);
+      }
     }
   }
   for (size_t i : big) {
@@ -188,46 +234,52 @@ std::vector<KeyVerdict> KeyComparator::compare(int db, const std::vector<std::st
   return out;
 }
 
-std::string KeyComparator::compare_small(const std::string& key, const KeyState& state, const Reply& sd, const Reply& td) {
-  if (sd.is_string() && td.is_string() && sd.str == td.str) return "";
-  if (sd.is_nil() || td.is_nil()) return "";  // deleted in between: the next round sees it
-  const std::string& type = state.type;
-  auto both = [&](const Args& cmd) {
-    Reply a = source_.command(cmd), b = target_.command(cmd);
-    ok(a, source_, cmd[0]);
-    ok(b, target_, cmd[0]);
-    return std::pair{std::move(a), std::move(b)};
-  };
+Args KeyComparator::read_command(const std::string& type, const std::string& key) {
+  if (type == "string") return {"GET", key};
+  if (type == "list") return {"LRANGE", key, "0", "-1"};
+  if (type == "hash") return {"HGETALL", key};
+  if (type == "set") return {"SMEMBERS", key};
+  if (type == "zset") return {"ZRANGE", key, "0", "-1", "WITHSCORES"};
+  return {};
+}
+
+std::string KeyComparator::compare_read(const std::string& type, const Reply& a, const Reply& b) {
   if (type == "string") {
-    auto [a, b] = both({"GET", key});
     if (a.str == b.str) return "";
     size_t at = std::mismatch(a.str.begin(), a.str.end(), b.str.begin(), b.str.end()).first - a.str.begin();
     return fmt::format("string values differ at byte {}: source {}, target {}", at, show(a.str.substr(at)), show(b.str.substr(at)));
   }
   if (type == "list") {
-    auto [a, b] = both({"LRANGE", key, "0", "-1"});
     for (size_t i = 0; i < a.elements.size() && i < b.elements.size(); ++i)
       if (a.elements[i].str != b.elements[i].str)
         return fmt::format("list element {} differs: source {}, target {}", i, show(a.elements[i].str), show(b.elements[i].str));
     return a.elements.size() == b.elements.size() ? "" : "list lengths differ";
   }
-  if (type == "hash" || type == "set" || type == "zset") {
-    Args cmd = type == "hash" ? Args{"HGETALL", key} : type == "set" ? Args{"SMEMBERS", key} : Args{"ZRANGE", key, "0", "-1", "WITHSCORES"};
-    auto [a, b] = both(cmd);
-    size_t step = type == "set" ? 1 : 2;
-    std::map<std::string, std::string> x, y;
-    for (size_t i = 0; i + step - 1 < a.elements.size(); i += step) x[a.elements[i].str] = step == 2 ? a.elements[i + 1].str : "";
-    for (size_t i = 0; i + step - 1 < b.elements.size(); i += step) y[b.elements[i].str] = step == 2 ? b.elements[i + 1].str : "";
-    const char* what = type == "hash" ? "field" : "member";
-    for (const auto& [k, v] : x) {
-      auto it = y.find(k);
-      if (it == y.end()) return fmt::format("{} {} {} is missing on the target", type, what, show(k));
-      bool same = type == "zset" ? same_score(v, it->second) : v == it->second;
-      if (!same) return fmt::format("{} {} {}: source {}, target {}", type, what, show(k), show(v), show(it->second));
-    }
-    for (const auto& [k, v] : y)
-      if (!x.count(k)) return fmt::format("{} {} {} is only on the target", type, what, show(k));
-    return "";
+  // hash, set, zset: as maps, so order does not matter
+  size_t step = type == "set" ? 1 : 2;
+  std::map<std::string, std::string> x, y;
+  for (size_t i = 0; i + step - 1 < a.elements.size(); i += step) x[a.elements[i].str] = step == 2 ? a.elements[i + 1].str : "";
+  for (size_t i = 0; i + step - 1 < b.elements.size(); i += step) y[b.elements[i].str] = step == 2 ? b.elements[i + 1].str : "";
+  const char* what = type == "hash" ? "field" : "member";
+  for (const auto& [k, v] : x) {
+    auto it = y.find(k);
+    if (it == y.end()) return fmt::format("{} {} {} is missing on the target", type, what, show(k));
+    bool same = type == "zset" ? same_score(v, it->second) : v == it->second;
+    if (!same) return fmt::format("{} {} {}: source {}, target {}", type, what, show(k), show(v), show(it->second));
+  }
+  for (const auto& [k, v] : y)
+    if (!x.count(k)) return fmt::format("{} {} {} is only on the target", type, what, show(k));
+  return "";
+}
+
+std::string KeyComparator::compare_small(const std::string& key, const KeyState& state, const Reply& sd, const Reply& td) {
+  if (sd.is_string() && td.is_string() && sd.str == td.str) return "";
+  if (sd.is_nil() || td.is_nil()) return "";  // deleted in between: the next round sees it
+  const std::string& type = state.type;
+  Args cmd = read_command(type, key);
+  if (!cmd.empty()) {
+    Reply a = source_.command(cmd), b = target_.command(cmd);
+    return compare_read(type, ok(a, source_, cmd[0]), ok(b, target_, cmd[0]));
   }
   if (type == "stream") return compare_stream(key);
   // A module type: the payload without its RDB version and checksum.

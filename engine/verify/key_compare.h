@@ -60,10 +60,14 @@ class KeyComparator {
   std::vector<std::string> not_reproducible_samples;  // the first few
 
  private:
-  std::vector<KeyState> probe(Connection& conn, const std::vector<std::string>& keys);
+  std::pair<std::vector<KeyState>, std::vector<KeyState>> probe(const std::vector<std::string>& keys);
   // "" when equal, else the evidence.
   std::string compare_small(const std::string& key, const KeyState& state, const Reply& source_dump,
                             const Reply& target_dump);
+  // The command reading a small value whole (GET, LRANGE, HGETALL, SMEMBERS, ZRANGE), {} for others,
+  // and the comparison of its two replies ("" when equal).
+  static Args read_command(const std::string& type, const std::string& key);
+  static std::string compare_read(const std::string& type, const Reply& source, const Reply& target);
   std::string compare_big(const std::string& key, const KeyState& state);
   std::string compare_stream(const std::string& key);
 

@@ -28,7 +28,7 @@ struct VerifyOptions {
   bool strict = false;
   TaskContext task;
   size_t scan_count = 1000;
-  size_t batch = 256;             // keys compared per pipelined batch
+  size_t batch = 1000;            // keys compared per pipelined batch
   std::string work_dir = "/tmp";  // where keys wait between rounds
   bool progress = false;
   Timeouts timeouts;
