@@ -176,7 +176,9 @@ TEST_CASE("a target user without RESTORE, a wrong password, a cluster node", "[p
   }
   SECTION("cluster mode fails with a clear message") {
     RedisServerOptions o;
-    o.extra_args = {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"};
+    // The bus port is given: the default (port + 10000) does not exist for a free port above 55535.
+    o.extra_args = {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port",
+                    std::to_string(sim::free_loopback_port())};
     RedisServer src, dst(o);
     auto j = precheck(src, dst, {}, 1);
     CHECK(status_of(j, "cluster") == "fail");
