@@ -1,6 +1,7 @@
 #include <utility>
 
 #include "support.h"
+#include "topology/topology.h"
 
 #include <boost/process.hpp>
 
@@ -125,14 +126,7 @@ void require_identical(Connection& source, Connection& target, const ComparisonO
   if (options.dbs.empty() && server_digest) REQUIRE(r.source_digest == r.target_digest);
 }
 
-std::optional<std::string> other_server(const std::string& name) {
-  const char* cache = std::getenv("FERRY_SERVER_CACHE");
-  const char* home = std::getenv("HOME");
-  std::string dir = cache && *cache ? cache : std::string(home ? home : "/root") + "/.cache/ferry/servers";
-  std::string path = dir + "/" + name;
-  if (::access(path.c_str(), X_OK) != 0) return std::nullopt;
-  return path;
-}
+std::optional<std::string> other_server(const std::string& name) { return sim::server_binary(name); }
 
 ComparisonResult wait_until_equal(Connection& source, Connection& target, const ComparisonOptions& options, double seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
