@@ -86,6 +86,10 @@ int run_replica(MigrateOptions& o, const CopyOptions& copy, const Endpoint& sour
                         ? fmt::format("{:08x}", std::hash<std::string>{}(source.address() + "->" + target.address()) & 0xffffffffu)
                         : o.task_id;
   options.block_flush = o.block_flush;
+  options.unsafe_resync_append = o.unsafe_resync_append;
+  if (o.unsafe_resync_append)
+    log::warn("--unsafe-resync-append: a full resync will duplicate list entries and keep deleted keys (for reproducing "
+              "that failure only)");
   options.skip_unsupported = o.skip_unsupported;
   options.max_ops = o.max_ops;
   options.max_bytes = o.max_bytes;

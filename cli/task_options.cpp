@@ -66,6 +66,7 @@ const std::vector<FileKey>& file_keys() {
       {"sync", "retry-connection", "--retry-connection", Kind::Integer},
       {"sync", "retry-other", "--retry-other", Kind::Integer},
       {"sync", "state", "--state", Kind::String},
+      {"sync", "unsafe-resync-append", "--unsafe-resync-append", Kind::Bool},
       {"sync", "spool-dir", "--spool-dir", Kind::String},
       {"connection", "connect-timeout", "--connect-timeout", Kind::Number},
       {"connection", "read-timeout", "--read-timeout", Kind::Number},
@@ -296,6 +297,9 @@ void TaskOptions::add_to(CLI::App& cmd) {
                "sync: exit 0 as soon as the target holds everything up to the source's current offset (cutover)");
   cmd.add_flag("--block-flush", block_flush, "sync: stop the task with an error on FLUSHALL/FLUSHDB instead of applying it");
   cmd.add_flag("--no-heartbeat", no_heartbeat, "sync: do not write the ferry:heartbeat:<task-id> key on the source");
+  cmd.add_flag("--unsafe-resync-append", unsafe_resync_append,
+               "sync, UNSAFE: a full resync writes the snapshot on top of the target (lists appended to) and deletes "
+               "nothing; reproduces the duplicates and stale keys of a naive re-sync. Never use it for a real migration");
   cmd.add_option("--task-id", task_id, "Names the heartbeat key (default: derived from source and target)");
   cmd.add_option("--max-ops", max_ops, "sync: apply at most this many commands per second (0: no limit)")
       ->capture_default_str()->check(non_negative());
@@ -443,6 +447,7 @@ max-bytes = 0               # bytes applied per second at most (0: no limit)
 retry-connection = 43200    # seconds a broken link to the source is retried (partial resync)
 retry-other = 600           # seconds a target that went away is retried (then a full resync)
 state = ""                  # file keeping the task's position: a restarted task resumes from it
+unsafe-resync-append = false  # UNSAFE, for reproducing failures: a full resync appends instead of replacing
 spool-dir = ""              # read the link at full speed into files here
 
 [connection]

@@ -37,6 +37,7 @@ struct TaskOptions {
   bool until_caught_up = false;
   bool block_flush = false;
   bool no_heartbeat = false;
+  bool unsafe_resync_append = false;
   std::string task_id;
   long long max_ops = 0;
   long long max_bytes = 0;

@@ -45,6 +45,10 @@ void NativeWriter::begin(const std::string& key, KeyType type) {
   first_error_kind_.reset();
   dropped_pending_ = 0;
   bytes_ = 0;
+  if (in_place_) {
+    temp_ = key;
+    return;
+  }
   temp_ = fmt::format("ferry:tmp:{}:{}", getpid(), ++counter_);
   target_.send({"DEL", temp_});  // a leftover of an earlier run with the same pid
 }
@@ -59,7 +63,7 @@ void NativeWriter::send(Args args) {
   });
   if (!created_) {
     created_ = true;
-    target_.send({"PEXPIRE", temp_, std::to_string(kTempKeySafetyTtlMs)}, [](Reply&&) {});
+    if (!in_place_) target_.send({"PEXPIRE", temp_, std::to_string(kTempKeySafetyTtlMs)}, [](Reply&&) {});
   }
 }
 
@@ -184,6 +188,13 @@ WriteOutcome NativeWriter::commit(std::optional<long long> abs_expire_ms, bool r
   if (dropped_pending_)
     log::warn("stream '{}': {} pending entries refer to deleted messages and cannot be recreated", log::printable(key_),
               dropped_pending_);
+  if (in_place_) {
+    if (abs_expire_ms) target_.send({"PEXPIREAT", key_, std::to_string(*abs_expire_ms)}, [](Reply&&) {});
+    else target_.send({"PERSIST", key_}, [](Reply&&) {});
+    target_.drain();
+    created_ = false;
+    return WriteOutcome::Written;
+  }
   auto exec_reply = std::make_shared<Reply>();  // outlives this frame if an exception unwinds it
   auto multi_error = std::make_shared<std::string>();
   target_.send({"MULTI"}, [multi_error](Reply&& r) {
@@ -225,7 +236,7 @@ WriteOutcome NativeWriter::commit(std::optional<long long> abs_expire_ms, bool r
 }
 
 void NativeWriter::abort() {
-  if (temp_.empty()) return;
+  if (temp_.empty() || in_place_) return;
   target_.send({"DEL", temp_}, [](Reply&&) {});
   target_.drain();
   created_ = false;

@@ -52,12 +52,18 @@ enum class WriteOutcome {
 };
 
 class NativeWriter {
+ private:
+  bool in_place_ = false;
+
  public:
   // target_version: Connection::version() of the target, to pick commands it knows.
   NativeWriter(Pipeline& target, int target_version);
 
   // Starts a key in the target's currently selected DB.
   void begin(const std::string& key, KeyType type);
+  // Writes straight into the key, on top of what it holds (lists get appended to), with no
+  // temporary key: only for --unsafe-resync-append, which reproduces a re-applied snapshot.
+  void set_in_place(bool in_place) { in_place_ = in_place; }
   void string_chunk(std::string_view bytes);  // SET then APPEND
   void list_items(const std::vector<std::string>& items);
   void set_members(const std::vector<std::string>& members);
@@ -78,6 +84,7 @@ class NativeWriter {
   WriteOutcome commit(std::optional<long long> abs_expire_ms, bool replace);
   // Drops the temporary key.
   void abort();
+
 
   const std::string& temp_key() const { return temp_; }
   // Pending entries whose message no longer exists cannot be recreated (XCLAIM ignores them).

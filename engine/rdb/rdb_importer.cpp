@@ -31,7 +31,8 @@ RdbImporter::RdbImporter(Connection& target, ImportOptions options, MigrationRep
       writer_(pipe_, target.version()),
       target_rdb_version_(rdb_version_for_server(target.version(), valkey_major(target))),
       dbs_(options_.copy.dbs.begin(), options_.copy.dbs.end()) {
-  if (options_.copy.write_mode == WriteMode::Commands) target_rejects_dump_ = true;
+  if (options_.copy.write_mode == WriteMode::Commands || options_.append_in_place) target_rejects_dump_ = true;
+  writer_.set_in_place(options_.append_in_place);
 }
 
 void RdbImporter::check_conflicts() {

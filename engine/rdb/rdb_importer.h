@@ -22,6 +22,8 @@ struct ImportOptions {
   bool skip_unsupported = false;  // count and skip module values, field expiry a target cannot hold ...
   std::function<void(uint64_t file_offset)> progress;  // after each key
   std::string skip_key_prefix;  // keys never imported (ferry's own heartbeat keys)
+  // --unsafe-resync-append: native commands straight onto existing keys (lists appended to).
+  bool append_in_place = false;
   // Called with the target DB and key once the target has accepted it (not for expired, filtered,
   // skipped or failed ones): a full resync records the snapshot's keys with it.
   std::function<void(int db, const std::string& key)> on_key_written;

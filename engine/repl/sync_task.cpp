@@ -166,6 +166,7 @@ void full_resync(ReplicaLink& link, const PsyncResult& psync, Connection& target
   import_options.copy.on_conflict = ConflictMode::Replace;
   import_options.skip_key_prefix = "ferry:heartbeat:";
   import_options.on_key_written = [&](int db, const std::string& key) { snapshot_keys.add(db, key); };
+  import_options.append_in_place = options.unsafe_resync_append;
   import_options.progress = [&link](uint64_t) { link.keepalive(); };
   MigrationReport resync_report;
   {
@@ -180,8 +181,13 @@ void full_resync(ReplicaLink& link, const PsyncResult& psync, Connection& target
                                                                                      ? fmt::format("{} keys failed", resync_report.failed)
                                                                                      : resync_report.stopped_because));
   DiskKeySet target_keys(options.work_dir);
+  if (options.unsafe_resync_append) {
+    delete_survivors = false;
+    log::warn("full resync with --unsafe-resync-append: the snapshot was written on top of the target, and keys deleted on "
+              "the source meanwhile are kept");
+  }
   if (delete_survivors) scan_target_keys(target, options.copy, target_keys, [&link] { link.keepalive(); });
-  else
+  else if (!options.unsafe_resync_append)
     log::warn("full resync after a restart in replace mode: the target's own keys are not known, so keys deleted on "
               "the source meanwhile are not removed from the target");
   std::vector<DiskKeySet*> keep{&snapshot_keys};
@@ -425,7 +431,14 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
   // A broken connection other than the replication link (reconnect() handles that one).
   auto recover = [&](const std::string& role, const std::string& why) {
     if (role != "target") {
-      source = open_with_retry(source_ep, options, options.retry_connection_seconds, why);
+      try {
+        source = open_with_retry(source_ep, options, options.retry_connection_seconds, why);
+      } catch (const FerryError&) {
+        // A stop asked for while the side connection (heartbeat, offsets) was away: the link and
+        // the target are fine, so the task ends cleanly at the top of the loop.
+        if (!(options.stop && options.stop->load())) throw;
+        source.reset();
+      }
       return;
     }
     auto fresh = open_with_retry(target_ep, options, options.retry_other_seconds, why);
@@ -531,7 +544,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
     result.applied_offset = applier.flush();
     save(SyncState{result.replid, result.applied_offset, applier.stream_db(), false, false, "", ""});
     link->send_ack(result.applied_offset);
-    result.source_offset = std::atoll(source->info("replication")["master_repl_offset"].c_str());
+    if (source) result.source_offset = std::atoll(source->info("replication")["master_repl_offset"].c_str());
   } catch (const FerryError& e) {
     report.stopped_because = e.what();
     try {

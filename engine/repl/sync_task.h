@@ -31,6 +31,10 @@ struct SyncOptions {
   std::string state_file;         // --state: resume a restarted task from it
   bool spool = false;             // --spool-dir given: read the link at full speed into files under work_dir
   long long auto_spool_lag_bytes = 8 << 20;  // else spool once the stream lags the source by this much (0: never)  // --retry-connection: how long a broken source link is retried
+  // --unsafe-resync-append: a full resync writes the new snapshot on top of the target (lists
+  // appended to) and deletes nothing. Reproduces the duplicates and stale keys of a naive re-sync;
+  // never a default.
+  bool unsafe_resync_append = false;
   const std::atomic<bool>* stop = nullptr;  // set by SIGINT/SIGTERM
 };
 

@@ -8,6 +8,8 @@
 #include <boost/asio.hpp>
 #include <fmt/format.h>
 
+#include <fcntl.h>
+
 #include <atomic>
 #include <cstring>
 #include <functional>
@@ -28,6 +30,14 @@ bool contains_sync(const char* data, size_t n) {
   for (std::string_view needle : {"$5\r\nPSYNC\r\n", "$4\r\nSYNC\r\n", "$5\r\npsync\r\n", "$4\r\nsync\r\n"})
     if (chunk.find(needle) != std::string_view::npos) return true;
   return chunk.rfind("PSYNC ", 0) == 0 || chunk.rfind("SYNC\r\n", 0) == 0;
+}
+
+// Sockets must not leak into processes started later (ferry, redis-server): a child holding the
+// listening socket would keep the port accepting while a refuse fault has it closed.
+template <typename Socket>
+void close_on_exec(Socket& s) {
+  int fd = s.native_handle();
+  ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC);
 }
 
 }  // namespace
@@ -89,6 +99,8 @@ struct Session : std::enable_shared_from_this<Session> {
   Session(FaultProxy::Impl& i, tcp::socket c) : impl(i), client(std::move(c)), server(i.io) {}
 
   void start() {
+    server.open(impl.upstream.protocol());
+    close_on_exec(server);
     server.async_connect(impl.upstream, [this, self = shared_from_this()](const error_code& ec) {
       if (ec) return end(ChunkPlan::End::None);
       error_code ignored;  // small pieces must leave as they are written, not wait for Nagle
@@ -190,6 +202,7 @@ ChunkPlan FaultProxy::Impl::plan(Direction d, const LinkCounters& c, size_t byte
 void FaultProxy::Impl::listen() {
   tcp::endpoint at(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port));
   acceptor.open(at.protocol());
+  close_on_exec(acceptor);
   acceptor.set_option(tcp::acceptor::reuse_address(true));
   acceptor.bind(at);
   acceptor.listen();
@@ -205,6 +218,7 @@ void FaultProxy::Impl::start_accept() {
       return;
     }
     ++connections;
+    close_on_exec(socket);
     auto s = std::make_shared<Session>(*this, std::move(socket));
     sessions.push_back(s);
     s->start();

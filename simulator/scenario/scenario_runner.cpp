@@ -1,0 +1,475 @@
+#include "scenario/scenario_runner.h"
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "process/child_process.h"
+#include "proxy/fault_proxy.h"
+#include "topology/topology.h"
+#include "verify/validator.h"
+#include "workload/load_generator.h"
+#include "workload/mixed_dataset.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <thread>
+
+namespace ferry::sim {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+RedisServerOptions server_options(const ServerSpec& s) {
+  RedisServerOptions o;
+  auto binary = server_binary(s.version);
+  if (!binary) throw FerryError(ExitCode::Usage, fmt::format("server version '{}' is not fetched (tools/fetch-servers)", s.version));
+  o.binary = *binary;
+  o.maxmemory = s.maxmemory;
+  o.maxmemory_policy = s.policy;
+  o.databases = s.databases;
+  o.config = s.config;
+  return o;
+}
+
+long long info_number(const std::map<std::string, std::string>& info, const std::string& key) {
+  auto it = info.find(key);
+  return it == info.end() ? 0 : std::atoll(it->second.c_str());
+}
+
+// The acknowledged offset of the first replica ("slave0:ip=...,offset=N,..."), or -1.
+long long replica_offset(Connection& master) {
+  auto info = master.info("replication");
+  auto it = info.find("slave0");
+  if (it == info.end()) return -1;
+  auto pos = it->second.find("offset=");
+  return pos == std::string::npos ? -1 : std::atoll(it->second.c_str() + pos + 7);
+}
+
+bool replica_online(Connection& master) {
+  auto info = master.info("replication");
+  auto it = info.find("slave0");
+  return it != info.end() && it->second.find("state=online") != std::string::npos;
+}
+
+// SCAN every DB: keys whose time has passed are deleted as they are touched, everywhere.
+void touch_all(Connection& conn) {
+  for (const auto& [name, value] : conn.info("keyspace")) {
+    if (name.rfind("db", 0) != 0) continue;
+    conn.select(std::atoi(name.c_str() + 2));
+    std::string cursor = "0";
+    do cursor = conn.checked({"SCAN", cursor, "COUNT", "1000"}).elements[0].str;
+    while (cursor != "0");
+  }
+  conn.select(0);
+}
+
+// "==0", ">0", ">=2", "<5", "!=0" against a number.
+bool holds(double value, const std::string& condition, std::string& why) {
+  std::string op;
+  size_t i = 0;
+  while (i < condition.size() && std::string("<>=!").find(condition[i]) != std::string::npos) op += condition[i++];
+  double want = std::atof(condition.c_str() + i);
+  if (op.empty()) op = "==";
+  bool ok = op == "==" ? value == want : op == "!=" ? value != want : op == ">" ? value > want : op == ">=" ? value >= want
+            : op == "<" ? value < want : op == "<=" ? value <= want : false;
+  if (!ok) why = fmt::format("{} (want {})", value, condition);
+  return ok;
+}
+
+const nlohmann::json* at_path(const nlohmann::json& j, const std::string& path) {
+  const nlohmann::json* cur = &j;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t dot = path.find('.', start);
+    std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!cur->is_object() || !cur->contains(part)) return nullptr;
+    cur = &(*cur)[part];
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return cur;
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return nullptr;
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+class Run {
+ public:
+  Run(const ScenarioSpec& spec, const RunnerOptions& o, ScenarioResult& r) : spec_(spec), o_(o), r_(r), rng_(o.seed) {}
+
+  void go() {
+    fs::create_directories(o_.out_dir);
+    start_servers();
+    fill();
+    write_task_file();
+    start_ferry();
+    if (spec_.mode == "sync") wait_streaming();
+    run_load_and_timeline();
+    finish_ferry();
+    validate();
+    check_expectations();
+    if (!r_.failures.empty()) keep_logs();
+  }
+
+  void fail(std::string why) {
+    std::lock_guard lock(fail_mu_);
+    r_.failures.push_back(std::move(why));
+  }
+  void keep_logs_after_error() { keep_logs(); }
+
+ private:
+  void start_servers() {
+    TopologySpec t;
+    t.master = server_options(spec_.source);
+    t.replicas = spec_.source.replicas;
+    source_ = std::make_unique<Topology>(t);
+    target_options_ = server_options(spec_.target);
+    target_ = std::make_unique<RedisServer>(target_options_);
+    target_port_ = target_->port();
+    master_ = Connection::open(source_->master().endpoint("source"));
+    if (!spec_.target.keys.empty()) {
+      auto t_conn = Connection::open(target_->endpoint("target"));
+      for (const auto& k : spec_.target.keys) t_conn->checked({"SET", k, "already on the target"});
+    }
+    if (spec_.proxy) proxy_ = std::make_unique<FaultProxy>("127.0.0.1", source_->master().port(), FaultProxyOptions{0, o_.seed});
+  }
+
+  void fill() {
+    if (spec_.dataset.keys > 0) {
+      MixedDatasetOptions d;
+      d.seed = o_.seed;
+      d.dbs = spec_.dataset.dbs;
+      d.keys_per_db = std::max<size_t>(1, spec_.dataset.keys / std::max<size_t>(1, d.dbs.size()));
+      d.expiring_fraction = spec_.dataset.expiring;
+      d.big_encodings = spec_.dataset.big;
+      fill_mixed_dataset(*master_, d);
+    }
+    Pipeline pipe(*master_);
+    long long ttl = std::max<long long>(10, spec_.dataset.short_ttl_ms);
+    for (size_t i = 0; i < spec_.dataset.short_lived; ++i)
+      pipe.send({"SET", fmt::format("short:{}", i), "v", "PX", std::to_string(ttl / 10 + static_cast<long long>(rng_() % ttl))});
+    for (size_t i = 0; i < spec_.dataset.lists; ++i) {
+      Args push{"RPUSH", fmt::format("list:{}", i)};
+      for (size_t e = 0; e < spec_.dataset.list_length; ++e) push.push_back(std::to_string(e));
+      pipe.send(push);
+    }
+    pipe.drain();
+  }
+
+  void write_task_file() {
+    toml::table task = spec_.task_toml.empty() ? toml::table{} : toml::parse(spec_.task_toml);
+    auto sub = [&](const char* name) -> toml::table& {
+      if (!task.contains(name)) task.insert(name, toml::table{});
+      return *task[name].as_table();
+    };
+    task.insert_or_assign("mode", spec_.mode);
+    if (spec_.mode == "rdb") {
+      master_->checked({"SAVE"});
+      task.insert_or_assign("rdb", source_->master().dir() + "/dump.rdb");
+    } else {
+      sub("source").insert_or_assign("uri", proxy_ ? proxy_->uri() : source_->master().uri());
+    }
+    sub("target").insert_or_assign("uri", target_->uri());
+    report_path_ = o_.out_dir + "/task-report.json";
+    sub("output").insert_or_assign("report", report_path_);
+    sub("output").insert_or_assign("progress", "never");
+    sub("output").insert_or_assign("log-file", o_.out_dir + "/ferry.log");
+    if (spec_.mode == "sync" && !sub("sync").contains("state"))
+      sub("sync").insert_or_assign("state", o_.out_dir + "/ferry.state");
+    task_path_ = o_.out_dir + "/task.toml";
+    std::ofstream(task_path_) << task << "\n";
+  }
+
+  void start_ferry() {
+    ++ferry_runs_;
+    ferry_ = std::make_unique<ChildProcess>(std::vector<std::string>{o_.ferry_binary, "migrate", "--config", task_path_},
+                                            fmt::format("{}/ferry-{}.out", o_.out_dir, ferry_runs_),
+                                            fmt::format("{}/ferry-{}.err", o_.out_dir, ferry_runs_));
+  }
+
+  void wait_streaming() {
+    auto until = Clock::now() + std::chrono::seconds(60);
+    while (Clock::now() < until && ferry_->running() && !replica_online(*master_))
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+
+  void sample_loop() {
+    std::unique_ptr<Connection> m, t;
+    long long last_total = -1;
+    auto last = Clock::now();
+    while (!sampling_done_) {
+      try {
+        if (!m) m = Connection::open(source_->master().endpoint("source"));
+        if (!t) {
+          Endpoint ep;
+          ep.role = "target";
+          ep.port = target_port_;
+          t = Connection::open(ep);
+        }
+        long long total = info_number(m->info("stats"), "total_commands_processed");
+        TimelineSample s;
+        s.t = std::chrono::duration<double>(Clock::now() - load_started_).count();
+        double dt = since(last);
+        s.ops_per_sec = last_total >= 0 && dt > 0 ? (total - last_total) / dt : 0;
+        last_total = total;
+        last = Clock::now();
+        long long offset = replica_offset(*m);
+        s.lag_bytes = offset < 0 ? -1 : std::max(0LL, info_number(m->info("replication"), "master_repl_offset") - offset);
+        s.target_memory = info_number(t->info("memory"), "used_memory");
+        std::lock_guard lock(samples_mu_);
+        r_.samples.push_back(s);
+      } catch (const std::exception&) {
+        t.reset();  // the target restarts: reconnect on the next tick
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+
+  void run_load_and_timeline() {
+    load_started_ = Clock::now();
+    std::thread sampler([this] { sample_loop(); });
+    std::atomic<bool> stop_load{false};
+    LoadStats stats;
+    std::thread load;
+    if (spec_.workload.enabled()) {
+      load = std::thread([&] {
+        try {
+          LoadOptions lo;
+          lo.seed = o_.seed;
+          lo.rate = spec_.workload.rate;
+          lo.duration_s = spec_.workload.duration;
+          lo.dbs = spec_.workload.dbs;
+          lo.keyspace = spec_.workload.keyspace;
+          if (!spec_.workload.mix.empty()) lo.weights = spec_.workload.mix;
+          lo.op_log = o_.out_dir + "/ops.jsonl";
+          auto conn = Connection::open(source_->master().endpoint("load"));
+          LoadGenerator generator(lo);
+          stats = generator.run(*conn, &stop_load);
+        } catch (const std::exception& e) {
+          fail(fmt::format("the write load stopped: {}", e.what()));
+        }
+      });
+    }
+    for (const auto& ev : spec_.timeline) {
+      auto when = load_started_ + std::chrono::milliseconds(ev.at_ms);
+      while (Clock::now() < when) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      try {
+        apply(ev);
+      } catch (const std::exception& e) {
+        fail(fmt::format("timeline event at {} ms ({}{}) failed: {}", ev.at_ms, ev.fault, ev.action, e.what()));
+      }
+    }
+    if (load.joinable()) load.join();
+    r_.load = {{"commands", stats.commands}, {"error_replies", stats.errors}, {"seconds", stats.seconds}};
+    sampling_done_ = true;
+    sampler.join();
+    r_.timeline = spec_.timeline;
+  }
+
+  void apply(const TimelineEvent& ev) {
+    if (!ev.fault.empty()) {
+      if (!proxy_) throw FerryError(ExitCode::Usage, "a fault needs the proxy");
+      proxy_->add(ev.fault);
+    } else if (ev.action == "heal") {
+      if (proxy_) proxy_->heal();
+    } else if (ev.action == "restart-target") {
+      target_.reset();
+      RedisServerOptions again = target_options_;
+      again.port = target_port_;
+      target_ = std::make_unique<RedisServer>(again);
+    } else if (ev.action == "kill-ferry" || ev.action == "restart-ferry") {
+      ferry_->signal(SIGKILL);
+      ferry_->wait(10);
+      if (ev.action == "restart-ferry") {
+        start_ferry();
+        if (spec_.mode == "sync") wait_streaming();
+      }
+    } else if (ev.action == "target-maxmemory") {
+      Connection::open(target_->endpoint("target"))->checked({"CONFIG", "SET", "maxmemory", ev.value});
+    } else if (ev.action == "delete") {
+      auto conn = Connection::open(source_->master().endpoint("source"));
+      std::string cursor = "0";
+      do {
+        Reply r = conn->checked({"SCAN", cursor, "MATCH", ev.value, "COUNT", "1000"});
+        cursor = r.elements[0].str;
+        for (const auto& k : r.elements[1].elements) conn->checked({"DEL", k.str});
+      } while (cursor != "0");
+    }
+  }
+
+  void finish_ferry() {
+    double budget = std::max(10.0, spec_.expect.time_limit - since(started_));
+    if (spec_.mode == "sync") {
+      if (proxy_) proxy_->heal();  // the timeline is over: let ferry catch up
+      touch_all(*master_);
+      long long want = info_number(master_->info("replication"), "master_repl_offset");
+      auto until = Clock::now() + std::chrono::duration<double>(std::min(60.0, budget));
+      while (ferry_->running() && Clock::now() < until && replica_offset(*master_) < want)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (ferry_->running() && replica_offset(*master_) < want)
+        fail(fmt::format("ferry did not catch up with the source within {:.0f} s (acknowledged {} of {})",
+                         std::min(60.0, budget), replica_offset(*master_), want));
+      ferry_->signal(SIGTERM);
+    }
+    auto code = ferry_->wait(spec_.mode == "sync" ? 30 : budget);
+    if (!code) {
+      fail("ferry did not exit in time: killed");
+      ferry_->signal(SIGKILL);
+      code = ferry_->wait(10);
+    }
+    r_.ferry_exit = code.value_or(-1);
+    r_.task_report = read_json_file(report_path_);
+  }
+
+  void validate() {
+    if (!spec_.validate.enabled) return;
+    touch_all(*master_);
+    VerifyOptions v;
+    if (fs::exists(report_path_)) v.task = TaskContext::from_report_file(report_path_);
+    v.dbs = v.task.dbs;
+    v.db_map = v.task.db_map;
+    v.compare.level = spec_.validate.compare == "outline" ? CompareLevel::Outline
+                      : spec_.validate.compare == "length" ? CompareLevel::Length
+                                                            : CompareLevel::Full;
+    v.rounds = spec_.validate.rounds;
+    v.interval_seconds = spec_.validate.interval;
+    v.work_dir = o_.out_dir;
+    int sv = source_->master().version(), tv = target_->version();
+    v.compare.ttl_tolerance_ms = spec_.validate.ttl_tolerance_ms >= 0 ? spec_.validate.ttl_tolerance_ms
+                                 : (sv && sv < 70000) || (tv && tv < 70000) ? 1000 : 0;
+    VerifyReport report = run_verify(source_->master().endpoint("source"), target_->endpoint("target"), v);
+    r_.verify_report = report.to_json();
+    std::ofstream(o_.out_dir + "/verify.json") << r_.verify_report.dump(2) << "\n";
+  }
+
+  void check_expectations() {
+    const ExpectSpec& x = spec_.expect;
+    if (r_.ferry_exit != x.exit_code)
+      fail(fmt::format("ferry migrate exited {} (expected {}); its stderr ends: {}", r_.ferry_exit, x.exit_code,
+                       log::printable(last_stderr(), 400)));
+    if (!x.error_contains.empty() && last_stderr().find(x.error_contains) == std::string::npos)
+      fail(fmt::format("ferry's stderr does not say '{}'", x.error_contains));
+    for (const auto& [path, condition] : x.report) {
+      const nlohmann::json* v = r_.task_report.is_null() ? nullptr : at_path(r_.task_report, path);
+      std::string why;
+      if (!v) fail(fmt::format("the task report has no '{}'", path));
+      else if (v->is_array() ? !holds(static_cast<double>(v->size()), condition, why)
+               : v->is_number() ? !holds(v->get<double>(), condition, why)
+               : v->is_boolean() ? !holds(v->get<bool>() ? 1 : 0, condition, why) : true)
+        fail(fmt::format("task report {}: {}", path, why.empty() ? "not a number" : why));
+    }
+    if (!r_.verify_report.is_null()) {
+      const auto& causes = r_.verify_report["summary"]["by_cause"];
+      auto count = [&](const std::string& c) { return causes.contains(c) ? causes[c].get<long long>() : 0LL; };
+      for (const auto& c : x.must)
+        if (count(c) == 0) fail(fmt::format("expected divergences caused by '{}', found none", c));
+      for (const auto& c : x.must_not)
+        if (count(c) > 0) fail(fmt::format("{} divergence(s) caused by '{}', which must not appear", count(c), c));
+      for (const auto& [cause, n] : causes.items()) {
+        if (cause == "unexplained" || n.get<long long>() == 0) continue;
+        bool listed = std::find(x.must.begin(), x.must.end(), cause) != x.must.end() ||
+                      std::find(x.may.begin(), x.may.end(), cause) != x.may.end();
+        bool forbidden = std::find(x.must_not.begin(), x.must_not.end(), cause) != x.must_not.end();
+        if (!listed && !forbidden) fail(fmt::format("{} unexpected divergence(s) caused by '{}'", n.get<long long>(), cause));
+      }
+      if (count("unexplained") > x.unexplained)
+        fail(fmt::format("{} unexplained divergence(s) (at most {} expected)", count("unexplained"), x.unexplained));
+    }
+    if (since(started_) > x.time_limit) fail(fmt::format("took {:.0f} s, over the limit of {:.0f} s", since(started_), x.time_limit));
+  }
+
+  std::string last_stderr() const { return read_text(fmt::format("{}/ferry-{}.err", o_.out_dir, ferry_runs_)); }
+
+  void keep_logs() {
+    fs::create_directories(o_.out_dir + "/servers");
+    std::error_code ec;
+    if (source_) {
+      int i = 0;
+      for (auto* s : source_->servers())
+        fs::copy_file(s->log_path(), fmt::format("{}/servers/source-{}.log", o_.out_dir, i++), fs::copy_options::overwrite_existing, ec);
+    }
+    if (target_) fs::copy_file(target_->log_path(), o_.out_dir + "/servers/target.log", fs::copy_options::overwrite_existing, ec);
+  }
+
+  const ScenarioSpec& spec_;
+  const RunnerOptions& o_;
+  ScenarioResult& r_;
+  std::mt19937_64 rng_;
+  Clock::time_point started_ = Clock::now(), load_started_ = Clock::now();
+  std::unique_ptr<Topology> source_;
+  RedisServerOptions target_options_;
+  std::unique_ptr<RedisServer> target_;
+  int target_port_ = 0;
+  std::unique_ptr<Connection> master_;
+  std::unique_ptr<FaultProxy> proxy_;
+  std::unique_ptr<ChildProcess> ferry_;
+  int ferry_runs_ = 0;
+  std::string task_path_, report_path_;
+  std::atomic<bool> sampling_done_{false};
+  std::mutex samples_mu_, fail_mu_;
+};
+
+}  // namespace
+
+nlohmann::json ScenarioResult::to_json() const {
+  nlohmann::json j{{"name", name},         {"file", file},       {"description", description}, {"seed", seed},
+                   {"passed", passed},     {"failures", failures}, {"repro", repro},           {"ferry_exit", ferry_exit},
+                   {"seconds", seconds},   {"out_dir", out_dir}, {"task_report", task_report}, {"verify", verify_report},
+                   {"load", load}};
+  auto& s = j["samples"] = nlohmann::json::array();
+  for (const auto& x : samples)
+    s.push_back({{"t", x.t}, {"ops_per_sec", x.ops_per_sec}, {"lag_bytes", x.lag_bytes}, {"target_memory", x.target_memory}});
+  auto& t = j["timeline"] = nlohmann::json::array();
+  for (const auto& e : timeline) t.push_back({{"at_ms", e.at_ms}, {"fault", e.fault}, {"action", e.action}, {"value", e.value}});
+  return j;
+}
+
+ScenarioResult run_scenario(const ScenarioSpec& spec, const RunnerOptions& options) {
+  ScenarioResult r;
+  r.name = spec.name;
+  r.file = spec.file;
+  r.description = spec.description;
+  r.seed = options.seed;
+  r.out_dir = options.out_dir;
+  r.repro = fmt::format("{} scenario run {} --seed {}", options.ferry_binary, spec.file, options.seed);
+  auto started = Clock::now();
+  Run run(spec, options, r);
+  try {
+    run.go();
+  } catch (const std::exception& e) {
+    run.fail(fmt::format("the scenario could not run: {}", e.what()));
+    try {
+      run.keep_logs_after_error();
+    } catch (const std::exception&) {
+    }
+  }
+  r.seconds = since(started);
+  r.passed = r.failures.empty();
+  return r;
+}
+
+}  // namespace ferry::sim

@@ -1,0 +1,233 @@
+#include "scenario/scenario_spec.h"
+
+#include "core/error.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+namespace ferry::sim {
+namespace {
+
+// Reads one table of the file, refusing keys it does not know and values of the wrong type.
+class Section {
+ public:
+  Section(const std::string& file, const std::string& name, const toml::table* table) : file_(file), name_(name), t_(table) {}
+
+  bool present() const { return t_ != nullptr; }
+  void allow(const char* key) { known_.insert(key); }
+
+  template <typename T>
+  void get(const char* key, T& out) {
+    known_.insert(key);
+    if (!t_) return;
+    const toml::node* n = t_->get(key);
+    if (!n) return;
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (auto v = n->value<std::string>()) return void(out = *v);
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (auto v = n->value<bool>()) return void(out = *v);
+    } else if constexpr (std::is_floating_point_v<T>) {
+      if (auto v = n->value<double>()) return void(out = static_cast<T>(*v));
+    } else {
+      if (auto v = n->value<int64_t>(); v && *v >= 0) return void(out = static_cast<T>(*v));
+    }
+    fail(*n, fmt::format("'{}' has the wrong type", key));
+  }
+  void get(const char* key, std::optional<std::string>& out) {
+    std::string v;
+    bool had = t_ && t_->get(key);
+    get(key, v);
+    if (had) out = v;
+  }
+  void get_ints(const char* key, std::vector<int>& out) {
+    known_.insert(key);
+    const toml::node* n = t_ ? t_->get(key) : nullptr;
+    if (!n) return;
+    const toml::array* a = n->as_array();
+    if (!a) fail(*n, fmt::format("'{}' must be an array of integers", key));
+    out.clear();
+    for (const auto& e : *a) {
+      auto v = e.value<int64_t>();
+      if (!v) fail(e, fmt::format("'{}' must be an array of integers", key));
+      out.push_back(static_cast<int>(*v));
+    }
+  }
+  void get_strings(const char* key, std::vector<std::string>& out) {
+    known_.insert(key);
+    const toml::node* n = t_ ? t_->get(key) : nullptr;
+    if (!n) return;
+    const toml::array* a = n->as_array();
+    if (!a) fail(*n, fmt::format("'{}' must be an array of strings", key));
+    for (const auto& e : *a) {
+      auto v = e.value<std::string>();
+      if (!v) fail(e, fmt::format("'{}' must be an array of strings", key));
+      out.push_back(*v);
+    }
+  }
+  // A table of name = string/number, as text.
+  void get_map(const char* key, std::vector<std::pair<std::string, std::string>>& out) {
+    known_.insert(key);
+    const toml::node* n = t_ ? t_->get(key) : nullptr;
+    if (!n) return;
+    const toml::table* m = n->as_table();
+    if (!m) fail(*n, fmt::format("'{}' must be a table", key));
+    for (const auto& [k, v] : *m) {
+      if (auto s = v.value<std::string>()) out.emplace_back(std::string(k.str()), *s);
+      else if (auto i = v.value<int64_t>()) out.emplace_back(std::string(k.str()), std::to_string(*i));
+      else if (auto d = v.value<double>()) out.emplace_back(std::string(k.str()), fmt::format("{}", *d));
+      else fail(v, fmt::format("'{}.{}' must be a string or a number", key, k.str()));
+    }
+  }
+  // Fails on a key nobody asked for.
+  void done() {
+    if (!t_) return;
+    for (const auto& [k, v] : *t_)
+      if (!known_.count(std::string(k.str())))
+        throw FerryError(ExitCode::Usage, fmt::format("{}:{}:{}: unknown key '{}' in [{}]", file_, k.source().begin.line,
+                                                      k.source().begin.column, k.str(), name_));
+  }
+  [[noreturn]] void fail(const toml::node& n, const std::string& why) const {
+    throw FerryError(ExitCode::Usage, fmt::format("{}:{}:{}: [{}] {}", file_, n.source().begin.line, n.source().begin.column, name_, why));
+  }
+
+ private:
+  std::string file_, name_;
+  const toml::table* t_;
+  std::set<std::string> known_;
+};
+
+void read_server(Section s, ServerSpec& out, bool source) {
+  s.get("version", out.version);
+  if (source) s.get("replicas", out.replicas);
+  s.get("maxmemory", out.maxmemory);
+  s.get("policy", out.policy);
+  s.get("databases", out.databases);
+  s.get_map("config", out.config);
+  if (!source) s.get_strings("keys", out.keys);
+  s.done();
+}
+
+}  // namespace
+
+ScenarioSpec load_scenario(const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    if (!std::filesystem::exists(path)) throw FerryError(ExitCode::Usage, fmt::format("scenario '{}' does not exist", path));
+    throw FerryError(ExitCode::Usage,
+                     fmt::format("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column, e.description()));
+  }
+  ScenarioSpec spec;
+  spec.file = path;
+  spec.name = std::filesystem::path(path).stem().string();
+  Section top(path, "top level", &root);
+  top.get("name", spec.name);
+  top.get("description", spec.description);
+  top.get("seed", spec.seed);
+  top.get("proxy", spec.proxy);
+  for (const char* t : {"source", "target", "dataset", "workload", "timeline", "task", "validate", "expect"}) top.allow(t);
+  top.done();
+  read_server(Section(path, "source", root["source"].as_table()), spec.source, true);
+  read_server(Section(path, "target", root["target"].as_table()), spec.target, false);
+
+  Section d(path, "dataset", root["dataset"].as_table());
+  d.get("keys", spec.dataset.keys);
+  d.get_ints("dbs", spec.dataset.dbs);
+  d.get("expiring", spec.dataset.expiring);
+  d.get("big", spec.dataset.big);
+  d.get("short_lived", spec.dataset.short_lived);
+  d.get("short_ttl_ms", spec.dataset.short_ttl_ms);
+  d.get("lists", spec.dataset.lists);
+  d.get("list_length", spec.dataset.list_length);
+  d.done();
+
+  Section w(path, "workload", root["workload"].as_table());
+  w.get("rate", spec.workload.rate);
+  w.get("duration", spec.workload.duration);
+  std::vector<std::pair<std::string, std::string>> mix;
+  w.get_map("mix", mix);
+  for (const auto& [k, v] : mix) spec.workload.mix[k] = std::atof(v.c_str());
+  w.get_ints("dbs", spec.workload.dbs);
+  w.get("keyspace", spec.workload.keyspace);
+  w.done();
+
+  if (const toml::array* events = root["timeline"].as_array()) {
+    for (const auto& e : *events) {
+      const toml::table* t = e.as_table();
+      if (!t) throw FerryError(ExitCode::Usage, fmt::format("{}:{}:{}: [[timeline]] entries are tables", path, e.source().begin.line,
+                                                            e.source().begin.column));
+      Section s(path, "timeline", t);
+      TimelineEvent ev;
+      s.get("at", ev.at_ms);
+      s.get("fault", ev.fault);
+      s.get("action", ev.action);
+      s.get("value", ev.value);
+      s.done();
+      static const std::set<std::string> actions{"", "heal", "restart-target", "restart-ferry", "kill-ferry",
+                                                 "target-maxmemory", "delete"};
+      if (!actions.count(ev.action))
+        s.fail(*t, fmt::format("unknown action '{}' (heal, restart-target, restart-ferry, kill-ferry, target-maxmemory, delete)",
+                               ev.action));
+      if (ev.fault.empty() == ev.action.empty()) s.fail(*t, "an event has either a fault or an action");
+      if (!ev.fault.empty()) spec.proxy = true;
+      spec.timeline.push_back(ev);
+    }
+  }
+  std::stable_sort(spec.timeline.begin(), spec.timeline.end(),
+                   [](const TimelineEvent& a, const TimelineEvent& b) { return a.at_ms < b.at_ms; });
+
+  if (const toml::table* task = root["task"].as_table()) {
+    if (auto m = (*task)["mode"].value<std::string>()) spec.mode = *m;
+    for (const char* reserved : {"source", "target"})
+      if (task->contains(reserved))
+        throw FerryError(ExitCode::Usage, fmt::format("{}: [task] must not name the {}: the scenario starts its own servers",
+                                                      path, reserved));
+    std::ostringstream text;
+    text << *task;
+    spec.task_toml = text.str();
+  }
+
+  Section v(path, "validate", root["validate"].as_table());
+  v.get("enabled", spec.validate.enabled);
+  v.get("compare", spec.validate.compare);
+  v.get("rounds", spec.validate.rounds);
+  v.get("interval", spec.validate.interval);
+  v.get("ttl_tolerance_ms", spec.validate.ttl_tolerance_ms);
+  v.done();
+
+  Section x(path, "expect", root["expect"].as_table());
+  x.get_strings("must", spec.expect.must);
+  x.get_strings("may", spec.expect.may);
+  x.get_strings("must_not", spec.expect.must_not);
+  x.get("unexplained", spec.expect.unexplained);
+  x.get("exit_code", spec.expect.exit_code);
+  x.get("error_contains", spec.expect.error_contains);
+  std::vector<std::pair<std::string, std::string>> report;
+  x.get_map("report", report);
+  for (const auto& [k, val] : report) spec.expect.report[k] = val;
+  x.get("time_limit", spec.expect.time_limit);
+  x.done();
+  return spec;
+}
+
+std::vector<std::string> find_scenarios(const std::vector<std::string>& paths) {
+  std::vector<std::string> out;
+  for (const auto& p : paths) {
+    if (std::filesystem::is_directory(p)) {
+      for (const auto& e : std::filesystem::recursive_directory_iterator(p))
+        if (e.is_regular_file() && e.path().extension() == ".toml") out.push_back(e.path().string());
+    } else {
+      out.push_back(p);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace ferry::sim
