@@ -3,6 +3,8 @@
 #include "common_options.h"
 #include "core/log.h"
 #include "process/redis_server.h"
+#include "reports/run_report.h"
+#include "scenario/scenario_runner.h"
 #include "scan/scan_copier.h"
 #include "task/progress.h"
 #include "verify/dataset_comparison.h"
@@ -11,11 +13,53 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
 namespace ferry::cli {
 namespace {
+
+// The demo's representative scenario: a live sync of every command under faults, validated.
+const char* kDemoScenario = R"(name = "demo-live-sync-under-faults"
+description = """A live migration (snapshot, then every write) of a mixed dataset under a write load of every
+command, through a link that is slowed, cut in the middle of the snapshot and again mid-stream, held and
+sliced. Validated in rounds by ferry verify."""
+seed = 7
+[dataset]
+keys = 4000
+dbs = [0, 1]
+big = true
+[workload]
+rate = 1500
+duration = 4
+dbs = [0, 1]
+[[timeline]]
+at = 0
+fault = "reset:after-psync-bytes=100000"
+[[timeline]]
+at = 1000
+fault = "latency:ms=25,jitter=10,for=800"
+[[timeline]]
+at = 1800
+fault = "reset"
+[[timeline]]
+at = 2500
+fault = "blackhole:for=600"
+[[timeline]]
+at = 3200
+fault = "slicer:size=16,dir=down,for=500"
+[task]
+mode = "sync"
+[validate]
+rounds = 3
+interval = 1
+[expect]
+exit_code = 0
+may = ["expired"]
+)";
 
 struct DemoOptions {
   LogOptions log;
@@ -24,7 +68,45 @@ struct DemoOptions {
   bool big_keys = true;
   std::string report_path;
   std::string redis_server;
+  std::string report_dir = "ferry-demo-report";
 };
+
+// Part two: the scenario, with its HTML report.
+bool run_demo_scenario(const DemoOptions& o) {
+  if (!o.redis_server.empty()) ::setenv("FERRY_REDIS_SERVER", o.redis_server.c_str(), 1);  // for the scenario's servers
+  std::filesystem::create_directories(o.report_dir);
+  std::string file = o.report_dir + "/demo-scenario.toml";
+  std::ofstream(file) << kDemoScenario;
+  sim::ScenarioSpec spec = sim::load_scenario(file);
+  sim::RunnerOptions ro;
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  ro.ferry_binary = ec ? "build/ferry" : self.string();
+  ro.seed = spec.seed;
+  ro.out_dir = o.report_dir + "/" + spec.name;
+  fmt::print("\nferry demo: scenario '{}': a live sync under a write load of every command, with the link slowed, cut, "
+             "held and sliced ...\n",
+             spec.name);
+  auto started = std::chrono::steady_clock::now();
+  std::vector<sim::ScenarioResult> results{sim::run_scenario(spec, ro)};
+  const auto& r = results.front();
+  reports::RunInfo info{"ferry demo", "", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
+  reports::write_run_json(o.report_dir + "/run.json", info, results);
+  reports::write_junit(o.report_dir + "/junit.xml", info, results);
+  reports::write_html(o.report_dir + "/report.html", info, results);
+  if (r.task_report.is_object())
+    fmt::print("ferry demo: {} commands written during the migration; ferry applied {} from the stream, with {} partial "
+               "resyncs and {} full resyncs\n",
+               r.load.value("commands", 0), r.task_report["stream"].value("commands", 0), r.task_report.value("partial_resyncs", 0),
+               r.task_report.value("full_resyncs", 0));
+  if (r.verify_report.is_object())
+    fmt::print("ferry demo: ferry verify compared {} keys: {} divergences, {} unexplained\n",
+               r.verify_report["summary"]["keys_compared"].dump(), r.verify_report["summary"]["divergences"].dump(),
+               r.verify_report["summary"]["unexplained"].dump());
+  for (const auto& f : r.failures) fmt::print("  {}\n", f);
+  fmt::print("ferry demo: scenario {}; report: {}/report.html\n", r.passed ? "PASS" : "FAIL", o.report_dir);
+  return r.passed;
+}
 
 int run_demo(const DemoOptions& o) {
   o.log.apply();
@@ -72,9 +154,14 @@ int run_demo(const DemoOptions& o) {
   bool ok = report.complete && check.equal() && check.source_digest == check.target_digest;
   fmt::print("ferry demo: {}\n", ok ? "PASS: the target is an exact copy (DEBUG DIGEST, every value and absolute expiry)"
                                     : "FAIL: the copy differs (see above)");
-  fmt::print("\nTo migrate your own servers:\n  build/ferry migrate --mode scan --source redis://HOST:PORT "
-             "--target redis://HOST:PORT\n");
-  return static_cast<int>(ok ? ExitCode::Ok : ExitCode::Failed);
+  source_server.stop();
+  target_server.stop();
+  bool scenario_ok = run_demo_scenario(o);
+  fmt::print("\nTo migrate your own servers:\n  build/ferry precheck --source redis://HOST:PORT --target redis://HOST:PORT\n"
+             "  build/ferry migrate --mode sync --until-caught-up --source redis://HOST:PORT --target redis://HOST:PORT "
+             "--report task.json\n  build/ferry verify --source redis://HOST:PORT --target redis://HOST:PORT "
+             "--task-report task.json\n");
+  return static_cast<int>(ok && scenario_ok ? ExitCode::Ok : ExitCode::Failed);
 }
 
 }  // namespace
@@ -83,13 +170,16 @@ void add_demo_command(CLI::App& app, std::function<int()>& run) {
   auto o = std::make_shared<DemoOptions>();
   auto* cmd = app.add_subcommand("demo",
                                  "Start a source and a target redis-server on loopback, fill the source with a mixed "
-                                 "dataset, migrate it by scan, verify and print a summary");
+                                 "dataset, migrate it by scan and check the copy is exact; then run a short scenario (a live "
+                                 "sync under a write load and network faults, validated) and write its HTML report");
   o->log.add_to(*cmd);
   cmd->add_option("--seed", o->seed, "Seed of the generated dataset")->capture_default_str();
   cmd->add_option("--keys-per-db", o->keys_per_db, "Keys generated in each of DBs 0, 1, 5")->capture_default_str();
   cmd->add_option("--big-keys", o->big_keys, "Add a 500,000-element list and a 12 MB string (copied through the chunked path)")
       ->capture_default_str();
   cmd->add_option("--report", o->report_path, "Write the migration summary as JSON to this file");
+  cmd->add_option("--report-dir", o->report_dir, "Where the scenario's reports go (report.html, run.json, junit.xml)")
+      ->capture_default_str();
   cmd->add_option("--redis-server", o->redis_server,
                   "redis-server binary to run (default: $FERRY_REDIS_SERVER, else redis-server from PATH)");
   cmd->callback([&run, o] { run = [o] { return run_demo(*o); }; });
