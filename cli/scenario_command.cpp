@@ -91,7 +91,8 @@ int run_scenarios(const ScenarioOptions& o, const std::string& command) {
       results[i] = sim::run_scenario(*job.spec, ro);
       std::lock_guard lock(print);
       const auto& r = results[i];
-      std::cout << fmt::format("{} {} (seed {}, {:.1f} s)\n", r.passed ? "PASS" : "FAIL", r.name, r.seed, r.seconds);
+      if (!r.skipped.empty()) std::cout << fmt::format("SKIP {}: {}\n", r.name, r.skipped);
+      else std::cout << fmt::format("{} {} (seed {}, {:.1f} s)\n", r.passed ? "PASS" : "FAIL", r.name, r.seed, r.seconds);
       for (const auto& f : r.failures) std::cout << "  " << f << "\n";
       if (!r.passed) std::cout << "  reproduce: " << r.repro << "\n  files: " << r.out_dir << "\n";
       std::cout << std::flush;

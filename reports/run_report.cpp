@@ -127,6 +127,7 @@ void write_junit(const std::string& path, const RunInfo& info, const std::vector
     out << fmt::format("  <testcase classname=\"{}\" name=\"{} (seed {})\" time=\"{:.3f}\">", escape(r.file), escape(r.name), r.seed,
                        r.seconds)
         << "\n";
+    if (!r.skipped.empty()) out << fmt::format("    <skipped message=\"{}\"/>\n", escape(r.skipped));
     if (!r.passed) {
       std::string body;
       for (const auto& f : r.failures) body += f + "\n";
@@ -153,7 +154,7 @@ section{margin-top:2.5em;border-top:1px solid #ccc;padding-top:1em}.small{font-s
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
     h += fmt::format(R"(<tr><td><a href="#s{}">{}</a></td><td class="{}">{}</td><td>{}</td><td>{:.1f} s</td><td>{}</td><td>{}</td><td>{}</td></tr>)", i,
-                     escape(r.name), r.passed ? "pass" : "fail", r.passed ? "passed" : "FAILED", r.seed, r.seconds, r.ferry_exit,
+                     escape(r.name), r.passed ? "pass" : "fail", !r.skipped.empty() ? "skipped" : r.passed ? "passed" : "FAILED", r.seed, r.seconds, r.ferry_exit,
                      r.load.is_object() && r.load.contains("commands") ? r.load["commands"].dump() : "0", escape(cause_counts(r)));
   }
   h += "</table>";

@@ -21,6 +21,7 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <thread>
 
 namespace ferry::sim {
@@ -31,10 +32,15 @@ namespace fs = std::filesystem;
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// Thrown when the scenario cannot run here (a server version that is not fetched): a skip, not a failure.
+struct SkipScenario : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 RedisServerOptions server_options(const ServerSpec& s) {
   RedisServerOptions o;
   auto binary = server_binary(s.version);
-  if (!binary) throw FerryError(ExitCode::Usage, fmt::format("server version '{}' is not fetched (tools/fetch-servers)", s.version));
+  if (!binary) throw SkipScenario(fmt::format("server version '{}' is not fetched here (run tools/fetch-servers)", s.version));
   o.binary = *binary;
   o.maxmemory = s.maxmemory;
   o.maxmemory_policy = s.policy;
@@ -310,6 +316,11 @@ class Run {
       }
     } else if (ev.action == "target-maxmemory") {
       Connection::open(target_->endpoint("target"))->checked({"CONFIG", "SET", "maxmemory", ev.value});
+    } else if (ev.action == "target-command") {
+      Args words;
+      std::istringstream in(ev.value);
+      for (std::string w; in >> w;) words.push_back(w);
+      if (!words.empty()) Connection::open(target_->endpoint("target"))->command(words);
     } else if (ev.action == "delete") {
       auto conn = Connection::open(source_->master().endpoint("source"));
       std::string cursor = "0";
@@ -399,6 +410,25 @@ class Run {
       if (count("unexplained") > x.unexplained)
         fail(fmt::format("{} unexplained divergence(s) (at most {} expected)", count("unexplained"), x.unexplained));
     }
+    if (!x.absent_on_target.empty()) {
+      auto t = Connection::open(target_->endpoint("target"));
+      for (const auto& [name, value] : t->info("keyspace")) {
+        if (name.rfind("db", 0) != 0) continue;
+        t->select(std::atoi(name.c_str() + 2));
+        for (const auto& pattern : x.absent_on_target) {
+          std::string cursor = "0";
+          do {
+            Reply r = t->checked({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+            cursor = r.elements[0].str;
+            if (!r.elements[1].elements.empty()) {
+              fail(fmt::format("the target holds '{}' ({}), which must not reach it", log::printable(r.elements[1].elements[0].str),
+                               pattern));
+              cursor = "0";
+            }
+          } while (cursor != "0");
+        }
+      }
+    }
     if (since(started_) > x.time_limit) fail(fmt::format("took {:.0f} s, over the limit of {:.0f} s", since(started_), x.time_limit));
   }
 
@@ -440,6 +470,7 @@ nlohmann::json ScenarioResult::to_json() const {
                    {"passed", passed},     {"failures", failures}, {"repro", repro},           {"ferry_exit", ferry_exit},
                    {"seconds", seconds},   {"out_dir", out_dir}, {"task_report", task_report}, {"verify", verify_report},
                    {"load", load}};
+  if (!skipped.empty()) j["skipped"] = skipped;
   auto& s = j["samples"] = nlohmann::json::array();
   for (const auto& x : samples)
     s.push_back({{"t", x.t}, {"ops_per_sec", x.ops_per_sec}, {"lag_bytes", x.lag_bytes}, {"target_memory", x.target_memory}});
@@ -460,6 +491,8 @@ ScenarioResult run_scenario(const ScenarioSpec& spec, const RunnerOptions& optio
   Run run(spec, options, r);
   try {
     run.go();
+  } catch (const SkipScenario& e) {
+    r.skipped = e.what();
   } catch (const std::exception& e) {
     run.fail(fmt::format("the scenario could not run: {}", e.what()));
     try {

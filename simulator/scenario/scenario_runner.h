@@ -33,6 +33,7 @@ struct ScenarioResult {
   std::string name, file, description;
   uint64_t seed = 0;
   bool passed = false;
+  std::string skipped;  // why it did not run (a server version not fetched): counts as passed
   std::vector<std::string> failures;
   std::string repro;  // the command that runs it again with this seed
   int ferry_exit = -1;

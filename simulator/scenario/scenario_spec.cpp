@@ -170,9 +170,10 @@ ScenarioSpec load_scenario(const std::string& path) {
       s.get("value", ev.value);
       s.done();
       static const std::set<std::string> actions{"", "heal", "restart-target", "restart-ferry", "kill-ferry",
-                                                 "target-maxmemory", "delete"};
+                                                 "target-maxmemory", "delete", "target-command"};
       if (!actions.count(ev.action))
-        s.fail(*t, fmt::format("unknown action '{}' (heal, restart-target, restart-ferry, kill-ferry, target-maxmemory, delete)",
+        s.fail(*t, fmt::format("unknown action '{}' (heal, restart-target, restart-ferry, kill-ferry, target-maxmemory, delete, "
+                               "target-command)",
                                ev.action));
       if (ev.fault.empty() == ev.action.empty()) s.fail(*t, "an event has either a fault or an action");
       if (!ev.fault.empty()) spec.proxy = true;
@@ -212,6 +213,7 @@ ScenarioSpec load_scenario(const std::string& path) {
   x.get_map("report", report);
   for (const auto& [k, val] : report) spec.expect.report[k] = val;
   x.get("time_limit", spec.expect.time_limit);
+  x.get_strings("absent_on_target", spec.expect.absent_on_target);
   x.done();
   return spec;
 }

@@ -45,8 +45,9 @@ struct WorkloadSpec {
 struct TimelineEvent {
   long long at_ms = 0;
   std::string fault;   // a proxy fault spec (see fault_spec.h)
-  std::string action;  // heal, restart-target, restart-ferry, kill-ferry, target-maxmemory, delete
-  std::string value;   // target-maxmemory: the new maxmemory; delete: a SCAN MATCH pattern
+  std::string action;  // heal, restart-target, restart-ferry, kill-ferry, target-maxmemory, delete, target-command
+  std::string value;   // target-maxmemory: the new maxmemory; delete: a SCAN MATCH pattern;
+                       // target-command: a command run on the target, words split on spaces
 };
 
 struct ValidateSpec {
@@ -65,6 +66,7 @@ struct ExpectSpec {
   // Conditions on the task report: "skipped_expired" -> ">0", "stream.errors" -> "==0", "full_resyncs" -> ">=1".
   std::map<std::string, std::string> report;
   double time_limit = 300;                       // seconds for the whole scenario
+  std::vector<std::string> absent_on_target;     // SCAN MATCH patterns no target key may match
 };
 
 struct ScenarioSpec {
