@@ -98,6 +98,12 @@ std::string timeline_svg(const sim::ScenarioResult& r) {
   svg += line([](const sim::TimelineSample& s) { return s.target_memory; }, "#999999");
   svg += line([](const sim::TimelineSample& s) { return s.ops_per_sec; }, "#2a6fdb");
   svg += line([](const sim::TimelineSample& s) { return s.lag_bytes; }, "#e67e22");
+  // A task stopped by the target's OOM: marked at the end of the plot.
+  if (r.task_report.is_object() && r.task_report.contains("stopped_because") &&
+      r.task_report["stopped_because"].get<std::string>().find("OOM") != std::string::npos)
+    svg += fmt::format(R"(<rect x="{:.1f}" y="{}" width="6" height="{}" fill="#c0392b"><title>{}</title></rect><text x="{:.1f}" y="{}" font-size="10" fill="#c0392b" text-anchor="end">OOM: the task stopped</text>)",
+                       x(t_max) - 6, top, H - top - bottom, escape(r.task_report["stopped_because"].get<std::string>()), x(t_max) - 8,
+                       top + 12);
   svg += fmt::format(R"(<text x="{}" y="{}" font-size="10">{:.1f} s</text><text x="{}" y="{}" font-size="10" text-anchor="end">{:.1f} s</text>)",
                      left, H - 12, t_min, W - right, H - 12, t_max);
   svg += fmt::format(R"(<text x="{}" y="12" font-size="11"><tspan fill="#2a6fdb">ops/s</tspan>  <tspan fill="#e67e22">lag (bytes)</tspan>  <tspan fill="#999">target memory</tspan>  <tspan fill="#8a5a00">faults</tspan>  <tspan fill="#c0392b">events</tspan> (each line scaled to its maximum; 0 = load start)</text>)",
