@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include <filesystem>
+#include <fstream>
 
 namespace ferry::cli {
 namespace {
@@ -156,16 +157,20 @@ std::vector<std::string> task_file_keys() {
 }
 
 std::vector<ConfigProblem> load_task_file(const std::string& path, CLI::App& app, TaskOptions& options) {
-  std::vector<ConfigProblem> problems;
   if (std::filesystem::is_directory(path)) return {{0, 0, "is a directory, not a task file"}};
+  std::ifstream in(path);
+  if (!in) return {{0, 0, "cannot be read (no such file)"}};
+  return parse_task_file(std::string(std::istreambuf_iterator<char>(in), {}), path, app, options);
+}
+
+std::vector<ConfigProblem> parse_task_file(const std::string& text, const std::string& path, CLI::App& app, TaskOptions& options) {
+  std::vector<ConfigProblem> problems;
   toml::table root;
   try {
-    root = toml::parse_file(path);
+    root = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    std::string what(e.description());
-    if (!std::filesystem::exists(path)) return {{0, 0, "cannot be read (no such file)"}};
-    return {{static_cast<long>(where.line), static_cast<long>(where.column), what}};
+    return {{static_cast<long>(where.line), static_cast<long>(where.column), std::string(e.description())}};
   }
   auto problem_at = [&](const toml::source_region& where, std::string message) {
     problems.push_back({static_cast<long>(where.begin.line), static_cast<long>(where.begin.column), std::move(message)});

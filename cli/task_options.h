@@ -69,6 +69,8 @@ struct ConfigProblem {
 // Reads a task file into the options of `app` (registered by TaskOptions::add_to) that the command
 // line did not set. Returns every problem found; applies nothing after a syntax error.
 std::vector<ConfigProblem> load_task_file(const std::string& path, CLI::App& app, TaskOptions& options);
+// The same from text (`path` names it in messages).
+std::vector<ConfigProblem> parse_task_file(const std::string& text, const std::string& path, CLI::App& app, TaskOptions& options);
 
 // A commented task file naming every key with its default: `ferry config example`.
 const char* task_file_example();

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -115,11 +116,16 @@ void read_server(Section s, ServerSpec& out, bool source) {
 }  // namespace
 
 ScenarioSpec load_scenario(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw FerryError(ExitCode::Usage, fmt::format("scenario '{}' cannot be read", path));
+  return parse_scenario(std::string(std::istreambuf_iterator<char>(in), {}), path);
+}
+
+ScenarioSpec parse_scenario(const std::string& text, const std::string& path) {
   toml::table root;
   try {
-    root = toml::parse_file(path);
+    root = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
-    if (!std::filesystem::exists(path)) throw FerryError(ExitCode::Usage, fmt::format("scenario '{}' does not exist", path));
     throw FerryError(ExitCode::Usage,
                      fmt::format("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column, e.description()));
   }

@@ -85,6 +85,8 @@ struct ScenarioSpec {
 
 // Throws FerryError(Usage) with FILE:LINE:COLUMN for a mistake.
 ScenarioSpec load_scenario(const std::string& path);
+// The same from text (`path` names it in messages).
+ScenarioSpec parse_scenario(const std::string& text, const std::string& path);
 
 // *.toml files under each path (a file is taken as it is), sorted.
 std::vector<std::string> find_scenarios(const std::vector<std::string>& paths);
