@@ -2,6 +2,8 @@
 
 #include "core/log.h"
 
+#include <filesystem>
+
 namespace ferry::cli {
 
 namespace {
@@ -26,6 +28,12 @@ const CLI::Validator& non_negative() {
 const CLI::Validator& positive() {
   static const CLI::Validator v = number_at_least(1e-9, "more than 0");
   return v;
+}
+
+std::string self_path() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? "build/ferry" : p.string();
 }
 
 void ConnectionOptions::add_to(CLI::App& app, bool target_required, bool source_required) {

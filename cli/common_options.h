@@ -14,6 +14,9 @@ namespace ferry::cli {
 const CLI::Validator& non_negative();
 const CLI::Validator& positive();
 
+// This binary's path (/proc/self/exe; "build/ferry" if unreadable): the ferry that child tasks run.
+std::string self_path();
+
 struct EndpointOptions {
   std::string uri;
   std::string password_file;

@@ -6,6 +6,7 @@
 #include "migrate_command.h"
 #include "precheck_command.h"
 #include "rdb_command.h"
+#include "fuzz_command.h"
 #include "scenario_command.h"
 #include "sim_command.h"
 #include "verify_command.h"
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   ferry::cli::add_verify_command(app, run);
   ferry::cli::add_sim_command(app, run);
   ferry::cli::add_scenario_command(app, run);
+  ferry::cli::add_fuzz_command(app, run);
   for (auto* sub : app.get_subcommands({})) sub->footer(ferry::exit_code_table());
 
   try {

@@ -34,12 +34,6 @@ struct ScenarioOptions {
   std::string ferry;
 };
 
-std::string self_path() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? "build/ferry" : p.string();
-}
-
 std::string now_utc() {
   auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};

@@ -123,7 +123,7 @@ void StreamApplier::rewrite_expiry(std::vector<std::string>& args) {
     long long ms = std::atoll(args[2].c_str()) * (name == "SETEX" ? 1000 : 1);
     args = {"SET", args[1], args[3], "PXAT", std::to_string(unix_ms() + ms + ext)};
   } else if (name == "SET" || name == "GETEX") {
-    for (size_t i = 3; i + 1 < args.size(); ++i) {
+    for (size_t i = name == "SET" ? 3 : 2; i + 1 < args.size(); ++i) {  // SET key value [opts]; GETEX key [opts]
       std::string opt = upper(args[i]);
       if (opt == "EX" || opt == "PX") {
         long long ms = std::atoll(args[i + 1].c_str()) * (opt == "EX" ? 1000 : 1);
@@ -252,7 +252,7 @@ void StreamApplier::translate(std::vector<std::string>& args, const Emit& emit) 
       count();
       return;
     }
-  } else if (name == "SWAPDB" && args.size() >= 3 && !dbs_.empty()) {
+  } else if (name == "SWAPDB" && args.size() >= 3) {
     int a = std::atoi(args[1].c_str()), b = std::atoi(args[2].c_str());
     if (!selected(a) && !selected(b)) {
       ++stats_.skipped;

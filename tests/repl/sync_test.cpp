@@ -181,6 +181,35 @@ TEST_CASE("sync with --db: flushes, SWAPDB, MOVE across selected and unselected 
   CHECK(d->checked({"EXISTS", "moving-out"}).integer == 0);
 }
 
+// Found by the applier property (ferry fuzz applier): SWAPDB passed through unmapped when --db-map
+// was given without --db.
+TEST_CASE("SWAPDB under --db-map without --db swaps the mapped target DBs", "[repl][sync][db]") {
+  RedisServer src, dst;
+  auto s = test::connect(src);
+  s->select(0);
+  s->checked({"SET", "a", "1"});
+  s->select(2);
+  s->checked({"SET", "c", "3"});
+  BackgroundFerry ferry(args(src, dst, "sync", {"--db-map", "0:5,5:0", "--no-heartbeat"}));
+  test::wait_for_replica(*s, 30);
+  s->checked({"SWAPDB", "0", "2"});  // the target must swap DB 5 (source 0) with DB 2
+  s->select(0);
+  s->checked({"SET", "after-swap", "yes"});
+  REQUIRE(s->checked({"WAIT", "1", "10000"}).integer == 1);  // ferry acknowledges what the target holds
+  auto r = ferry.stop();
+  CHECK(r.exit_code == 0);
+  auto d = test::connect(dst);
+  d->select(5);
+  CHECK(d->checked({"GET", "c"}).str == "3");
+  CHECK(d->checked({"GET", "after-swap"}).str == "yes");
+  CHECK(d->checked({"DBSIZE"}).integer == 2);
+  d->select(2);
+  CHECK(d->checked({"GET", "a"}).str == "1");
+  CHECK(d->checked({"DBSIZE"}).integer == 1);
+  d->select(0);
+  CHECK(d->checked({"DBSIZE"}).integer == 0);
+}
+
 TEST_CASE("block-flush stops the task on FLUSHALL with the target untouched", "[repl][sync]") {
   RedisServer src, dst;
   auto s = test::connect(src);
