@@ -153,7 +153,8 @@ sim::LoadOptions load_options(uint64_t seed) {
   o.base_ms = 1'900'000'000'000;
   o.dbs = {0, 1};
   o.keyspace = 20;
-  o.weights.erase("big");
+  o.weights["big"] = 0.5;  // big values, and the DB commands (SWAPDB, FLUSHDB, SELECT inside MULTI)
+  o.weights["db"] = 2;
   return o;
 }
 
@@ -179,7 +180,7 @@ std::string as_script(const std::vector<sim::LoadGenerator::Step>& pool, const s
   for (int p : picks) {
     out << "SELECT " << pool[p].db << "\n";
     for (const auto& cmd : pool[p].commands) {
-      for (size_t a = 0; a < cmd.size(); ++a) out << (a ? " " : "") << '"' << log::printable(cmd[a], 200) << '"';
+      for (size_t a = 0; a < cmd.size(); ++a) out << (a ? " " : "") << '"' << log::printable(cmd[a], 1 << 22) << '"';
       out << "\n";
     }
   }

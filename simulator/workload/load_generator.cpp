@@ -43,7 +43,7 @@ std::map<std::string, double> LoadOptions::default_weights() {
 
 const std::vector<std::string>& LoadGenerator::groups() {
   static const std::vector<std::string> names{"string", "expiry", "list", "push",  "hash",  "set",      "zset",
-                                              "stream", "other",  "keyspace", "multi", "lua", "lua-fail", "big"};
+                                              "stream", "other",  "keyspace", "multi", "lua", "lua-fail", "big", "db"};
   return names;
 }
 
@@ -84,6 +84,8 @@ LoadGenerator::Step LoadGenerator::next() {
   } else {
     add_group(group, step.commands);
   }
+  for (auto& cmd : step.commands)
+    if (cmd.size() == 2 && cmd[1] == "${db}") cmd[1] = std::to_string(step.db);
   return step;
 }
 
@@ -222,6 +224,21 @@ void LoadGenerator::add_group(const std::string& g, std::vector<Args>& out) {
   } else if (g == "lua-fail") {
     one({"SET", "load:luafail:word", "not-a-number"});
     one({"EVAL", kFailingScript, "2", key("luafail"), "load:luafail:word", n});
+  } else if (g == "db") {
+    const std::string a = std::to_string(o_.dbs[pick(o_.dbs.size())]), b = std::to_string(o_.dbs[pick(o_.dbs.size())]);
+    switch (pick(10)) {
+      case 0: one({"FLUSHALL"}); break;
+      case 1: case 2: one({"FLUSHDB"}); break;
+      case 3: case 4: case 5: one({"SWAPDB", a, b}); break;
+      default:  // a transaction that writes in another DB and selects its own again before EXEC
+        one({"MULTI"});
+        add_group("string", out);
+        one({"SELECT", b});
+        add_group("hash", out);
+        one({"SELECT", "${db}"});  // next() puts the step's DB here
+        one({"EXEC"});
+        break;
+    }
   } else if (g == "big") {
     switch (pick(3)) {
       case 0: one({"SET", key("bigstr", 3), std::string(1 << 20, static_cast<char>('a' + pick(26)))}); break;

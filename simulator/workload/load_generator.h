@@ -23,6 +23,8 @@
 //   lua        EVAL and EVALSHA writing several keys
 //   lua-fail   a script that writes, then fails midway (its first write stays)
 //   big        a big key: a 1 MB string, a 5,000-element list, a 2,000-field hash
+//   db         (not in the default mix: it empties DBs) SWAPDB, FLUSHDB, FLUSHALL, and MULTI/EXEC
+//              with a SELECT of another DB inside (and back before EXEC)
 #pragma once
 
 #include "redis/connection.h"
