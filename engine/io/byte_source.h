@@ -38,7 +38,9 @@ class FileSource : public ByteSource {
 
 class MemorySource : public ByteSource {
  public:
+  // The bytes are not copied: they must outlive the source (a temporary string would not).
   explicit MemorySource(std::string_view data, std::string name = "memory") : data_(data), name_(std::move(name)) {}
+  MemorySource(std::string&&, std::string = {}) = delete;
   size_t read_some(char* buffer, size_t max) override;
   std::optional<uint64_t> size() const override { return data_.size(); }
   std::string describe() const override { return name_; }

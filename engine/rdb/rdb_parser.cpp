@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 
 namespace ferry::rdb {
@@ -467,7 +468,10 @@ void RdbParser::read_hash_with_ttl(uint8_t type) {
   for (uint64_t n = read_count("hash"); n > 0; --n) {
     uint64_t ttl = read_length();
     long long at = 0;
-    if (ttl != 0) at = type == kTypeHashMetadata ? static_cast<long long>(ttl) + min_expire - 1 : static_cast<long long>(ttl);
+    if (ttl != 0 && (ttl > static_cast<uint64_t>(std::numeric_limits<long long>::max()) ||
+                     (type == kTypeHashMetadata && __builtin_add_overflow(static_cast<long long>(ttl) - 1, min_expire, &at))))
+      in_.corrupt("hash field expiry out of range");
+    if (ttl != 0 && type != kTypeHashMetadata) at = static_cast<long long>(ttl);
     std::string field = read_string();
     if (at) expiries.emplace_back(field, at);
     fields.emplace_back(std::move(field), read_string());
@@ -508,7 +512,8 @@ void RdbParser::read_stream(uint8_t type) {
       return v;
     };
     long long count = next_int(), deleted = next_int(), master_fields = next_int();
-    if (count < 0 || deleted < 0 || master_fields < 0 || static_cast<size_t>(master_fields) > lp.size())
+    if (count < 0 || deleted < 0 || master_fields < 0 || static_cast<size_t>(master_fields) > lp.size() ||
+        static_cast<size_t>(count) > lp.size() || static_cast<size_t>(deleted) > lp.size())  // each entry takes elements
       in_.corrupt("stream master entry is inconsistent");
     std::vector<std::string> fields;
     for (long long f = 0; f < master_fields; ++f) fields.push_back(next());
@@ -582,7 +587,9 @@ void RdbParser::read_stream(uint8_t type) {
         in_.read(raw, 16);
         auto it = pel.find(std::string(reinterpret_cast<char*>(raw), 16));
         if (it == pel.end()) in_.corrupt("consumer PEL entry missing from the group PEL");
-        long long idle = std::max(0LL, now - it->second.first);
+        long long idle = 0;  // a delivery time from the far past (or a corrupt one) saturates
+        if (__builtin_sub_overflow(now, it->second.first, &idle)) idle = std::numeric_limits<long long>::max();
+        idle = std::max(0LL, idle);
         pending.push_back({stream_id_text(be64(raw), be64(raw + 8)), consumer, idle,
                            static_cast<long long>(it->second.second)});
         if (pending.size() >= limits_.chunk_elements) {

@@ -26,7 +26,7 @@ struct Sink : ferry::rdb::RdbVisitor {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  ferry::io::MemorySource source(std::string(reinterpret_cast<const char*>(data), size), "fuzz input");
+  ferry::io::MemorySource source(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz input");
   Sink sink;
   try {
     ferry::rdb::RdbParser parser(source, sink);

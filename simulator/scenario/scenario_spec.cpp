@@ -3,6 +3,8 @@
 #include "core/error.h"
 
 #include <fmt/format.h>
+
+#include <limits>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -35,7 +37,8 @@ class Section {
     } else if constexpr (std::is_floating_point_v<T>) {
       if (auto v = n->value<double>()) return void(out = static_cast<T>(*v));
     } else {
-      if (auto v = n->value<int64_t>(); v && *v >= 0) return void(out = static_cast<T>(*v));
+      // TOML integers only: toml++'s own float-to-integer conversion is undefined past int64's range.
+      if (auto v = n->as_integer(); v && v->get() >= 0) return void(out = static_cast<T>(v->get()));
     }
     fail(*n, fmt::format("'{}' has the wrong type", key));
   }
@@ -53,9 +56,10 @@ class Section {
     if (!a) fail(*n, fmt::format("'{}' must be an array of integers", key));
     out.clear();
     for (const auto& e : *a) {
-      auto v = e.value<int64_t>();
-      if (!v) fail(e, fmt::format("'{}' must be an array of integers", key));
-      out.push_back(static_cast<int>(*v));
+      auto v = e.as_integer();
+      if (!v || v->get() < 0 || v->get() > std::numeric_limits<int>::max())
+        fail(e, fmt::format("'{}' must be an array of integers from 0", key));
+      out.push_back(static_cast<int>(v->get()));
     }
   }
   void get_strings(const char* key, std::vector<std::string>& out) {
@@ -79,8 +83,8 @@ class Section {
     if (!m) fail(*n, fmt::format("'{}' must be a table", key));
     for (const auto& [k, v] : *m) {
       if (auto s = v.value<std::string>()) out.emplace_back(std::string(k.str()), *s);
-      else if (auto i = v.value<int64_t>()) out.emplace_back(std::string(k.str()), std::to_string(*i));
-      else if (auto d = v.value<double>()) out.emplace_back(std::string(k.str()), fmt::format("{}", *d));
+      else if (auto i = v.as_integer()) out.emplace_back(std::string(k.str()), std::to_string(i->get()));
+      else if (auto d = v.as_floating_point()) out.emplace_back(std::string(k.str()), fmt::format("{}", d->get()));
       else fail(v, fmt::format("'{}.{}' must be a string or a number", key, k.str()));
     }
   }
