@@ -26,7 +26,7 @@ struct ConnectionOptions {
   EndpointOptions source, target;
   double connect_timeout_s = 5;
   double read_timeout_s = 60;
-  size_t pipeline_commands = 512;
+  size_t pipeline_commands = 8192;
   size_t pipeline_bytes = 8 << 20;
 
   void add_to(CLI::App& app, bool target_required = true, bool source_required = true);

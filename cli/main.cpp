@@ -1,4 +1,5 @@
 // ferry's entry point: parses the command line and hands each subcommand to the library.
+#include "bench_command.h"
 #include "config_command.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   ferry::cli::add_sim_command(app, run);
   ferry::cli::add_scenario_command(app, run);
   ferry::cli::add_fuzz_command(app, run);
+  ferry::cli::add_bench_command(app, run);
   for (auto* sub : app.get_subcommands({})) sub->footer(ferry::exit_code_table());
 
   try {

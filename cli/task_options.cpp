@@ -458,7 +458,7 @@ spool-dir = ""              # read the link at full speed into files here
 [connection]
 connect-timeout = 5         # seconds
 read-timeout = 60           # seconds
-pipeline-commands = 512     # commands in flight per connection
+pipeline-commands = 8192    # commands in flight per connection
 pipeline-bytes = "8M"       # bytes in flight per connection
 
 [output]

@@ -22,14 +22,23 @@ namespace ferry::test {
 
 RunResult run_ferry(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
   RunResult result;
-  auto environment = boost::this_process::environment();
-  bp::environment child_env = environment;
-  for (const auto& [k, v] : env) child_env[k] = v;
+  // The extra variables are set in this process around the spawn (Boost.Process's environment
+  // lookup reads past the end of shorter names: AddressSanitizer reports it).
+  std::map<std::string, std::optional<std::string>> saved;
+  for (const auto& [k, v] : env) {
+    const char* old = std::getenv(k.c_str());
+    saved[k] = old ? std::optional<std::string>(old) : std::nullopt;
+    ::setenv(k.c_str(), v.c_str(), 1);
+  }
   std::future<std::string> out, err;
   boost::asio::io_context io;
   auto start = std::chrono::steady_clock::now();
   bp::child c(bp::exe = FERRY_BINARY, bp::args = args, bp::std_out > out, bp::std_err > err, bp::std_in < bp::null,
-              child_env, io);
+              io);
+  for (const auto& [k, v] : saved) {
+    if (v) ::setenv(k.c_str(), v->c_str(), 1);
+    else ::unsetenv(k.c_str());
+  }
   io.run();
   c.wait();
   result.exit_code = c.exit_code();

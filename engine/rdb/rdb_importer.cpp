@@ -124,6 +124,9 @@ size_t RdbImporter::on_key_begin(const KeyInfo& key) {
   bool restorable = !target_rejects_dump_ && min_version_for_type(key.rdb_type) <= target_rdb_version_;
   if (restorable) {
     route_ = Route::Buffer;
+    string_as_set_ = key.rdb_type == kTypeString && options_.copy.write_mode == WriteMode::Auto && !key.idle_seconds &&
+                     !key.lfu_freq && target_.version() >= 60200;  // SET ... PXAT: Redis 6.2+
+    pending_string_.clear();
     return options_.copy.big_key_bytes;
   }
   if (key.rdb_type == kTypeModule2) {
@@ -149,11 +152,20 @@ void RdbImporter::add(Step step, size_t bytes) {
 void RdbImporter::go_native() {
   route_ = Route::Native;
   writer_.begin(key_.key, key_.type);
+  if (string_as_set_ && !pending_string_.empty()) writer_.string_chunk(pending_string_);
+  string_as_set_ = false;
+  pending_string_.clear();
   for (auto& step : steps_) step(writer_);
   steps_.clear();
 }
 
 void RdbImporter::on_string_chunk(std::string_view chunk) {
+  if (route_ == Route::Buffer && string_as_set_) {
+    pending_string_.append(chunk);
+    buffered_bytes_ += chunk.size();
+    if (buffered_bytes_ > options_.copy.big_key_bytes) go_native();  // too big for one SET
+    return;
+  }
   add([c = std::string(chunk)](NativeWriter& w) { w.string_chunk(c); }, chunk.size());
 }
 
@@ -249,6 +261,8 @@ void RdbImporter::on_key_end(const KeyInfo& key, const std::string* raw) {
   bool replace = options_.copy.on_conflict == ConflictMode::Replace;
   if (route_ == Route::Native) {
     commit_native(key);
+  } else if (route_ == Route::Buffer && string_as_set_) {
+    send_set(key);
   } else if (route_ == Route::Buffer && !raw) {  // its encoding outgrew one RESTORE
     go_native();
     commit_native(key);
@@ -281,6 +295,28 @@ void RdbImporter::on_key_end(const KeyInfo& key, const std::string* raw) {
     pipe_.send(restore, [this](Reply&& r) { on_restore_reply(std::move(r)); });
     if (!rejected_.empty()) rewrite_rejected();
   }
+}
+
+void RdbImporter::send_set(const KeyInfo& key) {
+  const bool replace = options_.copy.on_conflict == ConflictMode::Replace;
+  report_.bytes += pending_string_.size();
+  Args set{"SET", key.key, std::move(pending_string_)};
+  pending_string_.clear();
+  if (expire_) {
+    set.push_back("PXAT");
+    set.push_back(std::to_string(*expire_));
+  }
+  if (!replace) set.push_back("NX");  // an existing key is a conflict, as RESTORE's BUSYKEY
+  pipe_.send(set, [this, key](Reply&& r) {
+    if (r.is_error()) return record_failure(key, r.str, classify_error(r.str));
+    if (r.type == Reply::Type::Nil) {
+      ++report_.skipped_conflict;
+      log::warn("{} already exists on {}: not overwritten", key_context(key), target_.describe());
+      return;
+    }
+    ++report_.copied;
+    if (options_.on_key_written) options_.on_key_written(options_.copy.target_db(key.db), key.key);
+  });
 }
 
 void RdbImporter::commit_native(const KeyInfo& key) {

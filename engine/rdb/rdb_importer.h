@@ -73,6 +73,7 @@ class RdbImporter : public RdbVisitor {
   void select_db(int db);
   void unsupported(const KeyInfo& key, const std::string& why);
   void on_restore_reply(Reply&& r);
+  void send_set(const KeyInfo& key);
   void rewrite_rejected();
   void commit_native(const KeyInfo& key);
   void record_failure(const KeyInfo& key, const std::string& error, RedisErrorKind kind);
@@ -89,6 +90,10 @@ class RdbImporter : public RdbVisitor {
   KeyInfo key_;
   Route route_ = Route::Skip;
   std::vector<Step> steps_;
+  // A plain string travels as SET key value [PXAT] [NX] (a target applies SETs several times faster
+  // than RESTOREs): its value waits here. Not with LRU/LFU metadata, which only RESTORE carries.
+  bool string_as_set_ = false;
+  std::string pending_string_;
   size_t buffered_bytes_ = 0;
   std::optional<long long> expire_;
   std::string module_type_;

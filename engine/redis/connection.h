@@ -93,7 +93,7 @@ class Connection {
 
 // Limits on what is sent but not yet answered.
 struct PipelineLimits {
-  size_t max_commands = 512;
+  size_t max_commands = 8192;
   size_t max_bytes = 8 << 20;
 };
 

@@ -353,6 +353,26 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
   applier_options.pipeline = options.copy.pipeline;
   StreamApplier applier(*target, applier_options);
 
+  // A full resync whose link breaks again starts over with another link and snapshot, for as
+  // long as the connection retry window allows.
+  auto full_resync_retrying = [&](PsyncResult first, DiskKeySet* keep, bool survivors) {
+    auto since_first = Clock::now();
+    for (PsyncResult current = first;;) {
+      try {
+        full_resync(*link, current, *target, options, keep, survivors, applier, result, save);
+        return current;
+      } catch (const LinkError& again) {
+        if (Clock::now() - since_first > std::chrono::seconds(options.retry_connection_seconds))
+          throw FerryError(ExitCode::Failed, fmt::format("{} during a new snapshot, past the retry window", again.what()));
+        log::warn("{} during the new snapshot: starting over with another one", again.what());
+        auto fresh = reconnect_full(source_ep, options, source->version(), result, again.what());
+        link_owner = std::move(fresh.link);
+        link = link_owner.get();
+        current = fresh.psync;
+      }
+    }
+  };
+
   auto started = Clock::now();
   PsyncResult psync;
   if (saved) {
@@ -375,7 +395,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
     } else {
       log::warn("restarting from {}: full resync ({})", options.state_file,
                 why.empty() ? "the source cannot continue from the saved offset" : why);
-      full_resync(*link, psync, *target, options, nullptr, delete_survivors, applier, result, save);
+      psync = full_resync_retrying(psync, nullptr, delete_survivors);
     }
   } else {
     bool go_on = false;
@@ -388,8 +408,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
       auto fresh = reconnect_full(source_ep, options, source->version(), result, e.what());
       link_owner = std::move(fresh.link);
       link = link_owner.get();
-      full_resync(*link, fresh.psync, *target, options, preexisting.get(), true, applier, result, save);
-      psync = fresh.psync;
+      psync = full_resync_retrying(fresh.psync, preexisting.get(), true);
       go_on = !options.snapshot_only;
       if (options.snapshot_only) {
         report.complete = report.failed == 0 && report.skipped_conflict == 0;
@@ -409,7 +428,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
     link_owner = std::move(again.link);
     link = link_owner.get();
     if (again.psync.kind == PsyncResult::Kind::FullResync)
-      full_resync(*link, again.psync, *target, options, preexisting.get(), delete_survivors, applier, result, save);
+      full_resync_retrying(again.psync, preexisting.get(), delete_survivors);
   };
   try {
     link->send_ack(applier.applied_offset());  // a diskless source starts the stream on this first ACK

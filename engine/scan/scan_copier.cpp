@@ -127,8 +127,10 @@ void ScanCopier::copy_db(int db) {
       keys.push_back(std::move(k.str));
     }
     copy_batch(db, keys);
+    if (!rejected_payloads_.empty()) finish_restores(db);
     report_progress();
   } while (cursor != "0" && !fatal_);
+  finish_restores(db);  // before another DB is selected on the target
 }
 
 void ScanCopier::report_progress() {
@@ -231,77 +233,90 @@ void ScanCopier::stop_if_fatal(const Reply& r, int db, const std::string& key) {
 
 void ScanCopier::copy_dumped(int db, const std::vector<SizedKey>& keys) {
   const char* expiry_cmd = use_pexpiretime_ ? "PEXPIRETIME" : "PTTL";
-  std::vector<Reply> execs(keys.size());
-  std::vector<std::string> queue_errors(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) {
-    // DUMP and the expiry inside MULTI/EXEC: both describe the same moment of the key.
-    // An error while queueing (NOPERM, unknown command) makes EXEC answer EXECABORT: keep the cause.
-    auto queued = [&queue_errors, i](Reply&& r) {
-      if (r.is_error() && queue_errors[i].empty()) queue_errors[i] = r.str;
+  // DUMP and the expiry of a key inside one MULTI/EXEC: both describe the same moment of the key.
+  // Up to kKeysPerTransaction keys share a transaction (fewer round trips and commands for the
+  // source, which stays blocked for at most that many small DUMPs).
+  constexpr size_t kKeysPerTransaction = 64;
+  struct Transaction {
+    size_t first = 0, count = 0;
+    std::string queue_error;  // an error while queueing (NOPERM, unknown command): EXEC says EXECABORT
+    Reply exec;
+  };
+  std::vector<Transaction> txs;
+  for (size_t first = 0; first < keys.size(); first += kKeysPerTransaction)
+    txs.push_back({first, std::min(kKeysPerTransaction, keys.size() - first), {}, {}});
+  for (auto& tx : txs) {
+    auto queued = [&tx](Reply&& r) {
+      if (r.is_error() && tx.queue_error.empty()) tx.queue_error = r.str;
     };
     source_pipe_.send({"MULTI"}, queued);
-    source_pipe_.send({"DUMP", keys[i].key}, queued);
-    source_pipe_.send({expiry_cmd, keys[i].key}, queued);
-    source_pipe_.send({"EXEC"}, [&execs, i](Reply&& r) { execs[i] = std::move(r); });
+    for (size_t i = tx.first; i < tx.first + tx.count; ++i) {
+      source_pipe_.send({"DUMP", keys[i].key}, queued);
+      source_pipe_.send({expiry_cmd, keys[i].key}, queued);
+    }
+    source_pipe_.send({"EXEC"}, [&tx](Reply&& r) { tx.exec = std::move(r); });
   }
   source_pipe_.drain();
 
-  std::vector<DumpedKey> dumped;
-  dumped.reserve(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) {
-    Reply& exec = execs[i];
-    if (exec.is_error() || exec.elements.size() != 2) {
-      std::string why = queue_errors[i].empty() ? exec.summary() : queue_errors[i];
+  for (auto& tx : txs) {
+    if (tx.exec.is_error() || tx.exec.elements.size() != 2 * tx.count) {
+      std::string why = tx.queue_error.empty() ? tx.exec.summary() : tx.queue_error;
       auto kind = classify_error(why);
       throw CommandError(kind, fmt::format("DUMP on {} failed for key '{}': {} ({})", source_.describe(),
-                                           log::printable(keys[i].key), why, explain_error(kind)));
+                                           log::printable(keys[tx.first].key), why, explain_error(kind)));
     }
-    bool gone = false;
-    auto abs = absolute_expiry(exec.elements[1], gone);
-    if (exec.elements[0].is_nil() || gone || expired(abs)) {
-      ++report_.skipped_expired;
-      continue;
+    for (size_t n = 0; n < tx.count; ++n) {
+      const std::string& key = keys[tx.first + n].key;
+      Reply& dump = tx.exec.elements[2 * n];
+      bool gone = false;
+      auto abs = absolute_expiry(tx.exec.elements[2 * n + 1], gone);
+      if (dump.is_nil() || gone || expired(abs)) {
+        ++report_.skipped_expired;
+        continue;
+      }
+      Args restore{"RESTORE", key, std::to_string(abs.value_or(0)), std::move(dump.str)};
+      if (options_.on_conflict == ConflictMode::Replace) restore.push_back("REPLACE");
+      if (abs) restore.push_back("ABSTTL");
+      const size_t bytes = restore[3].size();
+      // Replies are read while the next batch is read from the source: the handler keeps what it
+      // needs by value. A refused payload (an older target) is copied again with native commands.
+      target_pipe_.send(restore, [this, db, key, bytes](Reply&& r) {
+        if (!r.is_error()) {
+          ++report_.copied;
+          report_.bytes += bytes;
+          return;
+        }
+        auto kind = classify_error(r.str);
+        if (kind == RedisErrorKind::BusyKey) {
+          ++report_.skipped_conflict;
+          log::warn("key '{}' in DB {} already exists on {}: not overwritten", log::printable(key), db, target_.describe());
+        } else if (kind == RedisErrorKind::BadPayload && options_.write_mode == WriteMode::Auto) {
+          rejected_payloads_.push_back(key);
+        } else {
+          stop_if_fatal(r, db, key);
+        }
+      });
     }
-    dumped.push_back({keys[i].key, std::move(exec.elements[0].str), abs});
   }
+}
 
-  std::vector<size_t> rejected_payloads;
-  for (size_t i = 0; i < dumped.size(); ++i) {
-    const DumpedKey& d = dumped[i];
-    Args restore{"RESTORE", d.key, std::to_string(d.abs_expire_ms.value_or(0)), d.payload};
-    if (options_.on_conflict == ConflictMode::Replace) restore.push_back("REPLACE");
-    if (d.abs_expire_ms) restore.push_back("ABSTTL");
-    size_t bytes = d.payload.size();
-    target_pipe_.send(restore, [this, db, i, bytes, &dumped, &rejected_payloads](Reply&& r) {
-      if (!r.is_error()) {
-        ++report_.copied;
-        report_.bytes += bytes;
-        return;
-      }
-      auto kind = classify_error(r.str);
-      if (kind == RedisErrorKind::BusyKey) {
-        ++report_.skipped_conflict;
-        log::warn("key '{}' in DB {} already exists on {}: not overwritten", log::printable(dumped[i].key), db,
-                  target_.describe());
-      } else if (kind == RedisErrorKind::BadPayload && options_.write_mode == WriteMode::Auto) {
-        rejected_payloads.push_back(i);
-      } else {
-        stop_if_fatal(r, db, dumped[i].key);
-      }
-    });
-  }
+// Reads every RESTORE reply still pending, then copies the keys whose payload the target refused
+// with native commands.
+void ScanCopier::finish_restores(int db) {
   target_pipe_.drain();
-
-  if (!rejected_payloads.empty() && !fatal_) {
+  if (rejected_payloads_.empty() || fatal_) return;
+  if (!target_rejects_dump_) {
     std::string w = fmt::format("{} rejects the source's DUMP payloads (older RDB version): keys are written with "
                                 "native commands instead", target_.describe());
     log::warn("{}", w);
     report_.warnings.push_back(w);
     target_rejects_dump_ = true;
-    for (size_t i : rejected_payloads) {
-      if (fatal_) break;
-      copy_chunked(db, dumped[i].key);
-    }
+  }
+  std::vector<std::string> todo = std::move(rejected_payloads_);
+  rejected_payloads_.clear();
+  for (const auto& key : todo) {
+    if (fatal_) break;
+    copy_chunked(db, key);
   }
 }
 

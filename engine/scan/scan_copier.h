@@ -31,11 +31,6 @@ class ScanCopier {
     std::string key;
     long long size;  // estimated bytes
   };
-  struct DumpedKey {
-    std::string key;
-    std::string payload;
-    std::optional<long long> abs_expire_ms;
-  };
 
   void check_conflicts(const std::vector<int>& dbs);
   void copy_db(int db);
@@ -43,6 +38,7 @@ class ScanCopier {
   std::vector<SizedKey> measure(std::vector<std::string>& keys);
   void copy_dumped(int db, const std::vector<SizedKey>& keys);
   void copy_chunked(int db, const std::string& key);
+  void finish_restores(int db);
   // From a PEXPIRETIME (or PTTL) reply: nullopt when the key has no expiry; sets gone when missing.
   std::optional<long long> absolute_expiry(const Reply& r, bool& gone) const;
   bool expired(const std::optional<long long>& abs_ms) const;
@@ -59,6 +55,7 @@ class ScanCopier {
   bool use_pexpiretime_ = true;
   bool memory_usage_ok_ = true;
   bool target_rejects_dump_ = false;
+  std::vector<std::string> rejected_payloads_;  // keys whose RESTORE payload the target refused
   std::optional<std::string> fatal_;
   class ProgressMeter* meter_ = nullptr;
 };

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <cstdlib>
 #include <sstream>
 #include <thread>
@@ -280,7 +281,9 @@ PropertyOutcome check_applier_with_servers(const PropertyRun& run) {
   std::string tmpl = "/tmp/ferry-fuzz-XXXXXX";
   const std::string work_dir = ::mkdtemp(tmpl.data());
   Servers servers;
-  return check("after catch-up the target equals the source", run, [&] { server_case(servers, run, work_dir); });
+  auto outcome = check("after catch-up the target equals the source", run, [&] { server_case(servers, run, work_dir); });
+  if (outcome.passed) std::filesystem::remove_all(work_dir);  // a failure keeps ferry's output there
+  return outcome;
 }
 
 }  // namespace ferry::fuzz
