@@ -118,6 +118,12 @@ void Connection::fail_io(const char* doing) {
   throw LinkError(endpoint_.role, fmt::format("{} failed on {}: {}", doing, describe(), why));
 }
 
+void Connection::flush_output() {
+  int done = 0;
+  while (!done)
+    if (redisBufferWrite(ctx_, &done) != REDIS_OK) fail_io("sending commands");
+}
+
 void Connection::append(const Args& args) {
   std::vector<const char*> argv;
   std::vector<size_t> lens;

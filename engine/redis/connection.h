@@ -65,6 +65,8 @@ class Connection {
   // Pipelining primitives: queue a command, read the oldest outstanding reply.
   void append(const Args& args);
   Reply read_reply();
+  // Writes what append() queued to the socket now, without waiting for replies.
+  void flush_output();
 
   // SELECT db, skipped when already selected.
   void select(int db);
@@ -106,6 +108,8 @@ class Pipeline {
   ~Pipeline();
 
   void send(const Args& args, Handler on_reply = {});
+  // Sends what is queued to the server now; the replies stay outstanding.
+  void push() { conn_.flush_output(); }
   // Reads every outstanding reply.
   void drain();
   // Reads every outstanding reply without handing it to its handler.

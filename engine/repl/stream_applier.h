@@ -72,6 +72,9 @@ class StreamApplier {
   // Sends what is queued and reads every reply. Returns the offset the target now holds: the
   // end of the last command outside an open MULTI.
   long long flush();
+  // Sends what is queued to the target without waiting for its replies (the stream went quiet:
+  // what arrived should not wait in a buffer for more).
+  void push() { pipe_->push(); }
   long long applied_offset() const { return applied_offset_; }
   // Drops a MULTI whose EXEC never came (the link broke inside it).
   void discard_open_transaction() {

@@ -534,7 +534,11 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - Clock::now());
       bool got = false;
       try {
-        got = link->read_command(args, std::max(std::chrono::milliseconds(0), wait));
+        got = link->read_command(args, std::chrono::milliseconds(0));  // what has arrived already
+        if (!got) {
+          applier.push();  // the stream has nothing more for now: send what is queued
+          got = link->read_command(args, std::max(std::chrono::milliseconds(0), wait));
+        }
       } catch (const LinkError& e) {
         // Resume where the target stands: PSYNC <replid> <applied offset + 1>.
         resume_link(e.what());
@@ -562,8 +566,14 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
     if (show) fmt::print(stderr, "\r\033[K");
     result.applied_offset = applier.flush();
     save(SyncState{result.replid, result.applied_offset, applier.stream_db(), false, false, "", ""});
-    link->send_ack(result.applied_offset);
-    if (source) result.source_offset = std::atoll(source->info("replication")["master_repl_offset"].c_str());
+    // The last acknowledgement and source offset are best effort: the target holds what it holds,
+    // and a connection that breaks now (a reset while stopping) does not make the task incomplete.
+    try {
+      link->send_ack(result.applied_offset);
+      if (source) result.source_offset = std::atoll(source->info("replication")["master_repl_offset"].c_str());
+    } catch (const FerryError& e) {
+      log::warn("while stopping: {} (the last offsets reported are from before)", e.what());
+    }
   } catch (const FerryError& e) {
     report.stopped_because = e.what();
     try {
