@@ -58,7 +58,12 @@ void RdbImporter::check_conflicts() {
 
 void RdbImporter::select_db(int db) {
   if (target_.selected_db() == db) return;
+  flush_mset();
   pipe_.drain();  // SELECT must not overtake queued writes
+  if (!mset_retry_.empty()) {
+    flush_mset();
+    pipe_.drain();
+  }
   target_.select(db);
 }
 
@@ -298,15 +303,22 @@ void RdbImporter::on_key_end(const KeyInfo& key, const std::string* raw) {
 }
 
 void RdbImporter::send_set(const KeyInfo& key) {
-  const bool replace = options_.copy.on_conflict == ConflictMode::Replace;
   report_.bytes += pending_string_.size();
-  Args set{"SET", key.key, std::move(pending_string_)};
+  std::string value = std::move(pending_string_);
   pending_string_.clear();
-  if (expire_) {
+  if (expire_) return set_one(key, std::move(value), expire_);
+  mset_bytes_ += key.key.size() + value.size();
+  mset_.push_back({key, std::move(value)});
+  if (mset_.size() >= 100 || mset_bytes_ >= (1 << 20)) flush_mset();
+}
+
+void RdbImporter::set_one(const KeyInfo& key, std::string value, std::optional<long long> expire) {
+  Args set{"SET", key.key, std::move(value)};
+  if (expire) {
     set.push_back("PXAT");
-    set.push_back(std::to_string(*expire_));
+    set.push_back(std::to_string(*expire));
   }
-  if (!replace) set.push_back("NX");  // an existing key is a conflict, as RESTORE's BUSYKEY
+  if (options_.copy.on_conflict != ConflictMode::Replace) set.push_back("NX");  // as RESTORE's BUSYKEY
   pipe_.send(set, [this, key](Reply&& r) {
     if (r.is_error()) return record_failure(key, r.str, classify_error(r.str));
     if (r.type == Reply::Type::Nil) {
@@ -317,6 +329,34 @@ void RdbImporter::send_set(const KeyInfo& key) {
     ++report_.copied;
     if (options_.on_key_written) options_.on_key_written(options_.copy.target_db(key.db), key.key);
   });
+}
+
+void RdbImporter::flush_mset() {
+  // Keys whose batch was refused go key by key, so that each conflict is counted and named.
+  std::vector<PlainString> retry = std::move(mset_retry_);
+  mset_retry_.clear();
+  for (auto& p : retry) set_one(p.key, std::move(p.value), std::nullopt);
+  if (mset_.empty()) return;
+  const bool replace = options_.copy.on_conflict == ConflictMode::Replace;
+  Args mset{replace ? "MSET" : "MSETNX"};
+  mset.reserve(1 + 2 * mset_.size());
+  for (const auto& p : mset_) {
+    mset.push_back(p.key.key);
+    mset.push_back(p.value);
+  }
+  mset_bytes_ = 0;
+  pipe_.send(mset, [this, batch = std::move(mset_)](Reply&& r) mutable {
+    if (r.is_error()) {
+      for (const auto& p : batch) record_failure(p.key, r.str, classify_error(r.str));
+    } else if (r.type == Reply::Type::Integer && r.integer == 0) {
+      for (auto& p : batch) mset_retry_.push_back(std::move(p));  // one of them exists: written one by one
+    } else {
+      report_.copied += batch.size();
+      if (options_.on_key_written)
+        for (const auto& p : batch) options_.on_key_written(options_.copy.target_db(p.key.db), p.key.key);
+    }
+  });
+  mset_.clear();
 }
 
 void RdbImporter::commit_native(const KeyInfo& key) {
@@ -383,7 +423,12 @@ void RdbImporter::rewrite_rejected() {
 
 void RdbImporter::finish() {
   try {
+    flush_mset();
     pipe_.drain();
+    if (!mset_retry_.empty()) {
+      flush_mset();
+      pipe_.drain();
+    }
     while (!rejected_.empty() && !fatal_) {
       rewrite_rejected();
       pipe_.drain();

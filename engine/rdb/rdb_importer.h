@@ -74,6 +74,10 @@ class RdbImporter : public RdbVisitor {
   void unsupported(const KeyInfo& key, const std::string& why);
   void on_restore_reply(Reply&& r);
   void send_set(const KeyInfo& key);
+  // SET key value [PXAT] [NX] for one key, counted by its reply.
+  void set_one(const KeyInfo& key, std::string value, std::optional<long long> expire);
+  // Sends the batched strings as one MSETNX (MSET with --on-conflict replace).
+  void flush_mset();
   void rewrite_rejected();
   void commit_native(const KeyInfo& key);
   void record_failure(const KeyInfo& key, const std::string& error, RedisErrorKind kind);
@@ -94,6 +98,14 @@ class RdbImporter : public RdbVisitor {
   // than RESTOREs): its value waits here. Not with LRU/LFU metadata, which only RESTORE carries.
   bool string_as_set_ = false;
   std::string pending_string_;
+  // Strings without an expiry, batched into one MSETNX (a target applies it for many keys at about
+  // the cost of one SET); a batch MSETNX refuses because a key exists is sent again key by key.
+  struct PlainString {
+    KeyInfo key;
+    std::string value;
+  };
+  std::vector<PlainString> mset_, mset_retry_;
+  size_t mset_bytes_ = 0;
   size_t buffered_bytes_ = 0;
   std::optional<long long> expire_;
   std::string module_type_;

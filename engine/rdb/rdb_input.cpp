@@ -1,5 +1,7 @@
 #include "rdb/rdb_input.h"
 
+#include "core/log.h"
+
 #include "rdb/crc64.h"
 
 #include <fmt/format.h>
@@ -121,15 +123,20 @@ void RdbInput::start_capture(std::string* sink, size_t limit) {
 void RdbInput::corrupt(const std::string& what) const {
   throw RdbError(RdbError::Kind::Corrupt,
                  fmt::format("corrupt RDB in {} at offset {}{}: {}", source_name_, offset_,
-                             context_.empty() ? "" : " (" + context_ + ")", what),
+                             describe_context(), what),
                  offset_);
 }
 
 void RdbInput::truncated(const std::string& what) const {
   throw RdbError(RdbError::Kind::Truncated,
                  fmt::format("truncated RDB in {} at offset {}{}: {}", source_name_, offset_,
-                             context_.empty() ? "" : " (" + context_ + ")", what),
+                             describe_context(), what),
                  offset_);
+}
+
+std::string RdbInput::describe_context() const {
+  if (context_key_) return fmt::format(" (DB {}, key '{}')", context_db_, log::printable(*context_key_, 80));
+  return context_.empty() ? "" : " (" + context_ + ")";
 }
 
 }  // namespace ferry::rdb

@@ -6,7 +6,9 @@
 #include "io/byte_source.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ferry::rdb {
@@ -55,7 +57,16 @@ class RdbInput {
   bool capture_overflowed() const { return overflowed_; }
 
   // Where errors say they happened, e.g. "DB 0, key 'user:1'".
-  void set_context(std::string context) { context_ = std::move(context); }
+  void set_context(std::string context) {
+    context_ = std::move(context);
+    context_key_.reset();
+  }
+  // Per key: kept raw, formatted only when an error names it.
+  void set_key_context(int db, std::string_view key) {
+    context_db_ = db;
+    if (!context_key_) context_key_.emplace();
+    context_key_->assign(key);
+  }
   [[noreturn]] void corrupt(const std::string& what) const;
   [[noreturn]] void truncated(const std::string& what) const;
   const std::string& source_name() const { return source_name_; }
@@ -70,6 +81,9 @@ class RdbInput {
   uint64_t offset_ = 0;
   uint64_t crc_ = 0;
   std::string context_;
+  int context_db_ = 0;
+  std::optional<std::string> context_key_;
+  std::string describe_context() const;
   std::string* sink_ = nullptr;
   size_t limit_ = 0;
   bool overflowed_ = false;

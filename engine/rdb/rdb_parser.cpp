@@ -298,7 +298,7 @@ void RdbParser::parse() {
     key.offset = type_offset;
     key.db = db_;
     key.key = read_string();
-    in_.set_context(fmt::format("DB {}, key '{}'", db_, log::printable(key.key, 80)));
+    in_.set_key_context(db_, key.key);
     read_value(key);
     key = KeyInfo{};
   }
