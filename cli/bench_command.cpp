@@ -49,6 +49,9 @@ void add_bench_command(CLI::App& app, std::function<int()>& run) {
   cmd->add_option("--runs", b->options.runs, "Runs of each timed copy (the median is reported)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--load-requests", b->options.load_requests, "Requests of the incremental phase's redis-benchmark load")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--report", b->report, "Also write the results as JSON to this file");
   cmd->add_option("--skip", b->skip, "Phases to leave out: scan, incremental, verify")
       ->check(CLI::IsMember({"scan", "incremental", "verify"}));

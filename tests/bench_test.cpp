@@ -1,0 +1,27 @@
+// ferry bench on a small dataset: every copy it times must be equal to the source, and the report
+// must hold every phase's figures. (Timings are printed by the benchmark, never asserted here.)
+#include "support.h"
+
+using ferry::test::run_ferry;
+
+TEST_CASE("bench: every timed copy equals the source and every phase is reported", "[bench]") {
+  std::string report = "/tmp/ferry-bench-test-" + std::to_string(::getpid()) + ".json";
+  auto r = run_ferry({"bench", "--dataset", "mixed", "--keys", "3000", "--runs", "1", "--load-requests", "20000",
+                      "--report", report});
+  REQUIRE(r.exit_code == 0);
+  auto j = ferry::test::read_json(report);
+  std::remove(report.c_str());
+  CHECK(j["source_keys"].get<long long>() >= 2900);
+  for (const char* copy : {"native_diskless_load", "native_disk_load", "ferry_snapshot"}) {
+    INFO(copy);
+    CHECK(j["full_sync"][copy]["equal"] == true);
+    CHECK(j["full_sync"][copy]["seconds"].get<double>() > 0);
+  }
+  CHECK(j["full_sync"]["ferry_snapshot"]["peak_rss_mb"].get<double>() > 0);
+  CHECK(j["scan"]["ferry_scan"]["equal"] == true);
+  CHECK(j["scan"]["naive_redis_cli_pipe"]["seconds"].get<double>() > 0);
+  CHECK(j["verify"]["exit_code"] == 0);
+  CHECK(j["incremental"]["equal_after"] == true);
+  CHECK(j["incremental"]["ferry_lag_ms"]["samples"].get<long long>() >= 1);
+  CHECK(j["incremental"]["native_lag_ms"]["samples"].get<long long>() >= 1);
+}
