@@ -163,7 +163,15 @@ void wait_for_replica(Connection& source, double seconds) {
   auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (std::chrono::steady_clock::now() < until) {
     auto info = source.info("replication");
-    if (info["slave0"].find("state=online") != std::string::npos) return;
+    if (info["slave0"].find("state=online") != std::string::npos) {
+      // "online" once the source has sent the snapshot; ferry acknowledges once it has applied it
+      // (slow builds take a while). A PUBLISH moves the stream past the snapshot without touching
+      // the data, and WAIT returns once ferry has acknowledged it from its stream loop.
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+      source.command({"PUBLISH", "ferry-test-wait", "1"});
+      source.command({"WAIT", "1", std::to_string(std::max<long long>(left, 1))});
+      return;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   FAIL("no replica came online on " << source.describe() << " within " << seconds << " s");

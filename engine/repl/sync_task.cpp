@@ -214,7 +214,13 @@ void full_resync(ReplicaLink& link, const PsyncResult& psync, Connection& target
   applier.set_stream_db(0);
   applier.note_target_db(target.selected_db());
   save(SyncState{psync.replid, psync.offset, 0, false, false, "", ""});
-  link.send_ack(psync.offset);
+  try {
+    link.send_ack(psync.offset);
+  } catch (const LinkError& e) {
+    // The snapshot is applied and saved: the stream loop's next use of the link fails the same way
+    // and resumes by partial resync from this offset, not with another snapshot.
+    log::warn("{} right after the snapshot was applied: the stream resumes from offset {}", e.what(), psync.offset);
+  }
 }
 
 // The task's first snapshot, into an empty target (or one with --on-conflict replace). Returns
