@@ -140,9 +140,8 @@ Copy ferry_copy(const BenchOptions& o, sim::RedisServer& source, const std::stri
   return c;
 }
 
-void write_resp(std::FILE* f, const std::vector<std::string>& args) {
-  std::string out = fmt::format("*{}\r\n", args.size());
-  for (const auto& a : args) out += fmt::format("${}\r\n", a.size()) + a + "\r\n";
+void write_resp(std::FILE* f, const Args& args) {
+  const std::string out = encode_command(args);
   std::fwrite(out.data(), 1, out.size(), f);
 }
 

@@ -3,6 +3,7 @@
 #include "core/log.h"
 
 #include <filesystem>
+#include <random>
 
 namespace ferry::cli {
 
@@ -34,6 +35,11 @@ std::string self_path() {
   std::error_code ec;
   auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? "build/ferry" : p.string();
+}
+
+uint64_t random_seed() {
+  std::random_device rd;
+  return rd() | (static_cast<uint64_t>(rd()) << 32);
 }
 
 void ConnectionOptions::add_to(CLI::App& app, bool target_required, bool source_required) {

@@ -17,6 +17,9 @@ const CLI::Validator& positive();
 // This binary's path (/proc/self/exe; "build/ferry" if unreadable): the ferry that child tasks run.
 std::string self_path();
 
+// A 64-bit seed from the system's entropy (for --seed random; callers print it).
+uint64_t random_seed();
+
 struct EndpointOptions {
   std::string uri;
   std::string password_file;

@@ -8,7 +8,6 @@
 
 #include <iostream>
 #include <memory>
-#include <random>
 
 namespace ferry::cli {
 namespace {
@@ -27,7 +26,7 @@ int run_applier(const FuzzApplierOptions& o) {
   run.max_size = o.max_size;
   run.ferry_binary = o.ferry.empty() ? self_path() : o.ferry;
   if (o.seed == "random") {
-    run.seed = std::random_device{}() | (static_cast<uint64_t>(std::random_device{}()) << 32);
+    run.seed = random_seed();
   } else {
     try {
       run.seed = std::stoull(o.seed);

@@ -17,7 +17,6 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <thread>
 
 namespace ferry::cli {
@@ -50,7 +49,7 @@ int run_scenarios(const ScenarioOptions& o, const std::string& command) {
   if (specs.empty()) throw FerryError(ExitCode::Usage, "no scenario files (*.toml) found");
   std::optional<uint64_t> base;
   if (o.seed == "random") {
-    base = std::random_device{}() | (static_cast<uint64_t>(std::random_device{}()) << 32);
+    base = random_seed();
     log::info("seed {} (random)", *base);
   } else if (!o.seed.empty()) {
     base = std::strtoull(o.seed.c_str(), nullptr, 10);

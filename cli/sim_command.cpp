@@ -226,7 +226,7 @@ void add_sim_command(CLI::App& app, std::function<int()>& run) {
   auto* load = sim->add_subcommand(
       "load", "Send a seeded write load of every replicated command (the same commands for a seed) at a rate for a "
               "duration. Mix groups: string, expiry, list, push, hash, set, zset, stream, other, keyspace, multi, lua, "
-              "lua-fail, big");
+              "lua-fail, big, db (SWAPDB/FLUSHDB/FLUSHALL, SELECT inside MULTI; not in the default mix)");
   lo->log.add_to(*load);
   load->add_option("--target", lo->target, "The server: redis://[user[:password]@]host:port")->required();
   load->add_option("--target-password-file", lo->password_file, "Read the password from a file (FERRY_TARGET_PASSWORD also works)");

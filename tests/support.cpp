@@ -162,8 +162,7 @@ long long now_ms() {
 void wait_for_replica(Connection& source, double seconds) {
   auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (std::chrono::steady_clock::now() < until) {
-    auto info = source.info("replication");
-    if (info["slave0"].find("state=online") != std::string::npos) {
+    if (sim::replica_online(source)) {
       // "online" once the source has sent the snapshot; ferry acknowledges once it has applied it
       // (slow builds take a while). A PUBLISH moves the stream past the snapshot without touching
       // the data, and WAIT returns once ferry has acknowledged it from its stream loop.

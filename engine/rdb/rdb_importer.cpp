@@ -56,14 +56,19 @@ void RdbImporter::check_conflicts() {
   }
 }
 
+// Sends the batched strings and reads every reply, then writes again, key by key, the strings of a
+// batch the target refused.
+void RdbImporter::drain_all() {
+  flush_mset();
+  pipe_.drain();
+  if (mset_retry_.empty()) return;
+  flush_mset();
+  pipe_.drain();
+}
+
 void RdbImporter::select_db(int db) {
   if (target_.selected_db() == db) return;
-  flush_mset();
-  pipe_.drain();  // SELECT must not overtake queued writes
-  if (!mset_retry_.empty()) {
-    flush_mset();
-    pipe_.drain();
-  }
+  drain_all();  // SELECT must not overtake queued writes
   target_.select(db);
 }
 
@@ -423,12 +428,7 @@ void RdbImporter::rewrite_rejected() {
 
 void RdbImporter::finish() {
   try {
-    flush_mset();
-    pipe_.drain();
-    if (!mset_retry_.empty()) {
-      flush_mset();
-      pipe_.drain();
-    }
+    drain_all();
     while (!rejected_.empty() && !fatal_) {
       rewrite_rejected();
       pipe_.drain();

@@ -78,6 +78,7 @@ class RdbImporter : public RdbVisitor {
   void set_one(const KeyInfo& key, std::string value, std::optional<long long> expire);
   // Sends the batched strings as one MSETNX (MSET with --on-conflict replace).
   void flush_mset();
+  void drain_all();
   void rewrite_rejected();
   void commit_native(const KeyInfo& key);
   void record_failure(const KeyInfo& key, const std::string& error, RedisErrorKind kind);

@@ -126,9 +126,7 @@ void Connection::flush_output() {
     if (redisBufferWrite(ctx_, &done) != REDIS_OK) fail_io("sending commands");
 }
 
-void Connection::append(const Args& args) {
-  // The command in RESP, formatted here: hiredis's own formatting (sdscatfmt per argument) was the
-  // largest cost of a snapshot of small keys.
+std::string encode_command(const Args& args) {
   size_t size = 16;
   for (const auto& a : args) size += a.size() + 24;
   std::string resp;
@@ -147,6 +145,13 @@ void Connection::append(const Args& args) {
     resp.append(a);
     resp.append("\r\n", 2);
   }
+  return resp;
+}
+
+void Connection::append(const Args& args) {
+  // Formatted here: hiredis's own formatting (sdscatfmt per argument) was the largest cost of a
+  // snapshot of small keys.
+  const std::string resp = encode_command(args);
   if (redisAppendFormattedCommand(ctx_, resp.data(), resp.size()) != REDIS_OK) fail_io("sending a command");
 }
 

@@ -48,6 +48,9 @@ class CommandError : public FerryError {
 
 using Args = std::vector<std::string>;
 
+// A command as RESP: an array of bulk strings.
+std::string encode_command(const Args& args);
+
 class Connection {
  public:
   // Connects, authenticates and checks the server answers (PING). Fails fast with

@@ -16,16 +16,6 @@
 
 namespace ferry::repl {
 
-std::string encode_command(const std::vector<std::string>& args) {
-  std::string out = fmt::format("*{}\r\n", args.size());
-  for (const auto& a : args) {
-    out += fmt::format("${}\r\n", a.size());
-    out += a;
-    out += "\r\n";
-  }
-  return out;
-}
-
 ReplicaLink::ReplicaLink(const Endpoint& source, const Timeouts& timeouts) : source_(source), timeouts_(timeouts) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;

@@ -89,7 +89,4 @@ class ReplicaLink {
   std::unique_ptr<class Spool> spool_;
 };
 
-// RESP encoding of a command, as a master sends it and a server reads it.
-std::string encode_command(const std::vector<std::string>& args);
-
 }  // namespace ferry::repl

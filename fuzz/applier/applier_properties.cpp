@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "process/child_process.h"
 #include "process/redis_server.h"
+#include "topology/topology.h"
 #include "verify/dataset_comparison.h"
 #include "workload/load_generator.h"
 
@@ -198,10 +199,6 @@ void send_steps(Connection& conn, const std::vector<sim::LoadGenerator::Step>& p
   conn.select(0);
 }
 
-bool replica_online(Connection& source) {
-  return source.info("replication")["slave0"].find("state=online") != std::string::npos;
-}
-
 // Waits until the source's replica (ferry) acknowledges everything the source has sent: WAIT asks
 // it (REPLCONF GETACK), and ferry answers with the offset the target holds.
 bool caught_up(Connection& source, double seconds) {
@@ -241,7 +238,7 @@ void server_case(Servers& servers, const PropertyRun& run, const std::string& wo
                            servers.target.uri(), "--no-heartbeat", "--accept-warnings", "--log-level", "warn"},
                           work_dir + "/ferry.out", work_dir + "/ferry.err");
   auto online_by = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!replica_online(s) && std::chrono::steady_clock::now() < online_by && ferry.running())
+  while (!sim::replica_online(s) && std::chrono::steady_clock::now() < online_by && ferry.running())
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   size_t sent = snapshot_at;
   for (size_t c : cuts) {

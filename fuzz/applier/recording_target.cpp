@@ -1,6 +1,7 @@
 #include "applier/recording_target.h"
 
 #include "core/error.h"
+#include "redis/command_keys.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -44,11 +45,6 @@ std::optional<std::vector<std::string>> take_command(std::string& buf) {
   return args;
 }
 
-std::string upper(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
 }  // namespace
 
 struct RecordingTarget::Impl {
@@ -84,7 +80,7 @@ struct RecordingTarget::Impl {
       buf.append(chunk, static_cast<size_t>(n));
       out.clear();
       while (auto args = take_command(buf)) {
-        std::string name = args->empty() ? "" : upper((*args)[0]);
+        std::string name = args->empty() ? "" : ascii_upper((*args)[0]);
         if (name == "PING") out += "+PONG\r\n";
         else if (name == "MULTI") in_multi = true, queued = 0, out += "+OK\r\n";
         else if (name == "EXEC") {

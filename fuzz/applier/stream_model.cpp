@@ -1,5 +1,7 @@
 #include "applier/stream_model.h"
 
+#include "redis/command_keys.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,11 +12,6 @@ namespace {
 
 const char* const kKeys[] = {"a", "b", "x:1", "x:2"};
 constexpr long long kBaseMs = 1'900'000'000'000;  // absolute expiries in the stream: 2030
-
-std::string upper(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
 
 std::string num(long long n) { return std::to_string(n); }
 
@@ -130,7 +127,7 @@ class Oracle {
   Expected run(const std::vector<Command>& stream) {
     std::optional<std::vector<Command>> queued;  // the body of an open MULTI: it runs at EXEC
     for (size_t i = 0; i < stream.size(); ++i) {
-      const std::string name = upper(stream[i][0]);
+      const std::string name = ascii_upper(stream[i][0]);
       if (name == "MULTI") {
         queued.emplace();
       } else if (name == "EXEC") {
@@ -156,7 +153,7 @@ class Oracle {
 
   // Which arguments are keys this command writes, and which it only reads.
   static void roles(const Command& c, std::vector<size_t>& written, std::vector<size_t>& read) {
-    const std::string name = upper(c[0]);
+    const std::string name = ascii_upper(c[0]);
     if (name == "DEL" || name == "UNLINK") {
       for (size_t i = 1; i < c.size(); ++i) written.push_back(i);
     } else if (name == "MSET") {
@@ -184,7 +181,7 @@ class Oracle {
     auto is_sel = [&](size_t i) { return key_sel(c[i]); };
     if (std::none_of(written.begin(), written.end(), is_sel)) return false;  // filtered
     if (std::all_of(written.begin(), written.end(), is_sel) && std::all_of(read.begin(), read.end(), is_sel)) return true;
-    const std::string name = upper(c[0]);
+    const std::string name = ascii_upper(c[0]);
     if (name == "DEL" || name == "UNLINK") {
       Command kept{c[0]};
       for (size_t i = 1; i < c.size(); ++i)
@@ -202,7 +199,7 @@ class Oracle {
     if (is_sel(1) && !is_sel(2)) {  // the first key's content leaves the selection: it is removed
       if (name == "RENAME") return c = {"DEL", c[1]}, true;
       if (name == "SMOVE") return c = {"SREM", c[1], c[3]}, true;
-      if (name == "LMOVE") return c = {upper(c[3]) == "LEFT" ? "LPOP" : "RPOP", c[1]}, true;
+      if (name == "LMOVE") return c = {ascii_upper(c[3]) == "LEFT" ? "LPOP" : "RPOP", c[1]}, true;
     }
     ++out_.unapplied;
     return false;
@@ -214,7 +211,7 @@ class Oracle {
     if (!o_.relative_expiries && o_.ttl_extend_ms == 0) return;
     const long long ext = o_.ttl_extend_ms;
     auto rel = [&](long long ms) { return "@now+" + num(ms + ext); };
-    const std::string name = upper(c[0]);
+    const std::string name = ascii_upper(c[0]);
     if (name == "EXPIRE") c = {"PEXPIREAT", c[1], rel(std::stoll(c[2]) * 1000)};
     else if (name == "PEXPIRE") c = {"PEXPIREAT", c[1], rel(std::stoll(c[2]))};
     else if (name == "EXPIREAT" && ext) c = {"PEXPIREAT", c[1], num(std::stoll(c[2]) * 1000 + ext)};
@@ -223,7 +220,7 @@ class Oracle {
     else if (name == "PSETEX") c = {"SET", c[1], c[3], "PXAT", rel(std::stoll(c[2]))};
     else if (name == "SET" || name == "GETEX") {
       for (size_t i = 2; i + 1 < c.size(); ++i) {
-        const std::string opt = upper(c[i]);
+        const std::string opt = ascii_upper(c[i]);
         long long v = std::atoll(c[i + 1].c_str());
         if (opt == "EX") c[i] = "PXAT", c[i + 1] = rel(v * 1000);
         else if (opt == "PX") c[i] = "PXAT", c[i + 1] = rel(v);
@@ -239,7 +236,7 @@ class Oracle {
   }
 
   void translate(Command c, std::vector<std::pair<int, Command>>& emit) {
-    const std::string name = upper(c[0]);
+    const std::string name = ascii_upper(c[0]);
     if (name == "PING" || name == "REPLCONF") return;
     if (name == "SELECT") {
       cur_ = std::stoi(c[1]);
@@ -250,7 +247,7 @@ class Oracle {
       return;
     }
     if (!o_.filter.empty() && !filter(c)) return;
-    const std::string now = upper(c[0]);
+    const std::string now = ascii_upper(c[0]);
     if (now == "FLUSHALL") {
       if (dbs_.empty()) emit.push_back({-1, c});
       else
@@ -321,7 +318,7 @@ std::vector<TargetUnit> target_view(const std::vector<std::pair<int, Command>>& 
   bool first = false;
   for (const auto& [conn, c] : received) {
     if (conn != connection) connection = conn, db = 0, first = true, tx.reset();
-    const std::string name = upper(c[0]);
+    const std::string name = ascii_upper(c[0]);
     bool handshake = first && name == "PING";
     first = false;
     if (handshake) continue;

@@ -83,4 +83,19 @@ void Topology::stop() {
   }
 }
 
+// The acknowledged offset of the first replica ("slave0:ip=...,offset=N,..."), or -1.
+long long replica_offset(Connection& master) {
+  auto info = master.info("replication");
+  auto it = info.find("slave0");
+  if (it == info.end()) return -1;
+  auto pos = it->second.find("offset=");
+  return pos == std::string::npos ? -1 : std::atoll(it->second.c_str() + pos + 7);
+}
+
+bool replica_online(Connection& master) {
+  auto info = master.info("replication");
+  auto it = info.find("slave0");
+  return it != info.end() && it->second.find("state=online") != std::string::npos;
+}
+
 }  // namespace ferry::sim

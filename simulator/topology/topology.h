@@ -6,6 +6,7 @@
 #pragma once
 
 #include "process/redis_server.h"
+#include "redis/connection.h"
 
 #include <memory>
 #include <optional>
@@ -17,6 +18,11 @@ namespace ferry::sim {
 // The binary of a server version fetched by tools/fetch-servers ("redis-6.0", "redis-8.0",
 // "valkey-8.0", "valkey-8.1"), or "system" / "" for redis-server from PATH. nullopt when absent.
 std::optional<std::string> server_binary(const std::string& version);
+
+// The first replica of `master` as its INFO replication reports it: whether it is online (the
+// snapshot sent), and the offset it acknowledged (-1 without a replica).
+bool replica_online(Connection& master);
+long long replica_offset(Connection& master);
 
 struct Shard {
   std::unique_ptr<RedisServer> master;

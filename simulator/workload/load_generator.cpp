@@ -67,7 +67,7 @@ std::string LoadGenerator::key(const std::string& type, size_t space) {
 
 LoadGenerator::Step LoadGenerator::next() {
   Step step;
-  step.db = o_.dbs[pick(o_.dbs.size())];
+  step.db = step_db_ = o_.dbs[pick(o_.dbs.size())];
   double x = std::uniform_real_distribution<double>(0, total_)(rng_);
   std::string group = mix_.back().first;
   for (const auto& [name, upto] : mix_)
@@ -84,8 +84,6 @@ LoadGenerator::Step LoadGenerator::next() {
   } else {
     add_group(group, step.commands);
   }
-  for (auto& cmd : step.commands)
-    if (cmd.size() == 2 && cmd[1] == "${db}") cmd[1] = std::to_string(step.db);
   return step;
 }
 
@@ -235,7 +233,7 @@ void LoadGenerator::add_group(const std::string& g, std::vector<Args>& out) {
         add_group("string", out);
         one({"SELECT", b});
         add_group("hash", out);
-        one({"SELECT", "${db}"});  // next() puts the step's DB here
+        one({"SELECT", std::to_string(step_db_)});
         one({"EXEC"});
         break;
     }

@@ -90,6 +90,7 @@ class LoadGenerator {
   std::vector<std::pair<std::string, double>> mix_;  // cumulative
   double total_ = 0;
   uint64_t counter_ = 0;
+  int step_db_ = 0;  // the DB of the step being made
 };
 
 }  // namespace ferry::sim
