@@ -29,6 +29,7 @@ RdbImporter::RdbImporter(Connection& target, ImportOptions options, MigrationRep
       report_(report),
       pipe_(target, options_.copy.pipeline),
       writer_(pipe_, target.version()),
+      strings_(pipe_, options_.copy.on_conflict == ConflictMode::Replace, string_callbacks()),
       target_rdb_version_(rdb_version_for_server(target.version(), valkey_major(target))),
       dbs_(options_.copy.dbs.begin(), options_.copy.dbs.end()) {
   if (options_.copy.write_mode == WriteMode::Commands || options_.append_in_place) target_rejects_dump_ = true;
@@ -58,12 +59,22 @@ void RdbImporter::check_conflicts() {
 
 // Sends the batched strings and reads every reply, then writes again, key by key, the strings of a
 // batch the target refused.
-void RdbImporter::drain_all() {
-  flush_mset();
-  pipe_.drain();
-  if (mset_retry_.empty()) return;
-  flush_mset();
-  pipe_.drain();
+void RdbImporter::drain_all() { strings_.drain(); }
+
+StringWriter::Callbacks RdbImporter::string_callbacks() {
+  StringWriter::Callbacks c;
+  c.written = [this](int db, const std::string& key) {
+    ++report_.copied;
+    if (options_.on_key_written) options_.on_key_written(options_.copy.target_db(db), key);
+  };
+  c.conflict = [this](int db, const std::string& key) {
+    ++report_.skipped_conflict;
+    log::warn("DB {} key '{}' already exists on {}: not overwritten", db, log::printable(key), target_.describe());
+  };
+  c.failed = [this](int db, const std::string& key, const std::string& error) {
+    record_failure(db, key, error, classify_error(error));
+  };
+  return c;
 }
 
 void RdbImporter::select_db(int db) {
@@ -135,7 +146,7 @@ size_t RdbImporter::on_key_begin(const KeyInfo& key) {
   if (restorable) {
     route_ = Route::Buffer;
     string_as_set_ = key.rdb_type == kTypeString && options_.copy.write_mode == WriteMode::Auto && !key.idle_seconds &&
-                     !key.lfu_freq && target_.version() >= 60200;  // SET ... PXAT: Redis 6.2+
+                     !key.lfu_freq && (!expire_ || StringWriter::takes_expiry(target_.version()));
     pending_string_.clear();
     return options_.copy.big_key_bytes;
   }
@@ -253,7 +264,11 @@ void RdbImporter::unsupported(const KeyInfo& key, const std::string& why) {
 }
 
 void RdbImporter::record_failure(const KeyInfo& key, const std::string& error, RedisErrorKind kind) {
-  report_.add_failure(key.db, log::printable(key.key), error);
+  record_failure(key.db, key.key, error, kind);
+}
+
+void RdbImporter::record_failure(int db, const std::string& key, const std::string& error, RedisErrorKind kind) {
+  report_.add_failure(db, log::printable(key), error);
   if (!fatal_ && stops_writing(kind, error)) fatal_ = fmt::format("{} rejected a write: {}", target_.describe(), error);
 }
 
@@ -311,57 +326,7 @@ void RdbImporter::send_set(const KeyInfo& key) {
   report_.bytes += pending_string_.size();
   std::string value = std::move(pending_string_);
   pending_string_.clear();
-  if (expire_) return set_one(key, std::move(value), expire_);
-  mset_bytes_ += key.key.size() + value.size();
-  mset_.push_back({key, std::move(value)});
-  if (mset_.size() >= 100 || mset_bytes_ >= (1 << 20)) flush_mset();
-}
-
-void RdbImporter::set_one(const KeyInfo& key, std::string value, std::optional<long long> expire) {
-  Args set{"SET", key.key, std::move(value)};
-  if (expire) {
-    set.push_back("PXAT");
-    set.push_back(std::to_string(*expire));
-  }
-  if (options_.copy.on_conflict != ConflictMode::Replace) set.push_back("NX");  // as RESTORE's BUSYKEY
-  pipe_.send(set, [this, key](Reply&& r) {
-    if (r.is_error()) return record_failure(key, r.str, classify_error(r.str));
-    if (r.type == Reply::Type::Nil) {
-      ++report_.skipped_conflict;
-      log::warn("{} already exists on {}: not overwritten", key_context(key), target_.describe());
-      return;
-    }
-    ++report_.copied;
-    if (options_.on_key_written) options_.on_key_written(options_.copy.target_db(key.db), key.key);
-  });
-}
-
-void RdbImporter::flush_mset() {
-  // Keys whose batch was refused go key by key, so that each conflict is counted and named.
-  std::vector<PlainString> retry = std::move(mset_retry_);
-  mset_retry_.clear();
-  for (auto& p : retry) set_one(p.key, std::move(p.value), std::nullopt);
-  if (mset_.empty()) return;
-  const bool replace = options_.copy.on_conflict == ConflictMode::Replace;
-  Args mset{replace ? "MSET" : "MSETNX"};
-  mset.reserve(1 + 2 * mset_.size());
-  for (const auto& p : mset_) {
-    mset.push_back(p.key.key);
-    mset.push_back(p.value);
-  }
-  mset_bytes_ = 0;
-  pipe_.send(mset, [this, batch = std::move(mset_)](Reply&& r) mutable {
-    if (r.is_error()) {
-      for (const auto& p : batch) record_failure(p.key, r.str, classify_error(r.str));
-    } else if (r.type == Reply::Type::Integer && r.integer == 0) {
-      for (auto& p : batch) mset_retry_.push_back(std::move(p));  // one of them exists: written one by one
-    } else {
-      report_.copied += batch.size();
-      if (options_.on_key_written)
-        for (const auto& p : batch) options_.on_key_written(options_.copy.target_db(p.key.db), p.key.key);
-    }
-  });
-  mset_.clear();
+  strings_.add(key.db, key.key, std::move(value), expire_);
 }
 
 void RdbImporter::commit_native(const KeyInfo& key) {

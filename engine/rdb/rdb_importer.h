@@ -6,6 +6,7 @@
 #pragma once
 
 #include "apply/native_writer.h"
+#include "apply/string_writer.h"
 #include "rdb/rdb_parser.h"
 #include "redis/connection.h"
 #include "task/copy_options.h"
@@ -74,20 +75,19 @@ class RdbImporter : public RdbVisitor {
   void unsupported(const KeyInfo& key, const std::string& why);
   void on_restore_reply(Reply&& r);
   void send_set(const KeyInfo& key);
-  // SET key value [PXAT] [NX] for one key, counted by its reply.
-  void set_one(const KeyInfo& key, std::string value, std::optional<long long> expire);
-  // Sends the batched strings as one MSETNX (MSET with --on-conflict replace).
-  void flush_mset();
+  StringWriter::Callbacks string_callbacks();
   void drain_all();
   void rewrite_rejected();
   void commit_native(const KeyInfo& key);
   void record_failure(const KeyInfo& key, const std::string& error, RedisErrorKind kind);
+  void record_failure(int db, const std::string& key, const std::string& error, RedisErrorKind kind);
 
   Connection& target_;
   ImportOptions options_;
   MigrationReport& report_;
   Pipeline pipe_;
   NativeWriter writer_;
+  StringWriter strings_;
   int target_rdb_version_;
   int file_version_ = 0;
   std::set<int> dbs_;
@@ -95,18 +95,10 @@ class RdbImporter : public RdbVisitor {
   KeyInfo key_;
   Route route_ = Route::Skip;
   std::vector<Step> steps_;
-  // A plain string travels as SET key value [PXAT] [NX] (a target applies SETs several times faster
-  // than RESTOREs): its value waits here. Not with LRU/LFU metadata, which only RESTORE carries.
+  // A plain string travels through strings_ (MSETNX batches, SET ... PXAT): its value waits here.
+  // Not with LRU/LFU metadata, which only RESTORE carries.
   bool string_as_set_ = false;
   std::string pending_string_;
-  // Strings without an expiry, batched into one MSETNX (a target applies it for many keys at about
-  // the cost of one SET); a batch MSETNX refuses because a key exists is sent again key by key.
-  struct PlainString {
-    KeyInfo key;
-    std::string value;
-  };
-  std::vector<PlainString> mset_, mset_retry_;
-  size_t mset_bytes_ = 0;
   size_t buffered_bytes_ = 0;
   std::optional<long long> expire_;
   std::string module_type_;

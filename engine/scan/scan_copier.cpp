@@ -28,7 +28,19 @@ ScanCopier::ScanCopier(Connection& source, Connection& target, CopyOptions optio
       options_(std::move(options)),
       source_pipe_(source, options_.pipeline),
       target_pipe_(target, options_.pipeline),
-      writer_(target_pipe_, target.version()) {}
+      writer_(target_pipe_, target.version()),
+      strings_(target_pipe_, options_.on_conflict == ConflictMode::Replace, string_callbacks()) {}
+
+StringWriter::Callbacks ScanCopier::string_callbacks() {
+  StringWriter::Callbacks c;
+  c.written = [this](int, const std::string&) { ++report_.copied; };
+  c.conflict = [this](int db, const std::string& key) {
+    ++report_.skipped_conflict;
+    log::warn("key '{}' in DB {} already exists on {}: not overwritten", log::printable(key), db, target_.describe());
+  };
+  c.failed = [this](int db, const std::string& key, const std::string& error) { stop_if_fatal(error, db, key); };
+  return c;
+}
 
 std::vector<int> ScanCopier::selected_dbs() {
   if (!options_.dbs.empty()) return options_.dbs;
@@ -76,6 +88,7 @@ MigrationReport ScanCopier::run() {
     report_.warnings.push_back(w);
   }
   if (options_.write_mode == WriteMode::Commands) target_rejects_dump_ = true;
+  strings_as_set_ = options_.write_mode == WriteMode::Auto && StringWriter::takes_expiry(target_.version());
 
   std::vector<int> dbs = selected_dbs();
   options_.db_map.check(dbs);
@@ -112,24 +125,72 @@ MigrationReport ScanCopier::run() {
 void ScanCopier::copy_db(int db) {
   source_.select(db);
   target_.select(options_.target_db(db));
-  // Filters are applied here rather than with SCAN MATCH, so every key left out is counted.
+  // Three stages overlap on the source connection, so it always has work queued while ferry
+  // handles replies: the SCAN for the next batch, the sizes and types of this batch, the values of
+  // the previous one. Filters are applied here rather than with SCAN MATCH, so every key left out
+  // is counted.
   std::string cursor = "0";
-  do {
-    Reply r = source_.checked({"SCAN", cursor, "COUNT", std::to_string(options_.scan_count)});
-    cursor = r.elements[0].str;
+  bool scanning = true;
+  Reply scanned;
+  auto send_scan = [&] {
+    source_pipe_.send({"SCAN", cursor, "COUNT", std::to_string(options_.scan_count)},
+                      [&scanned](Reply&& r) { scanned = std::move(r); });
+  };
+  send_scan();
+  source_pipe_.drain();
+  std::vector<SizedKey> ready;  // measured: their values are read next
+  std::vector<Reply> sizes, types;
+  std::vector<std::string> measuring;
+  while (!fatal_) {
+    if (scanned.is_error()) throw CommandError(classify_error(scanned.str), fmt::format("SCAN on {} failed: {}", source_.describe(), scanned.str));
     std::vector<std::string> keys;
-    keys.reserve(r.elements[1].elements.size());
-    for (auto& k : r.elements[1].elements) {
-      if (!options_.filter.selects(k.str)) {
-        ++report_.filtered;
-        continue;
+    if (scanning) {
+      cursor = scanned.elements.at(0).str;
+      scanning = cursor != "0";
+      for (auto& k : scanned.elements.at(1).elements) {
+        if (options_.filter.selects(k.str)) keys.push_back(std::move(k.str));
+        else ++report_.filtered;
       }
-      keys.push_back(std::move(k.str));
     }
-    copy_batch(db, keys);
+    if (ready.empty() && keys.empty() && !scanning) break;
+    // The previous batch: its small keys' values travel with this round, up to --batch-bytes of them.
+    std::vector<SizedKey> group, rest, big;
+    long long group_bytes = 0;
+    for (auto& k : ready) {
+      if (target_rejects_dump_ || k.size > static_cast<long long>(options_.big_key_bytes)) {
+        big.push_back(std::move(k));
+      } else if (rest.empty() && (group.empty() || group_bytes + k.size <= static_cast<long long>(options_.batch_bytes))) {
+        group_bytes += k.size;
+        group.push_back(std::move(k));
+      } else {
+        rest.push_back(std::move(k));
+      }
+    }
+    std::vector<Transaction> txs = send_dumps(group);
+    send_measure(keys, sizes, types);
+    if (scanning) send_scan();
+    source_pipe_.drain();
+    apply_dumps(db, group, txs);
+    // What did not fit (values of more than --batch-bytes in all): group by group.
+    for (size_t at = 0; at < rest.size() && !fatal_;) {
+      std::vector<SizedKey> more;
+      long long bytes = 0;
+      for (; at < rest.size() && (more.empty() || bytes + rest[at].size <= static_cast<long long>(options_.batch_bytes)); ++at) {
+        bytes += rest[at].size;
+        more.push_back(std::move(rest[at]));
+      }
+      auto more_txs = send_dumps(more);
+      source_pipe_.drain();
+      apply_dumps(db, more, more_txs);
+    }
+    for (auto& k : big) {
+      if (fatal_) break;
+      copy_chunked(db, k.key);
+    }
+    ready = measured(keys, sizes, types);
     if (!rejected_payloads_.empty()) finish_restores(db);
     report_progress();
-  } while (cursor != "0" && !fatal_);
+  }
   finish_restores(db);  // before another DB is selected on the target
 }
 
@@ -137,39 +198,44 @@ void ScanCopier::report_progress() {
   if (meter_) meter_->update(report_.handled(), report_.bytes);
 }
 
-std::vector<ScanCopier::SizedKey> ScanCopier::measure(std::vector<std::string>& keys) {
+// Queues MEMORY USAGE (and TYPE, when strings travel as SET) of each key; measured() reads them.
+void ScanCopier::send_measure(const std::vector<std::string>& keys, std::vector<Reply>& sizes, std::vector<Reply>& types) {
+  sizes.assign(keys.size(), Reply{});
+  types.assign(keys.size(), Reply{});
+  const bool with_type = strings_as_set_ || !memory_usage_ok_;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (memory_usage_ok_)
+      source_pipe_.send({"MEMORY", "USAGE", keys[i]}, [&sizes, i](Reply&& r) { sizes[i] = std::move(r); });
+    if (with_type) source_pipe_.send({"TYPE", keys[i]}, [&types, i](Reply&& r) { types[i] = std::move(r); });
+  }
+}
+
+std::vector<ScanCopier::SizedKey> ScanCopier::measured(std::vector<std::string>& keys, std::vector<Reply>& sizes,
+                                                       std::vector<Reply>& types) {
   std::vector<SizedKey> sized;
   sized.reserve(keys.size());
   if (memory_usage_ok_) {
-    std::vector<Reply> replies(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i)
-      source_pipe_.send({"MEMORY", "USAGE", keys[i]}, [&replies, i](Reply&& r) { replies[i] = std::move(r); });
-    source_pipe_.drain();
-    bool unsupported = false;
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (replies[i].is_error()) {
-        unsupported = true;
-        break;
+    bool unsupported = std::any_of(sizes.begin(), sizes.end(), [](const Reply& r) { return r.is_error(); });
+    if (!unsupported) {
+      for (size_t i = 0; i < keys.size(); ++i) {
+        if (sizes[i].is_nil()) {
+          ++report_.skipped_expired;  // gone between SCAN and now
+          continue;
+        }
+        sized.push_back({std::move(keys[i]), sizes[i].integer, strings_as_set_ && types[i].str == "string"});
       }
-      if (replies[i].is_nil()) {
-        ++report_.skipped_expired;  // gone between SCAN and now
-        continue;
-      }
-      sized.push_back({std::move(keys[i]), replies[i].integer});
+      return sized;
     }
-    if (!unsupported) return sized;
     memory_usage_ok_ = false;
-    sized.clear();
     std::string w = fmt::format("MEMORY USAGE is not allowed on {}: key sizes are estimated from TYPE and length",
                                 source_.describe());
     log::warn("{}", w);
     report_.warnings.push_back(w);
+    send_measure(keys, sizes, types);  // TYPE only, now
+    source_pipe_.drain();
   }
-  // Fallback: TYPE, then the type's length command.
-  std::vector<Reply> types(keys.size()), lengths(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i)
-    source_pipe_.send({"TYPE", keys[i]}, [&types, i](Reply&& r) { types[i] = std::move(r); });
-  source_pipe_.drain();
+  // Without MEMORY USAGE: the type's length command.
+  std::vector<Reply> lengths(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     const std::string& t = types[i].str;
     const char* cmd = t == "string" ? "STRLEN" : t == "list" ? "LLEN" : t == "set" ? "SCARD" : t == "zset" ? "ZCARD"
@@ -183,31 +249,10 @@ std::vector<ScanCopier::SizedKey> ScanCopier::measure(std::vector<std::string>& 
       continue;
     }
     long long n = lengths[i].is_integer() ? lengths[i].integer : 0;
-    sized.push_back({std::move(keys[i]), types[i].str == "string" ? n : n * 64});
+    const bool string = types[i].str == "string";
+    sized.push_back({std::move(keys[i]), string ? n : n * 64, string && strings_as_set_});
   }
   return sized;
-}
-
-void ScanCopier::copy_batch(int db, std::vector<std::string>& keys) {
-  std::vector<SizedKey> sized = measure(keys);
-  std::vector<SizedKey> group;
-  long long group_bytes = 0;
-  auto flush = [&] {
-    if (!group.empty()) copy_dumped(db, group);
-    group.clear();
-    group_bytes = 0;
-  };
-  for (auto& k : sized) {
-    if (fatal_) return;
-    if (target_rejects_dump_ || k.size > static_cast<long long>(options_.big_key_bytes)) {
-      copy_chunked(db, k.key);
-      continue;
-    }
-    if (group_bytes + k.size > static_cast<long long>(options_.batch_bytes)) flush();
-    group_bytes += k.size;
-    group.push_back(std::move(k));
-  }
-  if (!fatal_) flush();
 }
 
 std::optional<long long> ScanCopier::absolute_expiry(const Reply& r, bool& gone) const {
@@ -224,25 +269,21 @@ std::optional<long long> ScanCopier::absolute_expiry(const Reply& r, bool& gone)
 
 bool ScanCopier::expired(const std::optional<long long>& abs_ms) const { return abs_ms && *abs_ms <= unix_ms(); }
 
-void ScanCopier::stop_if_fatal(const Reply& r, int db, const std::string& key) {
-  auto kind = classify_error(r.str);
-  report_.add_failure(db, log::printable(key), r.str);
-  if (!fatal_ && stops_writing(kind, r.str))
-    fatal_ = fmt::format("{} rejected a write: {} ({})", target_.describe(), r.str, explain_error(kind));
+void ScanCopier::stop_if_fatal(const std::string& error, int db, const std::string& key) {
+  auto kind = classify_error(error);
+  report_.add_failure(db, log::printable(key), error);
+  if (!fatal_ && stops_writing(kind, error))
+    fatal_ = fmt::format("{} rejected a write: {} ({})", target_.describe(), error, explain_error(kind));
 }
 
-void ScanCopier::copy_dumped(int db, const std::vector<SizedKey>& keys) {
+std::vector<ScanCopier::Transaction> ScanCopier::send_dumps(const std::vector<SizedKey>& keys) {
   const char* expiry_cmd = use_pexpiretime_ ? "PEXPIRETIME" : "PTTL";
-  // DUMP and the expiry of a key inside one MULTI/EXEC: both describe the same moment of the key.
-  // Up to kKeysPerTransaction keys share a transaction (fewer round trips and commands for the
-  // source, which stays blocked for at most that many small DUMPs).
+  // DUMP (GET for a string) and the expiry of a key inside one MULTI/EXEC: both describe the same
+  // moment of the key. Up to kKeysPerTransaction keys share a transaction (fewer round trips and
+  // commands for the source, which stays blocked for at most that many small DUMPs).
   constexpr size_t kKeysPerTransaction = 64;
-  struct Transaction {
-    size_t first = 0, count = 0;
-    std::string queue_error;  // an error while queueing (NOPERM, unknown command): EXEC says EXECABORT
-    Reply exec;
-  };
   std::vector<Transaction> txs;
+  txs.reserve((keys.size() + kKeysPerTransaction - 1) / kKeysPerTransaction);
   for (size_t first = 0; first < keys.size(); first += kKeysPerTransaction)
     txs.push_back({first, std::min(kKeysPerTransaction, keys.size() - first), {}, {}});
   for (auto& tx : txs) {
@@ -251,13 +292,15 @@ void ScanCopier::copy_dumped(int db, const std::vector<SizedKey>& keys) {
     };
     source_pipe_.send({"MULTI"}, queued);
     for (size_t i = tx.first; i < tx.first + tx.count; ++i) {
-      source_pipe_.send({"DUMP", keys[i].key}, queued);
+      source_pipe_.send({keys[i].string ? "GET" : "DUMP", keys[i].key}, queued);
       source_pipe_.send({expiry_cmd, keys[i].key}, queued);
     }
     source_pipe_.send({"EXEC"}, [&tx](Reply&& r) { tx.exec = std::move(r); });
   }
-  source_pipe_.drain();
+  return txs;
+}
 
+void ScanCopier::apply_dumps(int db, const std::vector<SizedKey>& keys, std::vector<Transaction>& txs) {
   for (auto& tx : txs) {
     if (tx.exec.is_error() || tx.exec.elements.size() != 2 * tx.count) {
       std::string why = tx.queue_error.empty() ? tx.exec.summary() : tx.queue_error;
@@ -270,8 +313,17 @@ void ScanCopier::copy_dumped(int db, const std::vector<SizedKey>& keys) {
       Reply& dump = tx.exec.elements[2 * n];
       bool gone = false;
       auto abs = absolute_expiry(tx.exec.elements[2 * n + 1], gone);
+      if (dump.is_error()) {  // WRONGTYPE: the key became another type since it was measured
+        copy_chunked(db, key);
+        continue;
+      }
       if (dump.is_nil() || gone || expired(abs)) {
         ++report_.skipped_expired;
+        continue;
+      }
+      if (keys[tx.first + n].string) {
+        report_.bytes += dump.str.size();
+        strings_.add(db, key, std::move(dump.str), abs);
         continue;
       }
       Args restore{"RESTORE", key, std::to_string(abs.value_or(0)), std::move(dump.str)};
@@ -293,7 +345,7 @@ void ScanCopier::copy_dumped(int db, const std::vector<SizedKey>& keys) {
         } else if (kind == RedisErrorKind::BadPayload && options_.write_mode == WriteMode::Auto) {
           rejected_payloads_.push_back(key);
         } else {
-          stop_if_fatal(r, db, key);
+          stop_if_fatal(r.str, db, key);
         }
       });
     }
@@ -303,7 +355,7 @@ void ScanCopier::copy_dumped(int db, const std::vector<SizedKey>& keys) {
 // Reads every RESTORE reply still pending, then copies the keys whose payload the target refused
 // with native commands.
 void ScanCopier::finish_restores(int db) {
-  target_pipe_.drain();
+  strings_.drain();
   if (rejected_payloads_.empty() || fatal_) return;
   if (!target_rejects_dump_) {
     std::string w = fmt::format("{} rejects the source's DUMP payloads (older RDB version): keys are written with "

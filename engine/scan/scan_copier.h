@@ -4,6 +4,7 @@
 #pragma once
 
 #include "apply/native_writer.h"
+#include "apply/string_writer.h"
 #include "redis/connection.h"
 #include "task/copy_options.h"
 #include "task/migration_report.h"
@@ -30,19 +31,29 @@ class ScanCopier {
   struct SizedKey {
     std::string key;
     long long size;  // estimated bytes
+    bool string = false;  // a string read with GET and written by strings_ (not DUMP/RESTORE)
   };
 
   void check_conflicts(const std::vector<int>& dbs);
   void copy_db(int db);
-  void copy_batch(int db, std::vector<std::string>& keys);
-  std::vector<SizedKey> measure(std::vector<std::string>& keys);
-  void copy_dumped(int db, const std::vector<SizedKey>& keys);
+  // A MULTI/EXEC reading the values and expiries of keys[first, first + count).
+  struct Transaction {
+    size_t first = 0, count = 0;
+    std::string queue_error;  // an error while queueing (NOPERM, unknown command): EXEC says EXECABORT
+    Reply exec;
+  };
+  void send_measure(const std::vector<std::string>& keys, std::vector<Reply>& sizes, std::vector<Reply>& types);
+  std::vector<SizedKey> measured(std::vector<std::string>& keys, std::vector<Reply>& sizes, std::vector<Reply>& types);
+  // The handlers of the returned transactions fill them in: keep them alive until the pipe drains.
+  std::vector<Transaction> send_dumps(const std::vector<SizedKey>& keys);
+  void apply_dumps(int db, const std::vector<SizedKey>& keys, std::vector<Transaction>& txs);
   void copy_chunked(int db, const std::string& key);
   void finish_restores(int db);
   // From a PEXPIRETIME (or PTTL) reply: nullopt when the key has no expiry; sets gone when missing.
   std::optional<long long> absolute_expiry(const Reply& r, bool& gone) const;
   bool expired(const std::optional<long long>& abs_ms) const;
-  void stop_if_fatal(const Reply& r, int db, const std::string& key);
+  void stop_if_fatal(const std::string& error, int db, const std::string& key);
+  StringWriter::Callbacks string_callbacks();
   void report_progress();
 
   Connection& source_;
@@ -51,10 +62,14 @@ class ScanCopier {
   Pipeline source_pipe_;
   Pipeline target_pipe_;
   NativeWriter writer_;
+  StringWriter strings_;
   MigrationReport report_;
   bool use_pexpiretime_ = true;
   bool memory_usage_ok_ = true;
   bool target_rejects_dump_ = false;
+  // Plain strings travel as GET -> MSETNX / SET ... PXAT (a target applies those about twice as
+  // fast as RESTOREs): with --write-mode auto on a Redis 6.2+ target.
+  bool strings_as_set_ = false;
   std::vector<std::string> rejected_payloads_;  // keys whose RESTORE payload the target refused
   std::optional<std::string> fatal_;
   class ProgressMeter* meter_ = nullptr;
