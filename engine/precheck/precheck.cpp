@@ -190,9 +190,13 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
 
   Info target_server = target->info("server"), target_mem = target->info("memory");
   Info source_server, source_mem;
+  // The source's write rate is sampled across the checks below (at least 100 ms).
+  long long input_before = 0;
+  auto rate_since = std::chrono::steady_clock::now();
   if (source) {
     source_server = source->info("server");
     source_mem = source->info("memory");
+    input_before = num(source->info("stats"), "total_net_input_bytes");
   }
 
   // Cluster: not supported yet on either side.
@@ -439,15 +443,13 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
                                     fmt::join(only_source, ", ")),
              "load them on the target if keys of their types may appear during the migration");
 
-    // Output buffer and backlog against the write rate (sampled) times the snapshot time. The rate
-    // is the source's incoming traffic (master_repl_offset only moves once a replica exists): an
-    // upper bound of what it would propagate.
-    long long offset_before = num(source->info("stats"), "total_net_input_bytes");
-    auto t0 = std::chrono::steady_clock::now();
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    long long offset_after = num(source->info("stats"), "total_net_input_bytes");
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    long long rate = offset_after > offset_before ? static_cast<long long>((offset_after - offset_before) / secs) : 0;
+    // Output buffer and backlog against the write rate times the snapshot time. The rate is the
+    // source's incoming traffic (master_repl_offset only moves once a replica exists): an upper
+    // bound of what it would propagate.
+    std::this_thread::sleep_until(rate_since + std::chrono::milliseconds(100));
+    long long input_after = num(source->info("stats"), "total_net_input_bytes");
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - rate_since).count();
+    long long rate = input_after > input_before ? static_cast<long long>((input_after - input_before) / secs) : 0;
     double snapshot_secs = std::max(1.0, num(source_mem, "used_memory") / 100e6);  // ~100 MB/s
     long long expected = static_cast<long long>(rate * snapshot_secs);
     if (replica_mode) {

@@ -148,7 +148,7 @@ size_t RdbImporter::on_key_begin(const KeyInfo& key) {
     string_as_set_ = key.rdb_type == kTypeString && options_.copy.write_mode == WriteMode::Auto && !key.idle_seconds &&
                      !key.lfu_freq && (!expire_ || StringWriter::takes_expiry(target_.version()));
     pending_string_.clear();
-    return options_.copy.big_key_bytes;
+    return string_as_set_ ? 0 : options_.copy.big_key_bytes;  // a SET needs no raw RESTORE payload
   }
   if (key.rdb_type == kTypeModule2) {
     route_ = Route::Skip;  // on_module_value reports it

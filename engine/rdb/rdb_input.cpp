@@ -12,13 +12,19 @@ namespace ferry::rdb {
 
 RdbInput::RdbInput(io::ByteSource& source) : source_(source), source_name_(source.describe()), buffer_(64 * 1024) {}
 
+void RdbInput::fold_crc() const {
+  if (pos_ > crc_pos_) crc_ = crc64(crc_, buffer_.data() + crc_pos_, pos_ - crc_pos_);
+  crc_pos_ = pos_;
+}
+
 void RdbInput::refill() {
+  fold_crc();
   pos_ = 0;
+  crc_pos_ = 0;
   end_ = source_.read_some(buffer_.data(), buffer_.size());
 }
 
 void RdbInput::consumed(const char* p, size_t n) {
-  crc_ = crc64(crc_, p, n);
   offset_ += n;
   if (sink_) {
     if (sink_->size() + n > limit_) {

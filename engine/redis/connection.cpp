@@ -6,6 +6,7 @@
 
 #include <charconv>
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 
 #include <sys/time.h>
 
@@ -126,6 +127,8 @@ void Connection::flush_output() {
     if (redisBufferWrite(ctx_, &done) != REDIS_OK) fail_io("sending commands");
 }
 
+size_t Connection::unsent_bytes() const { return ctx_->obuf ? sdslen(ctx_->obuf) : 0; }
+
 std::string encode_command(const Args& args) {
   size_t size = 16;
   for (const auto& a : args) size += a.size() + 24;
@@ -231,6 +234,10 @@ Pipeline::~Pipeline() {
   }
 }
 
+namespace {
+constexpr size_t kEagerWriteBytes = 64 << 10;
+}  // namespace
+
 void Pipeline::send(const Args& args, Handler on_reply) {
   size_t bytes = args_bytes(args);
   while (!pending_.empty() && (pending_.size() >= limits_.max_commands || bytes_in_flight_ + bytes > limits_.max_bytes))
@@ -238,6 +245,9 @@ void Pipeline::send(const Args& args, Handler on_reply) {
   conn_.append(args);
   pending_.push_back({bytes, std::move(on_reply)});
   bytes_in_flight_ += bytes;
+  // Written as it builds up rather than when a reply is next awaited, so the server always has
+  // commands to work on while ferry prepares more (a blocking write here is the server's back-pressure).
+  if (conn_.unsent_bytes() >= kEagerWriteBytes) conn_.flush_output();
 }
 
 void Pipeline::read_one() {

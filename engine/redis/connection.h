@@ -70,6 +70,8 @@ class Connection {
   Reply read_reply();
   // Writes what append() queued to the socket now, without waiting for replies.
   void flush_output();
+  // Bytes append() queued that are not written yet.
+  size_t unsent_bytes() const;
 
   // SELECT db, skipped when already selected.
   void select(int db);
