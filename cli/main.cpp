@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "demo_command.h"
+#include "matrix_command.h"
 #include "migrate_command.h"
 #include "precheck_command.h"
 #include "rdb_command.h"
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   ferry::cli::add_scenario_command(app, run);
   ferry::cli::add_fuzz_command(app, run);
   ferry::cli::add_bench_command(app, run);
+  ferry::cli::add_matrix_command(app, run);
   for (auto* sub : app.get_subcommands({})) sub->footer(ferry::exit_code_table());
 
   try {

@@ -109,9 +109,10 @@ int run_replica(MigrateOptions& o, const CopyOptions& copy, const Endpoint& sour
   if (o.mode != "snapshot") {
     const auto& st = result.applier;
     std::cout << fmt::format("  stream            {} commands applied ({} MULTI/EXEC blocks), {} skipped, {} errors, "
-                             "{} unapplied, {} unconfirmed scripts\n",
+                             "{} unapplied, {} unconfirmed scripts{}\n",
                              st.commands, st.transactions, st.skipped, st.errors, st.unapplied,
-                             st.unconfirmed_script_count);
+                             st.unconfirmed_script_count,
+                             st.script_errors ? fmt::format(" ({} ended with an error as on the source)", st.script_errors) : "");
     if (st.filtered || st.reduced)
       std::cout << fmt::format("  stream filter     {} commands left out, {} applied to their selected keys only\n",
                                st.filtered, st.reduced);

@@ -373,6 +373,7 @@ CopyOptions TaskOptions::copy_options() const {
                                                : WriteMode::Auto;
   copy.big_key_bytes = big_key_bytes;
   copy.scan_count = scan_count;
+  copy.skip_unsupported = skip_unsupported;
   copy.pipeline = conn.pipeline();
   copy.dbs = dbs;
   if (!conn.source.uri.empty() && mode != "rdb") {
@@ -400,6 +401,7 @@ PrecheckOptions TaskOptions::precheck_options() const {
   p.timeouts = conn.timeouts();
   p.skip = skip_checks;
   p.rdb_file = rdb_file;
+  p.skip_unsupported = skip_unsupported;
   p.resuming = mode == "sync" && !state_file.empty() && std::filesystem::exists(state_file);
   return p;
 }

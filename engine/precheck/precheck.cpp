@@ -1,4 +1,5 @@
 #include "precheck/precheck.h"
+#include "rdb/rdb_inspector.h"
 
 #include "core/log.h"
 #include "io/byte_source.h"
@@ -149,7 +150,17 @@ std::string PrecheckReport::to_table() const {
 namespace {
 
 // What an RDB file tells before its first key: used memory (aux used-mem) and version.
-void check_rdb_file(const std::string& path, Checker& c, PrecheckReport& report, long long& used_memory) {
+// The data of a newer RDB (version 12: Redis 7.4+) that an older target may not hold, from a full
+// pass over the file (older files hold nothing 7.0 lacks besides module values, which need their module).
+struct RdbContents {
+  bool inspected = false;
+  uint64_t field_expiries = 0;
+  std::map<std::string, uint64_t> module_values;
+  size_t functions = 0;
+};
+
+void check_rdb_file(const std::string& path, Checker& c, PrecheckReport& report, long long& used_memory,
+                    RdbContents& contents) {
   try {
     io::FileSource file(path);
     RdbHeaderProbe probe;
@@ -159,6 +170,15 @@ void check_rdb_file(const std::string& path, Checker& c, PrecheckReport& report,
     } catch (const RdbHeaderProbe::Stop&) {
     }
     used_memory = probe.aux.count("used-mem") ? std::atoll(probe.aux["used-mem"].c_str()) : static_cast<long long>(file.size().value_or(0));
+    if (probe.version >= 12) {
+      io::FileSource whole(path);
+      rdb::RdbInspector inspector;
+      rdb::RdbParser(whole, inspector).parse();
+      contents.inspected = true;
+      contents.field_expiries = inspector.field_expiries();
+      contents.module_values = inspector.module_values();
+      contents.functions = inspector.functions();
+    }
     c.pass("rdb-file", fmt::format("{}: RDB version {}{}, {}", path, probe.version,
                                    probe.aux.count("redis-ver") ? " from Redis " + probe.aux["redis-ver"] : "",
                                    probe.aux.count("used-mem") ? "used-mem " + mb(used_memory) : "file size " + mb(used_memory)));
@@ -182,7 +202,8 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
   PrecheckReport report;
   Checker c(report);
   long long rdb_used_memory = 0;
-  if (o.mode == "rdb") check_rdb_file(o.rdb_file, c, report, rdb_used_memory);
+  RdbContents rdb_contents;
+  if (o.mode == "rdb") check_rdb_file(o.rdb_file, c, report, rdb_used_memory, rdb_contents);
   std::unique_ptr<Connection> source = source_ep ? connect(*source_ep, o, c, report) : nullptr;
   std::unique_ptr<Connection> target = connect(target_ep, o, c, report);
   if (!target || (source_ep && !source)) return report;
@@ -363,6 +384,30 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
              "empty those DBs, choose others with --db, or use --on-conflict replace");
   }
 
+  if (rdb_contents.inspected) {
+    // The RDB file's data against what the target can hold.
+    int tv = target->version();
+    std::set<std::string> target_modules;
+    for (const auto& m : target->command({"MODULE", "LIST"}).elements)
+      for (size_t i = 0; i + 1 < m.elements.size(); i += 2)
+        if (m.elements[i].str == "name") target_modules.insert(m.elements[i + 1].str);
+    std::vector<std::string> unsupported;
+    if (rdb_contents.field_expiries > 0 && tv < 70400)
+      unsupported.push_back(fmt::format("{} hash fields with per-field expiry (needs 7.4+)", rdb_contents.field_expiries));
+    if (rdb_contents.functions > 0 && tv < 70000)
+      unsupported.push_back(fmt::format("{} function libraries (needs 7.0+)", rdb_contents.functions));
+    for (const auto& [type, n] : rdb_contents.module_values)
+      if (!target_modules.count(type)) unsupported.push_back(fmt::format("{} values of module type '{}' (not loaded on the target)", n, type));
+    if (unsupported.empty()) c.pass("unsupported-data", "nothing in the file the target cannot hold");
+    else if (o.skip_unsupported)
+      c.warn("unsupported-data", fmt::format("the file holds {}: with --skip-unsupported they are skipped, counted and "
+                                             "listed in the report", fmt::join(unsupported, ", ")),
+             "");
+    else
+      c.fail("unsupported-data", fmt::format("the file holds {}", fmt::join(unsupported, ", ")),
+             "use a target that holds them, or skip them with --skip-unsupported");
+  }
+
   if (source) {
     // Versions and data the target cannot hold.
     int sv = source->version(), tv = target->version();
@@ -383,9 +428,13 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
     if (functions.is_array() && !functions.elements.empty() && tv < 70000)
       unsupported.push_back(fmt::format("{} function libraries (needs 7.0+)", functions.elements.size()));
     if (unsupported.empty()) c.pass("unsupported-data", "nothing the target cannot hold was found");
+    else if (o.skip_unsupported)
+      c.warn("unsupported-data", fmt::format("the source holds {}: with --skip-unsupported they are skipped, counted and "
+                                             "listed in the report", fmt::join(unsupported, ", ")),
+             "");
     else
       c.fail("unsupported-data", fmt::format("the source holds {}", fmt::join(unsupported, ", ")),
-             "upgrade the target, or accept skipping them with --skip-unsupported (RDB import)");
+             "upgrade the target, or accept skipping them with --skip-unsupported");
 
     // Modules.
     auto names = [](Connection& conn) {
@@ -433,11 +482,17 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
     source->select(0);
     if (only_source.empty())
       c.pass("modules", src_modules.empty() ? "no modules on the source" : "the target has the source's modules");
+    else if (!module_keys.empty() && o.skip_unsupported)
+      c.warn("modules", fmt::format("loaded on the source but not on the target: {}; keys of a module type (e.g. {}) are "
+                                    "skipped, counted and listed in the report (--skip-unsupported)",
+                                    fmt::join(only_source, ", "), module_keys.front()),
+             "");
     else if (!module_keys.empty())
       c.fail("modules", fmt::format("loaded on the source but not on the target: {}; the source holds keys of a module "
                                     "type, e.g. {}",
                                     fmt::join(only_source, ", "), module_keys.front()),
-             "load the modules on the target (or use a target that has them), or leave those keys out with --exclude");
+             "load the modules on the target (or use a target that has them), leave those keys out with --exclude, or "
+             "skip them with --skip-unsupported");
     else
       c.warn("modules", fmt::format("loaded on the source but not on the target: {} (no keys of their types found)",
                                     fmt::join(only_source, ", ")),

@@ -37,6 +37,7 @@ struct PrecheckOptions {
   Timeouts timeouts;
   std::vector<std::string> skip;  // --skip-check: outcomes ignored
   std::string rdb_file;       // mode rdb: checked for a readable RDB header (exit 5 if not)
+  bool skip_unsupported = false;  // --skip-unsupported: data the target cannot hold warns (it is skipped and counted)
 };
 
 struct PrecheckReport {

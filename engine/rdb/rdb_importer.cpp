@@ -112,7 +112,7 @@ void RdbImporter::on_function(const std::string& code) {
     report_.warnings.push_back(fmt::format("function library ({}) already exists on {}: not replaced (use --on-conflict replace)",
                                            first_line, target_.describe()));
   } else if (options_.skip_unsupported) {
-    ++report_.skipped_unsupported;
+    report_.add_unsupported(0, fn.key, r.str);
     report_.warnings.push_back(fmt::format("function library ({}) skipped: {}", first_line, r.str));
   } else {
     record_failure(fn, fmt::format("FUNCTION LOAD failed: {}", r.str), classify_error(r.str));
@@ -276,7 +276,7 @@ void RdbImporter::on_key_end(const KeyInfo& key, const std::string* raw) {
   if (options_.progress) options_.progress(key.end_offset);
   if (!unsupported_why_.empty()) {
     if (options_.skip_unsupported) {
-      ++report_.skipped_unsupported;
+      report_.add_unsupported(key.db, log::printable(key.key), unsupported_why_);
       log::warn("{} skipped: {}", key_context(key), unsupported_why_);
     } else {
       record_failure(key, unsupported_why_ + " (skip such keys with --skip-unsupported)", RedisErrorKind::Other);
@@ -361,7 +361,7 @@ void RdbImporter::on_restore_reply(Reply&& r) {
   } else if (done.key.rdb_type == kTypeModule2) {
     std::string why = fmt::format("{} cannot hold this value of module type '{}' (the module is not loaded there): {}",
                                   target_.describe(), done.module_type, r.str);
-    if (options_.skip_unsupported) ++report_.skipped_unsupported;
+    if (options_.skip_unsupported) report_.add_unsupported(done.key.db, log::printable(done.key.key), why);
     else record_failure(done.key, why + " (skip such keys with --skip-unsupported)", kind);
   } else {
     record_failure(done.key, r.str, kind);

@@ -45,6 +45,10 @@ class RdbInspector : public RdbVisitor {
   nlohmann::json to_json() const;
   std::string to_text() const;
 
+  uint64_t field_expiries() const { return field_expiries_; }
+  const std::map<std::string, uint64_t>& module_values() const { return module_values_; }
+  size_t functions() const { return functions_.size(); }
+
  private:
   void keep_top(std::vector<BigKey>& list, BigKey key, bool by_bytes);
   size_t top_;

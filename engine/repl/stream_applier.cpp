@@ -30,7 +30,7 @@ std::string describe_command(const std::vector<std::string>& args) {
 
 nlohmann::json ApplierStats::to_json() const {
   nlohmann::json j{{"commands", commands},     {"skipped", skipped},
-          {"transactions", transactions}, {"errors", errors},
+          {"transactions", transactions}, {"errors", errors}, {"script_errors", script_errors},
           {"unapplied", unapplied},   {"filtered", filtered},
           {"reduced", reduced},       {"per_command", per_command},
           {"unconfirmed_scripts", unconfirmed_script_count},
@@ -72,16 +72,26 @@ void StreamApplier::send(std::vector<std::string> args) {
   // The command as the messages name it (name, key and a little more): kept until its reply.
   std::string what = fmt::format("DB {} {}", target_db_, describe_command(args));
   std::optional<std::vector<std::string>> restore;  // kept in case the payload is refused
-  if (upper(args[0]) == "RESTORE") restore = args;
+  const std::string name = upper(args[0]);
+  if (name == "RESTORE") restore = args;
+  const bool script = name == "EVAL" || name == "EVALSHA";
   std::string key = args.size() > 1 ? log::printable(args[1]) : std::string();
   pipe_->send(args, [this, what, db = target_db_, source_db = stream_db_, key = std::move(key),
-                     restore = std::move(restore)](Reply&& r) {
+                     restore = std::move(restore), script](Reply&& r) {
     if (!r.is_error()) return;
     auto kind = classify_error(r.str);
     if (kind == RedisErrorKind::Oom && !key.empty() && stats_.oom_rejected.size() < ApplierStats::kMaxKeys)
       stats_.oom_rejected.emplace_back(source_db, key);
     if (restore && kind == RedisErrorKind::BadPayload) {
       rejected_restores_.emplace_back(db, *restore);
+      return;
+    }
+    if (script && kind == RedisErrorKind::Other && r.str.rfind("NOSCRIPT", 0) != 0) {
+      // A runtime error of a replayed script: the source replicated it because it wrote before
+      // failing the same way. Its keys are listed as unconfirmed.
+      ++stats_.script_errors;
+      note(fmt::format("{} (a script replicated verbatim) ended with an error on {} as the source's run did: {}", what,
+                       target_->describe(), r.str));
       return;
     }
     ++stats_.errors;

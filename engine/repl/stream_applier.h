@@ -45,6 +45,9 @@ struct ApplierStats {
   uint64_t skipped = 0;    // not applied: other DBs, PING, REPLCONF, heartbeat
   uint64_t transactions = 0;
   uint64_t errors = 0;     // the target answered an error
+  // A script replicated verbatim (sources before 7.0) that errored on the target: it ran as the
+  // source ran it (a script that errors after writing is replicated as it is), not a failed write.
+  uint64_t script_errors = 0;
   uint64_t unapplied = 0;  // could not be mirrored (e.g. MOVE from an unselected DB): a divergence
   uint64_t filtered = 0;   // dropped: every key they write is excluded by --include/--exclude
   uint64_t reduced = 0;    // applied to their selected keys only (DEL/MSET ... naming excluded keys too)

@@ -40,6 +40,7 @@ std::string next_stream_id(const std::string& id) {
 }
 
 bool ChunkedKeyReader::copy(const std::string& key, KeyType type, NativeWriter& writer) {
+  writer_supports_field_expiry_ = writer.supports_field_expiry();
   switch (type) {
     case KeyType::String: return copy_string(key, writer);
     case KeyType::List: return copy_list(key, writer);
@@ -100,11 +101,31 @@ bool ChunkedKeyReader::copy_scanned(const std::string& key, KeyType type, Native
       std::vector<FieldValue> pairs;
       pairs.reserve(items.size() / 2);
       for (size_t i = 0; i + 1 < items.size(); i += 2) pairs.emplace_back(std::move(items[i].str), std::move(items[i + 1].str));
-      if (type == KeyType::ZSet) writer.zset_members(pairs);
-      else writer.hash_fields(pairs);
+      if (type == KeyType::ZSet) {
+        writer.zset_members(pairs);
+      } else {
+        auto expiries = field_expiries(key, pairs);
+        writer.hash_fields(pairs);
+        if (!expiries.empty()) writer.hash_field_expiries(expiries);
+      }
     }
   } while (cursor != "0");
   return any;
+}
+
+std::vector<std::pair<std::string, long long>> ChunkedKeyReader::field_expiries(const std::string& key,
+                                                                                const std::vector<FieldValue>& fields) {
+  std::vector<std::pair<std::string, long long>> out;
+  if (source_.version() < 70400 || fields.empty()) return out;  // no per-field expiry before 7.4
+  Args cmd{"HPEXPIRETIME", key, "FIELDS", std::to_string(fields.size())};
+  for (const auto& f : fields) cmd.push_back(f.first);
+  Reply r = source_.checked(cmd);
+  for (size_t i = 0; i < r.elements.size() && i < fields.size(); ++i)
+    if (r.elements[i].is_integer() && r.elements[i].integer >= 0) out.emplace_back(fields[i].first, r.elements[i].integer);
+  if (!out.empty() && !writer_supports_field_expiry_)
+    throw UnsupportedValue(fmt::format("a hash with per-field expiry ({} of its fields), which the target cannot hold "
+                                       "(needs Redis 7.4+)", out.size()));
+  return out;
 }
 
 bool ChunkedKeyReader::copy_stream(const std::string& key, NativeWriter& writer) {

@@ -380,8 +380,9 @@ void ScanCopier::copy_chunked(int db, const std::string& key) {
   }
   auto type = key_type_from_name(type_reply.str);
   if (!type) {
-    report_.add_failure(db, log::printable(key),
-                        fmt::format("type '{}' (a module type) cannot be copied with native commands", type_reply.str));
+    std::string why = fmt::format("type '{}' (a module type) cannot be copied with native commands", type_reply.str);
+    if (options_.skip_unsupported) report_.add_unsupported(db, log::printable(key), why);
+    else report_.add_failure(db, log::printable(key), why + " (skip such keys with --skip-unsupported)");
     return;
   }
   writer_.begin(key, *type);
@@ -402,6 +403,10 @@ void ScanCopier::copy_chunked(int db, const std::string& key) {
     }
     if (commit_and_count(writer_, abs, options_.on_conflict == ConflictMode::Replace, report_) == WriteOutcome::Conflict)
       log::warn("key '{}' in DB {} already exists on {}: not overwritten", log::printable(key), db, target_.describe());
+  } catch (const UnsupportedValue& e) {
+    writer_.abort();
+    if (options_.skip_unsupported) report_.add_unsupported(db, log::printable(key), e.what());
+    else report_.add_failure(db, log::printable(key), std::string(e.what()) + " (skip such keys with --skip-unsupported)");
   } catch (const CommandError& e) {
     report_.add_failure(db, log::printable(key), e.what());
     if (!fatal_ && stops_writing(e.kind(), e.what())) fatal_ = e.what();

@@ -31,6 +31,7 @@ struct CopyOptions {
   ChunkLimits chunk;
   PipelineLimits pipeline;
   bool progress = false;            // draw the terminal progress line
+  bool skip_unsupported = false;    // scan: count, list and skip keys the target cannot hold
 
   int target_db(int source_db) const { return db_map.target(source_db); }
   // The report's description of the selection.

@@ -16,6 +16,11 @@ void MigrationReport::add_failure(int db, std::string key, std::string error) {
   if (failures.size() < kMaxFailures) failures.push_back({db, std::move(key), std::move(error)});
 }
 
+void MigrationReport::add_unsupported(int db, std::string key, std::string why) {
+  ++skipped_unsupported;
+  if (unsupported.size() < kMaxKeyLists) unsupported.push_back({db, std::move(key), std::move(why)});
+}
+
 nlohmann::json MigrationReport::to_json() const {
   nlohmann::json j;
   j["mode"] = mode;
@@ -38,6 +43,8 @@ nlohmann::json MigrationReport::to_json() const {
   j["failed"] = failed;
   j["not_attempted"] = not_attempted;
   j["skipped_unsupported"] = skipped_unsupported;
+  auto& unsup = j["unsupported"] = nlohmann::json::array();
+  for (const auto& x : unsupported) unsup.push_back({{"db", x.db}, {"key", x.key}, {"why", x.error}});
   j["functions_loaded"] = functions_loaded;
   j["scripts_loaded"] = scripts_loaded;
   j["bytes"] = bytes;

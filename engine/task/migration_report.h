@@ -47,12 +47,17 @@ struct MigrationReport {
   // Keys the target refused with OOM (printable form, the first kMaxKeyLists): ferry verify
   // explains their absence with it.
   std::vector<KeyFailure> oom_rejected;
+  // Keys skipped with --skip-unsupported and why (the first kMaxKeyLists): ferry verify explains
+  // their absence with it.
+  std::vector<KeyFailure> unsupported;
   static constexpr size_t kMaxKeyLists = 10000;
 
   uint64_t handled() const {
     return copied + skipped_expired + skipped_conflict + failed + skipped_unsupported + filtered;
   }
   void add_failure(int db, std::string key, std::string error);
+  // A key the target cannot hold, skipped with --skip-unsupported: counted and listed.
+  void add_unsupported(int db, std::string key, std::string why);
   nlohmann::json to_json() const;
   std::string summary_text() const;
   // Writes JSON to a file; throws FerryError(Usage) when the file cannot be written.

@@ -17,6 +17,7 @@ const char* cause_name(Cause c) {
     case Cause::Expired: return "expired";
     case Cause::TtlExtended: return "ttl-extended";
     case Cause::OomRejected: return "oom-rejected";
+    case Cause::Unsupported: return "unsupported";
     case Cause::LuaUnconfirmed: return "lua-unconfirmed";
     case Cause::Evicted: return "evicted";
     case Cause::ListDuplicates: return "list-duplicates";
@@ -29,7 +30,8 @@ const char* cause_name(Cause c) {
 const std::vector<Cause>& all_causes() {
   static const std::vector<Cause> causes{Cause::Expired,     Cause::TtlExtended, Cause::ListDuplicates,
                                          Cause::StaleExtra,  Cause::LuaUnconfirmed, Cause::Evicted,
-                                         Cause::OomRejected, Cause::Filtered,    Cause::Unexplained};
+                                         Cause::OomRejected, Cause::Unsupported, Cause::Filtered,
+                                         Cause::Unexplained};
   return causes;
 }
 
@@ -56,6 +58,9 @@ TaskContext TaskContext::from_report_file(const std::string& path) {
       for (const auto& k : list) into.emplace(k.at("db").get<int>(), k.at("key").get<std::string>());
     };
     if (j.contains("oom_rejected")) keys(j["oom_rejected"], t.oom_rejected);
+    if (j.contains("unsupported"))
+      for (const auto& k : j["unsupported"])
+        t.unsupported[{k.at("db").get<int>(), k.at("key").get<std::string>()}] = k.value("why", "");
     if (j.contains("stream")) {
       const auto& s = j["stream"];
       if (s.contains("oom_rejected")) keys(s["oom_rejected"], t.oom_rejected);
@@ -105,6 +110,8 @@ Divergence DivergenceExplainer::explain(const KeyVerdict& v) {
 
   std::pair<int, std::string> id{v.db, log::printable(v.key)};
   if (task_.oom_rejected.count(id)) return set(Cause::OomRejected, "the task recorded an OOM error for it");
+  if (auto u = task_.unsupported.find(id); u != task_.unsupported.end() && v.difference == Difference::MissingOnTarget)
+    return set(Cause::Unsupported, "skipped with --skip-unsupported: " + u->second);
   if (v.difference == Difference::MissingOnTarget && evicting_) return set(Cause::Evicted, eviction_evidence_);
 
   // A key with an expiry that one side no longer has, or whose time has (almost) come: the two

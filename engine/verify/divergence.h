@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -15,7 +16,7 @@
 
 namespace ferry {
 
-enum class Cause { Filtered, Expired, TtlExtended, OomRejected, LuaUnconfirmed, Evicted, ListDuplicates, StaleExtra, Unexplained };
+enum class Cause { Filtered, Expired, TtlExtended, OomRejected, Unsupported, LuaUnconfirmed, Evicted, ListDuplicates, StaleExtra, Unexplained };
 const char* cause_name(Cause cause);
 const std::vector<Cause>& all_causes();
 
@@ -27,6 +28,7 @@ struct TaskContext {
   KeyFilter filter;
   long long ttl_extend_ms = 0;
   std::set<std::pair<int, std::string>> oom_rejected;     // (source DB, printable key)
+  std::map<std::pair<int, std::string>, std::string> unsupported;  // skipped with --skip-unsupported -> why
   std::set<std::pair<int, std::string>> script_written;   // keys of unconfirmed scripts
   // Reads a report file; throws FerryError(CorruptInput) naming the file for one that is not JSON.
   static TaskContext from_report_file(const std::string& path);

@@ -159,6 +159,7 @@ class Run {
       d.big_encodings = spec_.dataset.big;
       fill_mixed_dataset(*master_, d);
     }
+    if (spec_.dataset.newer_types) fill_newer_types(*master_);
     Pipeline pipe(*master_);
     long long ttl = std::max<long long>(10, spec_.dataset.short_ttl_ms);
     for (size_t i = 0; i < spec_.dataset.short_lived; ++i)

@@ -155,6 +155,7 @@ ScenarioSpec parse_scenario(const std::string& text, const std::string& path) {
   d.get("short_ttl_ms", spec.dataset.short_ttl_ms);
   d.get("lists", spec.dataset.lists);
   d.get("list_length", spec.dataset.list_length);
+  d.get("newer_types", spec.dataset.newer_types);
   d.done();
 
   Section w(path, "workload", root["workload"].as_table());

@@ -30,6 +30,7 @@ struct DatasetSpec {
   long long short_ttl_ms = 1500; // ... within this many ms (spread from a tenth of it)
   size_t lists = 0;              // lists of list_length elements ("list duplicates" cases)
   size_t list_length = 100;
+  bool newer_types = false;      // also data only newer sources hold (sim::fill_newer_types)
 };
 
 struct WorkloadSpec {

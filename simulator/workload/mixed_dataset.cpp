@@ -136,4 +136,30 @@ MixedDatasetStats fill_mixed_dataset(Connection& conn, const MixedDatasetOptions
   return stats;
 }
 
+std::vector<std::string> fill_newer_types(Connection& conn, size_t keys_per_kind) {
+  std::vector<std::string> kinds;
+  conn.select(0);
+  const long long later = unix_ms() + 3'600'000;
+  Reply hpexpireat = conn.command({"COMMAND", "INFO", "HPEXPIREAT"});  // [nil] where the command is unknown
+  if (hpexpireat.is_array() && !hpexpireat.elements.empty() && !hpexpireat.elements[0].is_nil()) {
+    for (size_t i = 0; i < keys_per_kind; ++i) {
+      std::string key = fmt::format("newer:hash-field-ttl:{}", i);
+      conn.checked({"HSET", key, "keeps", "a", "expires", "b", "also-expires", "c"});
+      conn.checked({"HPEXPIREAT", key, std::to_string(later + static_cast<long long>(i)), "FIELDS", "2", "expires", "also-expires"});
+    }
+    kinds.push_back("hash-field-ttl");
+  }
+  Reply modules = conn.command({"MODULE", "LIST"});
+  bool vectorset = false;
+  for (const auto& m : modules.elements)
+    for (size_t i = 0; i + 1 < m.elements.size(); i += 2)
+      if (m.elements[i].str == "name" && m.elements[i + 1].str == "vectorset") vectorset = true;
+  if (vectorset) {
+    for (size_t i = 0; i < keys_per_kind; ++i)
+      conn.checked({"VADD", fmt::format("newer:vectorset:{}", i), "VALUES", "3", "0.1", "0.2", std::to_string(i), "point"});
+    kinds.push_back("vectorset");
+  }
+  return kinds;
+}
+
 }  // namespace ferry::sim

@@ -5,6 +5,7 @@
 #include "redis/connection.h"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace ferry::sim {
@@ -26,5 +27,10 @@ struct MixedDatasetStats {
 // Writes into `conn` with pipelined commands. Deterministic for a given seed (values and key
 // names; absolute expiries are relative to the time of the call).
 MixedDatasetStats fill_mixed_dataset(Connection& conn, const MixedDatasetOptions& options);
+
+// Data only newer servers hold, in DB 0, where the server has it: hashes with per-field expiry
+// ("newer:hash-field-ttl:N", Redis 7.4+) and vector sets ("newer:vectorset:N", the vectorset module
+// of Redis 8). Returns the kinds written, e.g. {"hash-field-ttl", "vectorset"}.
+std::vector<std::string> fill_newer_types(Connection& conn, size_t keys_per_kind = 3);
 
 }  // namespace ferry::sim
