@@ -70,3 +70,58 @@ TEST_CASE("hash, set, zset and stream with groups past the threshold keep their 
   test::require_identical(*s, *d);
   CHECK(d->checked({"XPENDING", "big:stream", "workers"}).elements[0].integer == 3497);
 }
+
+TEST_CASE("a big hash with per-field expiry keeps it through the chunked writer; an older target refuses it",
+          "[bigkey][versions]") {
+  auto binary = test::other_server("redis-8.0");
+  if (!binary) {
+    WARN("skipped: redis-8.0 not fetched (run tools/fetch-servers)");
+    return;
+  }
+  sim::RedisServerOptions v8;
+  v8.binary = *binary;
+  RedisServer src(v8);
+  auto s = test::connect(src);
+  const long long at = test::now_ms() + 3'600'000;
+  {
+    Pipeline pipe(*s);
+    for (int i = 0; i < 3000; ++i) pipe.send({"HSET", "big:hash", "f" + std::to_string(i), "v" + std::to_string(i)});
+    for (int i = 0; i < 3000; i += 7) pipe.send({"HPEXPIREAT", "big:hash", std::to_string(at + i), "FIELDS", "1", "f" + std::to_string(i)});
+    pipe.send({"SET", "plain", "v"});
+  }
+  SECTION("8.0 -> 8.0: every field's expiry arrives, to the millisecond") {
+    RedisServer dst(v8);
+    auto d = test::connect(dst);
+    std::string report = dst.dir() + "/report.json";
+    REQUIRE(run_ferry({"migrate", "--source", src.uri(), "--target", dst.uri(), "--big-key-threshold", "1000", "--report",
+                       report}).exit_code == 0);
+    CHECK(test::read_json(report)["copied_chunked"] == 1);
+    CHECK(d->checked({"HLEN", "big:hash"}).integer == 3000);
+    for (int i = 0; i < 3000; i += 1) {
+      Reply e = d->checked({"HPEXPIRETIME", "big:hash", "FIELDS", "1", "f" + std::to_string(i)});
+      INFO("field f" << i);
+      REQUIRE(e.elements.at(0).integer == (i % 7 == 0 ? at + i : -1));
+    }
+    CHECK(s->checked({"DEBUG", "DIGEST"}).str == d->checked({"DEBUG", "DIGEST"}).str);
+  }
+  SECTION("8.0 -> 7.0: refused by name, or skipped, counted and listed with --skip-unsupported") {
+    RedisServer dst;
+    auto d = test::connect(dst);
+    auto refused = run_ferry({"migrate", "--source", src.uri(), "--target", dst.uri(), "--big-key-threshold", "1000",
+                              "--accept-warnings"});
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.err.find("per-field expiry") != std::string::npos);
+    CHECK(d->checked({"DBSIZE"}).integer == 0);
+    std::string report = dst.dir() + "/report.json";
+    auto skipped = run_ferry({"migrate", "--source", src.uri(), "--target", dst.uri(), "--big-key-threshold", "1000",
+                              "--accept-warnings", "--skip-unsupported", "--report", report});
+    CHECK(skipped.exit_code == 0);
+    auto j = test::read_json(report);
+    CHECK(j["skipped_unsupported"] == 1);
+    REQUIRE(j["unsupported"].size() == 1);
+    CHECK(j["unsupported"][0]["key"] == "big:hash");
+    CHECK(j["unsupported"][0]["why"].get<std::string>().find("per-field expiry") != std::string::npos);
+    CHECK(d->checked({"EXISTS", "big:hash"}).integer == 0);
+    CHECK(d->checked({"GET", "plain"}).str == "v");
+  }
+}

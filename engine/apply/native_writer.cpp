@@ -151,7 +151,9 @@ void NativeWriter::stream_group(const StreamGroup& group) {
 }
 
 void NativeWriter::stream_consumer(const std::string& group, const std::string& consumer) {
-  send({"XGROUP", "CREATECONSUMER", temp_, group, consumer});
+  if (target_version_ >= 60200) return send({"XGROUP", "CREATECONSUMER", temp_, group, consumer});
+  // Before 6.2: reading the (empty) history of a consumer creates it, and delivers nothing.
+  send({"XREADGROUP", "GROUP", group, consumer, "COUNT", "1", "STREAMS", temp_, "0"});
 }
 
 void NativeWriter::stream_pending(const std::string& group, const std::vector<StreamPendingEntry>& pending) {

@@ -150,6 +150,11 @@ std::string PrecheckReport::to_table() const {
 namespace {
 
 // What an RDB file tells before its first key: used memory (aux used-mem) and version.
+std::string lower_ascii(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 // The data of a newer RDB (version 12: Redis 7.4+) that an older target may not hold, from a full
 // pass over the file (older files hold nothing 7.0 lacks besides module values, which need their module).
 struct RdbContents {
@@ -387,17 +392,14 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
   if (rdb_contents.inspected) {
     // The RDB file's data against what the target can hold.
     int tv = target->version();
-    std::set<std::string> target_modules;
-    for (const auto& m : target->command({"MODULE", "LIST"}).elements)
-      for (size_t i = 0; i + 1 < m.elements.size(); i += 2)
-        if (m.elements[i].str == "name") target_modules.insert(m.elements[i + 1].str);
+    std::set<std::string> target_modules = target->module_names();
     std::vector<std::string> unsupported;
     if (rdb_contents.field_expiries > 0 && tv < 70400)
       unsupported.push_back(fmt::format("{} hash fields with per-field expiry (needs 7.4+)", rdb_contents.field_expiries));
     if (rdb_contents.functions > 0 && tv < 70000)
       unsupported.push_back(fmt::format("{} function libraries (needs 7.0+)", rdb_contents.functions));
     for (const auto& [type, n] : rdb_contents.module_values)
-      if (!target_modules.count(type)) unsupported.push_back(fmt::format("{} values of module type '{}' (not loaded on the target)", n, type));
+      if (!target_modules.count(lower_ascii(type))) unsupported.push_back(fmt::format("{} values of module type '{}' (not loaded on the target)", n, type));
     if (unsupported.empty()) c.pass("unsupported-data", "nothing in the file the target cannot hold");
     else if (o.skip_unsupported)
       c.warn("unsupported-data", fmt::format("the file holds {}: with --skip-unsupported they are skipped, counted and "

@@ -34,6 +34,7 @@ RdbImporter::RdbImporter(Connection& target, ImportOptions options, MigrationRep
       dbs_(options_.copy.dbs.begin(), options_.copy.dbs.end()) {
   if (options_.copy.write_mode == WriteMode::Commands || options_.append_in_place) target_rejects_dump_ = true;
   writer_.set_in_place(options_.append_in_place);
+  target_modules_ = target_.module_names();
 }
 
 void RdbImporter::check_conflicts() {
@@ -250,10 +251,23 @@ void RdbImporter::on_stream_pending(const std::string& group, std::vector<Stream
   add([group, v = std::move(pending)](NativeWriter& w) { w.stream_pending(group, v); }, pending.size() * 48);
 }
 
+namespace {
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+}  // namespace
+
 void RdbImporter::on_module_value(const std::string& module_type) {
   module_type_ = module_type;
-  if (route_ != Route::Buffer)  // no RESTORE to try: the target cannot take it
+  if (route_ != Route::Buffer) {  // no RESTORE to try: the target cannot take it
     unsupported(key_, fmt::format("a value of module type '{}' cannot be written with commands", module_type));
+  } else if (target_.version() < 70000 && !target_modules_.count(lower(module_type))) {
+    // A Redis 6 target exits on a RESTORE of a module it lacks ("module data I can't load"): never sent.
+    route_ = Route::Skip;
+    unsupported(key_, fmt::format("{} cannot hold a value of module type '{}' (the module is not loaded there)",
+                                  target_.describe(), module_type));
+  }
 }
 
 void RdbImporter::unsupported(const KeyInfo& key, const std::string& why) {

@@ -105,6 +105,7 @@ class RdbImporter : public RdbVisitor {
   std::string unsupported_why_;
   bool target_rejects_dump_ = false;
   std::set<uint8_t> accepted_types_;
+  std::set<std::string> target_modules_;  // MODULE LIST names, lower case
   std::deque<Restore> in_flight_;
   std::vector<Restore> rejected_;
   std::optional<std::string> fatal_;

@@ -127,6 +127,19 @@ void Connection::flush_output() {
     if (redisBufferWrite(ctx_, &done) != REDIS_OK) fail_io("sending commands");
 }
 
+std::set<std::string> Connection::module_names() {
+  std::set<std::string> out;
+  Reply r = command({"MODULE", "LIST"});
+  for (const auto& m : r.elements)
+    for (size_t i = 0; i + 1 < m.elements.size(); i += 2)
+      if (m.elements[i].str == "name") {
+        std::string name = m.elements[i + 1].str;
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out.insert(name);
+      }
+  return out;
+}
+
 size_t Connection::unsent_bytes() const { return ctx_->obuf ? sdslen(ctx_->obuf) : 0; }
 
 std::string encode_command(const Args& args) {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,9 @@ class Connection {
   int selected_db() const { return db_; }
   // For callers that sent SELECT through a Pipeline themselves.
   void note_selected(int db) { db_ = db; }
+
+  // Names of the loaded modules (MODULE LIST), lower case; empty when MODULE LIST is not allowed.
+  std::set<std::string> module_names();
 
   // INFO <section> as key -> value.
   std::map<std::string, std::string> info(const std::string& section);

@@ -51,11 +51,13 @@ StreamApplier::StreamApplier(Connection& target, ApplierOptions options)
       options_(std::move(options)),
       dbs_(options_.dbs.begin(), options_.dbs.end()),
       pipe_(std::make_unique<Pipeline>(target, options_.pipeline)),
-      target_db_(target.selected_db()) {}
+      target_db_(target.selected_db()),
+      target_version_(target.version()) {}
 
 void StreamApplier::reset_target(Connection& target) {
   pipe_.reset();  // its destructor would read from the dead connection: release it first
   target_ = &target;
+  target_version_ = target.version();  // asked now: once commands are pipelined, a question would read their replies
   pipe_ = std::make_unique<Pipeline>(target, options_.pipeline);
   target_db_ = target.selected_db();
   in_multi_ = false;
@@ -152,6 +154,15 @@ void StreamApplier::rewrite_expiry(std::vector<std::string>& args) {
       args[2] = std::to_string((absttl ? ttl : unix_ms() + ttl) + ext);
       if (!absttl) args.push_back("ABSTTL");
     }
+  }
+  if (target_version_ < 60200 && upper(args[0]) == "SET") {
+    // No PXAT before 6.2 (SETEX and SET ... EX became SET ... PXAT above, a 7.0+ source sends it):
+    // the absolute time goes as the milliseconds left, at least 1.
+    for (size_t i = 3; i + 1 < args.size(); ++i)
+      if (upper(args[i]) == "PXAT") {
+        args[i] = "PX";
+        args[i + 1] = std::to_string(std::max(1LL, std::atoll(args[i + 1].c_str()) - unix_ms()));
+      }
   }
 }
 
@@ -319,7 +330,17 @@ void StreamApplier::translate(std::vector<std::string>& args, const Emit& emit) 
     ++stats_.skipped;
     return;
   }
-  if (options_.relative_expiries || options_.ttl_extend_ms) rewrite_expiry(args);
+  if (options_.relative_expiries || options_.ttl_extend_ms || target_version_ < 60200) rewrite_expiry(args);
+  if (target_version_ < 60200 && name == "LMOVE" && args.size() == 5) {
+    // LMOVE (6.2+; BLMOVE arrives as LMOVE) for an older target: RPOPLPUSH, or the same pop and push
+    // in one script (atomic like LMOVE).
+    std::string from = upper(args[3]), to = upper(args[4]);
+    if (from == "RIGHT" && to == "LEFT")
+      args = {"RPOPLPUSH", args[1], args[2]};
+    else
+      args = {"EVAL", "local v = redis.call(ARGV[1], KEYS[1]) if v then redis.call(ARGV[2], KEYS[2], v) end return v",
+              "2", args[1], args[2], from == "LEFT" ? "LPOP" : "RPOP", to == "LEFT" ? "LPUSH" : "RPUSH"};
+  }
   if ((name == "EVAL" || name == "EVALSHA") && args.size() >= 3) {
     // Only sources older than 7.0 with verbatim script replication send scripts: the target runs
     // them again, so their outcome is not confirmed. The keys they declare are listed.

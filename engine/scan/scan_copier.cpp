@@ -89,6 +89,7 @@ MigrationReport ScanCopier::run() {
   }
   if (options_.write_mode == WriteMode::Commands) target_rejects_dump_ = true;
   strings_as_set_ = options_.write_mode == WriteMode::Auto && StringWriter::takes_expiry(target_.version());
+  target_modules_ = target_.module_names();
 
   std::vector<int> dbs = selected_dbs();
   options_.db_map.check(dbs);
@@ -157,6 +158,13 @@ void ScanCopier::copy_db(int db) {
     std::vector<SizedKey> group, rest, big;
     long long group_bytes = 0;
     for (auto& k : ready) {
+      if (!k.module_type.empty()) {
+        std::string why = fmt::format("{} cannot hold a value of module type '{}' (the module is not loaded there)",
+                                      target_.describe(), k.module_type);
+        if (options_.skip_unsupported) report_.add_unsupported(db, log::printable(k.key), why);
+        else report_.add_failure(db, log::printable(k.key), why + " (skip such keys with --skip-unsupported)");
+        continue;
+      }
       if (target_rejects_dump_ || k.size > static_cast<long long>(options_.big_key_bytes)) {
         big.push_back(std::move(k));
       } else if (rest.empty() && (group.empty() || group_bytes + k.size <= static_cast<long long>(options_.batch_bytes))) {
@@ -202,12 +210,19 @@ void ScanCopier::report_progress() {
 void ScanCopier::send_measure(const std::vector<std::string>& keys, std::vector<Reply>& sizes, std::vector<Reply>& types) {
   sizes.assign(keys.size(), Reply{});
   types.assign(keys.size(), Reply{});
-  const bool with_type = strings_as_set_ || !memory_usage_ok_;
+  const bool with_type = true;  // strings travel as SET; a module type the target lacks is never RESTOREd
   for (size_t i = 0; i < keys.size(); ++i) {
     if (memory_usage_ok_)
       source_pipe_.send({"MEMORY", "USAGE", keys[i]}, [&sizes, i](Reply&& r) { sizes[i] = std::move(r); });
     if (with_type) source_pipe_.send({"TYPE", keys[i]}, [&types, i](Reply&& r) { types[i] = std::move(r); });
   }
+}
+
+std::string ScanCopier::missing_module(const std::string& type) const {
+  if (type.empty() || key_type_from_name(type) || type == "none" || target_.version() >= 70000) return {};
+  std::string name = type;
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return target_modules_.count(name) ? std::string() : type;
 }
 
 std::vector<ScanCopier::SizedKey> ScanCopier::measured(std::vector<std::string>& keys, std::vector<Reply>& sizes,
@@ -222,7 +237,8 @@ std::vector<ScanCopier::SizedKey> ScanCopier::measured(std::vector<std::string>&
           ++report_.skipped_expired;  // gone between SCAN and now
           continue;
         }
-        sized.push_back({std::move(keys[i]), sizes[i].integer, strings_as_set_ && types[i].str == "string"});
+        sized.push_back({std::move(keys[i]), sizes[i].integer, strings_as_set_ && types[i].str == "string",
+                         missing_module(types[i].str)});
       }
       return sized;
     }
@@ -250,7 +266,7 @@ std::vector<ScanCopier::SizedKey> ScanCopier::measured(std::vector<std::string>&
     }
     long long n = lengths[i].is_integer() ? lengths[i].integer : 0;
     const bool string = types[i].str == "string";
-    sized.push_back({std::move(keys[i]), string ? n : n * 64, string && strings_as_set_});
+    sized.push_back({std::move(keys[i]), string ? n : n * 64, string && strings_as_set_, missing_module(types[i].str)});
   }
   return sized;
 }

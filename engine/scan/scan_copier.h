@@ -10,6 +10,7 @@
 #include "task/migration_report.h"
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@ class ScanCopier {
     std::string key;
     long long size;  // estimated bytes
     bool string = false;  // a string read with GET and written by strings_ (not DUMP/RESTORE)
+    std::string module_type;  // a module type the target lacks (never RESTOREd: a Redis 6 target exits on it)
   };
 
   void check_conflicts(const std::vector<int>& dbs);
@@ -54,6 +56,8 @@ class ScanCopier {
   bool expired(const std::optional<long long>& abs_ms) const;
   void stop_if_fatal(const std::string& error, int db, const std::string& key);
   StringWriter::Callbacks string_callbacks();
+  // `type` (a TYPE reply) when it is a module type a target before 7.0 lacks, else empty.
+  std::string missing_module(const std::string& type) const;
   void report_progress();
 
   Connection& source_;
@@ -70,6 +74,7 @@ class ScanCopier {
   // Plain strings travel as GET -> MSETNX / SET ... PXAT (a target applies those about twice as
   // fast as RESTOREs): with --write-mode auto on a Redis 6.2+ target.
   bool strings_as_set_ = false;
+  std::set<std::string> target_modules_;  // lower case
   std::vector<std::string> rejected_payloads_;  // keys whose RESTORE payload the target refused
   std::optional<std::string> fatal_;
   class ProgressMeter* meter_ = nullptr;

@@ -81,6 +81,11 @@ struct RecordingTarget::Impl {
       out.clear();
       while (auto args = take_command(buf)) {
         std::string name = args->empty() ? "" : ascii_upper((*args)[0]);
+        if (name == "INFO") {  // a question (the server's version), not a write: answered as Redis 7.0, not recorded
+          const std::string info = "# Server\r\nredis_version:7.0.15\r\n";
+          out += "$" + std::to_string(info.size()) + "\r\n" + info + "\r\n";
+          continue;
+        }
         if (name == "PING") out += "+PONG\r\n";
         else if (name == "MULTI") in_multi = true, queued = 0, out += "+OK\r\n";
         else if (name == "EXEC") {

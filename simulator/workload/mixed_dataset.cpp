@@ -149,12 +149,7 @@ std::vector<std::string> fill_newer_types(Connection& conn, size_t keys_per_kind
     }
     kinds.push_back("hash-field-ttl");
   }
-  Reply modules = conn.command({"MODULE", "LIST"});
-  bool vectorset = false;
-  for (const auto& m : modules.elements)
-    for (size_t i = 0; i + 1 < m.elements.size(); i += 2)
-      if (m.elements[i].str == "name" && m.elements[i + 1].str == "vectorset") vectorset = true;
-  if (vectorset) {
+  if (conn.module_names().count("vectorset")) {
     for (size_t i = 0; i < keys_per_kind; ++i)
       conn.checked({"VADD", fmt::format("newer:vectorset:{}", i), "VALUES", "3", "0.1", "0.2", std::to_string(i), "point"});
     kinds.push_back("vectorset");
