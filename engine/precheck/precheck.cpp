@@ -401,10 +401,9 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
     for (const auto& [type, n] : rdb_contents.module_values)
       if (!target_modules.count(lower_ascii(type))) unsupported.push_back(fmt::format("{} values of module type '{}' (not loaded on the target)", n, type));
     if (unsupported.empty()) c.pass("unsupported-data", "nothing in the file the target cannot hold");
-    else if (o.skip_unsupported)
-      c.warn("unsupported-data", fmt::format("the file holds {}: with --skip-unsupported they are skipped, counted and "
-                                             "listed in the report", fmt::join(unsupported, ", ")),
-             "");
+    else if (o.skip_unsupported)  // asked for: not a warning to accept again
+      c.pass("unsupported-data", fmt::format("the file holds {}: skipped, counted and listed in the report "
+                                             "(--skip-unsupported)", fmt::join(unsupported, ", ")));
     else
       c.fail("unsupported-data", fmt::format("the file holds {}", fmt::join(unsupported, ", ")),
              "use a target that holds them, or skip them with --skip-unsupported");
@@ -430,10 +429,9 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
     if (functions.is_array() && !functions.elements.empty() && tv < 70000)
       unsupported.push_back(fmt::format("{} function libraries (needs 7.0+)", functions.elements.size()));
     if (unsupported.empty()) c.pass("unsupported-data", "nothing the target cannot hold was found");
-    else if (o.skip_unsupported)
-      c.warn("unsupported-data", fmt::format("the source holds {}: with --skip-unsupported they are skipped, counted and "
-                                             "listed in the report", fmt::join(unsupported, ", ")),
-             "");
+    else if (o.skip_unsupported)  // asked for: not a warning to accept again
+      c.pass("unsupported-data", fmt::format("the source holds {}: skipped, counted and listed in the report "
+                                             "(--skip-unsupported)", fmt::join(unsupported, ", ")));
     else
       c.fail("unsupported-data", fmt::format("the source holds {}", fmt::join(unsupported, ", ")),
              "upgrade the target, or accept skipping them with --skip-unsupported");
@@ -485,10 +483,9 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
     if (only_source.empty())
       c.pass("modules", src_modules.empty() ? "no modules on the source" : "the target has the source's modules");
     else if (!module_keys.empty() && o.skip_unsupported)
-      c.warn("modules", fmt::format("loaded on the source but not on the target: {}; keys of a module type (e.g. {}) are "
+      c.pass("modules", fmt::format("loaded on the source but not on the target: {}; keys of a module type (e.g. {}) are "
                                     "skipped, counted and listed in the report (--skip-unsupported)",
-                                    fmt::join(only_source, ", "), module_keys.front()),
-             "");
+                                    fmt::join(only_source, ", "), module_keys.front()));
     else if (!module_keys.empty())
       c.fail("modules", fmt::format("loaded on the source but not on the target: {}; the source holds keys of a module "
                                     "type, e.g. {}",
