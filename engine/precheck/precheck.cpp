@@ -193,6 +193,18 @@ void check_rdb_file(const std::string& path, Checker& c, PrecheckReport& report,
   }
 }
 
+// The unsupported-data check: what `holder` (the source, the file) holds that the target cannot.
+void check_unsupported(Checker& c, const PrecheckOptions& o, const char* holder, const std::vector<std::string>& unsupported) {
+  if (unsupported.empty())
+    c.pass("unsupported-data", fmt::format("nothing in {} the target cannot hold", holder));
+  else if (o.skip_unsupported)  // asked for: not a warning to accept again
+    c.pass("unsupported-data", fmt::format("{} holds {}: skipped, counted and listed in the report (--skip-unsupported)",
+                                           holder, fmt::join(unsupported, ", ")));
+  else
+    c.fail("unsupported-data", fmt::format("{} holds {}", holder, fmt::join(unsupported, ", ")),
+           "upgrade the target (or use one that holds them), or skip them with --skip-unsupported");
+}
+
 // Marks the checks --skip-check names as ignored.
 void ignore_skipped(PrecheckReport& report, const std::vector<std::string>& skip) {
   for (auto& check : report.checks)
@@ -400,13 +412,7 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
       unsupported.push_back(fmt::format("{} function libraries (needs 7.0+)", rdb_contents.functions));
     for (const auto& [type, n] : rdb_contents.module_values)
       if (!target_modules.count(lower_ascii(type))) unsupported.push_back(fmt::format("{} values of module type '{}' (not loaded on the target)", n, type));
-    if (unsupported.empty()) c.pass("unsupported-data", "nothing in the file the target cannot hold");
-    else if (o.skip_unsupported)  // asked for: not a warning to accept again
-      c.pass("unsupported-data", fmt::format("the file holds {}: skipped, counted and listed in the report "
-                                             "(--skip-unsupported)", fmt::join(unsupported, ", ")));
-    else
-      c.fail("unsupported-data", fmt::format("the file holds {}", fmt::join(unsupported, ", ")),
-             "use a target that holds them, or skip them with --skip-unsupported");
+    check_unsupported(c, o, "the file", unsupported);
   }
 
   if (source) {
@@ -428,13 +434,7 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
     Reply functions = source->command({"FUNCTION", "LIST"});
     if (functions.is_array() && !functions.elements.empty() && tv < 70000)
       unsupported.push_back(fmt::format("{} function libraries (needs 7.0+)", functions.elements.size()));
-    if (unsupported.empty()) c.pass("unsupported-data", "nothing the target cannot hold was found");
-    else if (o.skip_unsupported)  // asked for: not a warning to accept again
-      c.pass("unsupported-data", fmt::format("the source holds {}: skipped, counted and listed in the report "
-                                             "(--skip-unsupported)", fmt::join(unsupported, ", ")));
-    else
-      c.fail("unsupported-data", fmt::format("the source holds {}", fmt::join(unsupported, ", ")),
-             "upgrade the target, or accept skipping them with --skip-unsupported");
+    check_unsupported(c, o, "the source", unsupported);
 
     // Modules.
     auto names = [](Connection& conn) {
