@@ -289,7 +289,20 @@ nlohmann::json incremental(const BenchOptions& o, sim::RedisServer& source, Conn
 
 }  // namespace
 
+// The tools the baselines run, checked before anything starts (a missing one would show as a failed copy).
+void require_tools(const BenchOptions& o) {
+  std::vector<std::string> need;
+  if (o.scan) need.push_back("redis-cli");
+  if (o.incremental) need.push_back("redis-benchmark");
+  for (const auto& tool : need)
+    if (std::system(fmt::format("command -v {} >/dev/null 2>&1", tool).c_str()) != 0)
+      throw FerryError(ExitCode::Usage, fmt::format("ferry bench needs {} on the PATH (package redis-tools) for its "
+                                                    "baseline; install it or leave that phase out with --skip",
+                                                    tool));
+}
+
 nlohmann::json run_bench(const BenchOptions& o, std::ostream& out) {
+  require_tools(o);
   const size_t keys = o.keys ? o.keys : o.dataset == "small-strings" ? 1'000'000 : o.dataset == "mixed" ? 300'000 : 3'000'000;
   std::string tmpl = "/tmp/ferry-bench-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl.data());
