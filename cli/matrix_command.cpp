@@ -8,16 +8,15 @@
 
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 namespace ferry::cli {
 namespace {
 
 struct MatrixCliOptions {
   LogOptions log;
-  std::string versions = "redis-6.0,redis-7.0,redis-8.0,valkey-8.1";
-  std::string pairs;
-  std::string modes = "scan,snapshot,sync,rdb";
+  std::vector<std::string> versions = sim::MatrixOptions{}.versions;
+  std::vector<std::string> pairs;
+  std::vector<std::string> modes = sim::MatrixOptions{}.modes;
   size_t keys = 1500;
   std::string seed = "1";
   int jobs = 1;
@@ -25,28 +24,17 @@ struct MatrixCliOptions {
   std::string ferry;
 };
 
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 int run_matrix_command(const MatrixCliOptions& o) {
   o.log.apply();
   sim::MatrixOptions m;
-  m.versions = split(o.versions);
-  for (const auto& pair : split(o.pairs)) {
+  m.versions = o.versions;
+  for (const auto& pair : o.pairs) {
     auto colon = pair.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == pair.size())
       throw FerryError(ExitCode::Usage, fmt::format("--pairs: '{}' is not SOURCE:TARGET (e.g. redis-6.0:redis-7.0)", pair));
     m.pairs.emplace_back(pair.substr(0, colon), pair.substr(colon + 1));
   }
-  m.modes = split(o.modes);
-  for (const auto& mode : m.modes)
-    if (mode != "scan" && mode != "snapshot" && mode != "sync" && mode != "rdb")
-      throw FerryError(ExitCode::Usage, fmt::format("--modes: '{}' is not scan, snapshot, sync or rdb", mode));
+  m.modes = o.modes;
   m.keys = o.keys;
   m.seed = o.seed == "random" ? random_seed() : std::strtoull(o.seed.c_str(), nullptr, 10);
   m.jobs = o.jobs;
@@ -73,9 +61,11 @@ void add_matrix_command(CLI::App& app, std::function<int()>& run) {
       "apart from the counted, listed skips). Exit 0 when no cell failed; versions not fetched are skipped");
   o->log.add_to(*cmd);
   cmd->add_option("--versions", o->versions, "Servers crossed (names from tools/fetch-servers; redis-7.0 is the system's)")
-      ->capture_default_str();
-  cmd->add_option("--pairs", o->pairs, "Only these SOURCE:TARGET pairs, comma-separated (instead of --versions x --versions)");
-  cmd->add_option("--modes", o->modes, "Modes run in each pair")->capture_default_str();
+      ->delimiter(',')->capture_default_str();
+  cmd->add_option("--pairs", o->pairs, "Only these SOURCE:TARGET pairs, comma-separated (instead of --versions x --versions)")
+      ->delimiter(',');
+  cmd->add_option("--modes", o->modes, "Modes run in each pair")
+      ->delimiter(',')->check(CLI::IsMember({"scan", "snapshot", "sync", "rdb"}))->capture_default_str();
   cmd->add_option("--keys", o->keys, "Keys of the mixed dataset (DBs 0, 1, 5)")->capture_default_str()->check(CLI::Range(size_t{1}, size_t{10'000'000}));
   cmd->add_option("--seed", o->seed, "Seed of the datasets and loads (N or random)")->capture_default_str();
   cmd->add_option("--jobs", o->jobs, "Cells run in parallel (each on its own ports)")->capture_default_str()->check(CLI::Range(1, 16));

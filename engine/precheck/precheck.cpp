@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "io/byte_source.h"
 #include "rdb/rdb_parser.h"
+#include "redis/command_keys.h"
 
 #include <fmt/format.h>
 
@@ -41,8 +42,7 @@ std::optional<std::string> dry_run(Connection& conn, const std::string& user, co
   Reply r = conn.command(args);
   if (r.is_error()) {
     // No ACL DRYRUN (before 7.0), no right to ask, or the command is unknown (renamed): cannot tell.
-    std::string lower = r.str;
-    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::string lower = ascii_lower(r.str);
     if (lower.find("unknown") != std::string::npos || lower.find("not found") != std::string::npos ||
         classify_error(r.str) == RedisErrorKind::NoPerm)
       return std::nullopt;
@@ -149,12 +149,6 @@ std::string PrecheckReport::to_table() const {
 
 namespace {
 
-// What an RDB file tells before its first key: used memory (aux used-mem) and version.
-std::string lower_ascii(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // The data of a newer RDB (version 12: Redis 7.4+) that an older target may not hold, from a full
 // pass over the file (older files hold nothing 7.0 lacks besides module values, which need their module).
 struct RdbContents {
@@ -164,6 +158,8 @@ struct RdbContents {
   size_t functions = 0;
 };
 
+// What an RDB file tells: used memory (aux used-mem) and version from its header, and for an RDB 12
+// file its contents (RdbContents).
 void check_rdb_file(const std::string& path, Checker& c, PrecheckReport& report, long long& used_memory,
                     RdbContents& contents) {
   try {
@@ -411,7 +407,7 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
     if (rdb_contents.functions > 0 && tv < 70000)
       unsupported.push_back(fmt::format("{} function libraries (needs 7.0+)", rdb_contents.functions));
     for (const auto& [type, n] : rdb_contents.module_values)
-      if (!target_modules.count(lower_ascii(type))) unsupported.push_back(fmt::format("{} values of module type '{}' (not loaded on the target)", n, type));
+      if (!target_modules.count(ascii_lower(type))) unsupported.push_back(fmt::format("{} values of module type '{}' (not loaded on the target)", n, type));
     check_unsupported(c, o, "the file", unsupported);
   }
 
@@ -437,15 +433,7 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
     check_unsupported(c, o, "the source", unsupported);
 
     // Modules.
-    auto names = [](Connection& conn) {
-      std::set<std::string> out;
-      Reply r = conn.command({"MODULE", "LIST"});
-      for (const auto& m : r.elements)
-        for (size_t i = 0; i + 1 < m.elements.size(); i += 2)
-          if (m.elements[i].str == "name") out.insert(m.elements[i + 1].str);
-      return out;
-    };
-    auto src_modules = names(*source), dst_modules = names(*target);
+    auto src_modules = source->module_names(), dst_modules = target->module_names();
     std::vector<std::string> only_source;
     for (const auto& m : src_modules)
       if (!dst_modules.count(m)) only_source.push_back(m);

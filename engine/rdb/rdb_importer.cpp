@@ -1,4 +1,5 @@
 #include "rdb/rdb_importer.h"
+#include "redis/command_keys.h"
 #include "core/clock.h"
 
 #include "core/log.h"
@@ -251,18 +252,11 @@ void RdbImporter::on_stream_pending(const std::string& group, std::vector<Stream
   add([group, v = std::move(pending)](NativeWriter& w) { w.stream_pending(group, v); }, pending.size() * 48);
 }
 
-namespace {
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-}  // namespace
-
 void RdbImporter::on_module_value(const std::string& module_type) {
   module_type_ = module_type;
   if (route_ != Route::Buffer) {  // no RESTORE to try: the target cannot take it
     unsupported(key_, fmt::format("a value of module type '{}' cannot be written with commands", module_type));
-  } else if (target_.version() < 70000 && !target_modules_.count(lower(module_type))) {
+  } else if (target_.version() < 70000 && !target_modules_.count(ascii_lower(module_type))) {
     // A Redis 6 target exits on a RESTORE of a module it lacks ("module data I can't load"): never sent.
     route_ = Route::Skip;
     unsupported(key_, fmt::format("{} cannot hold a value of module type '{}' (the module is not loaded there)",

@@ -27,6 +27,11 @@ std::string ascii_upper(std::string s) {
   return s;
 }
 
+std::string ascii_lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 CommandKeys command_keys(const std::string& name, const std::vector<std::string>& args) {
   CommandKeys k;
   const size_t n = args.size();

@@ -16,6 +16,7 @@ struct CommandKeys {
 };
 
 std::string ascii_upper(std::string s);
+std::string ascii_lower(std::string s);
 
 // `name` is the command name upper-cased (args[0] as the stream has it may be any case).
 CommandKeys command_keys(const std::string& name, const std::vector<std::string>& args);

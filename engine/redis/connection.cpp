@@ -1,6 +1,7 @@
 #include "redis/connection.h"
 
 #include "core/log.h"
+#include "redis/command_keys.h"
 
 #include <fmt/format.h>
 
@@ -110,6 +111,12 @@ std::unique_ptr<Connection> Connection::open(const Endpoint& endpoint, const Tim
     if (kind != RedisErrorKind::NoPerm)  // an ACL user may lack +ping; its real commands will tell
       throw FerryError(ExitCode::Connection, fmt::format("cannot use {}: PING answered {}", endpoint.describe(), pong.str));
   }
+  // The version, asked now: asked later, with pipelined replies outstanding, its reply would be
+  // mistaken (a user without +info is asked when version() is first called).
+  try {
+    conn->version();
+  } catch (const CommandError&) {
+  }
   log::debug("connected to {}", endpoint.describe());
   return conn;
 }
@@ -132,11 +139,7 @@ std::set<std::string> Connection::module_names() {
   Reply r = command({"MODULE", "LIST"});
   for (const auto& m : r.elements)
     for (size_t i = 0; i + 1 < m.elements.size(); i += 2)
-      if (m.elements[i].str == "name") {
-        std::string name = m.elements[i + 1].str;
-        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        out.insert(name);
-      }
+      if (m.elements[i].str == "name") out.insert(ascii_lower(m.elements[i + 1].str));
   return out;
 }
 

@@ -51,13 +51,11 @@ StreamApplier::StreamApplier(Connection& target, ApplierOptions options)
       options_(std::move(options)),
       dbs_(options_.dbs.begin(), options_.dbs.end()),
       pipe_(std::make_unique<Pipeline>(target, options_.pipeline)),
-      target_db_(target.selected_db()),
-      target_version_(target.version()) {}
+      target_db_(target.selected_db()) {}
 
 void StreamApplier::reset_target(Connection& target) {
   pipe_.reset();  // its destructor would read from the dead connection: release it first
   target_ = &target;
-  target_version_ = target.version();  // asked now: once commands are pipelined, a question would read their replies
   pipe_ = std::make_unique<Pipeline>(target, options_.pipeline);
   target_db_ = target.selected_db();
   in_multi_ = false;
@@ -155,7 +153,7 @@ void StreamApplier::rewrite_expiry(std::vector<std::string>& args) {
       if (!absttl) args.push_back("ABSTTL");
     }
   }
-  if (target_version_ < 60200 && upper(args[0]) == "SET") {
+  if (target_->version() < 60200 && upper(args[0]) == "SET") {
     // No PXAT before 6.2 (SETEX and SET ... EX became SET ... PXAT above, a 7.0+ source sends it):
     // the absolute time goes as the milliseconds left, at least 1.
     for (size_t i = 3; i + 1 < args.size(); ++i)
@@ -330,8 +328,8 @@ void StreamApplier::translate(std::vector<std::string>& args, const Emit& emit) 
     ++stats_.skipped;
     return;
   }
-  if (options_.relative_expiries || options_.ttl_extend_ms || target_version_ < 60200) rewrite_expiry(args);
-  if (target_version_ < 60200 && name == "LMOVE" && args.size() == 5) {
+  if (options_.relative_expiries || options_.ttl_extend_ms || target_->version() < 60200) rewrite_expiry(args);
+  if (target_->version() < 60200 && name == "LMOVE" && args.size() == 5) {
     // LMOVE (6.2+; BLMOVE arrives as LMOVE) for an older target: RPOPLPUSH, or the same pop and push
     // in one script (atomic like LMOVE).
     std::string from = upper(args[3]), to = upper(args[4]);

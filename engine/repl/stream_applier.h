@@ -124,7 +124,6 @@ class StreamApplier {
   ApplierStats stats_;
   int stream_db_ = 0;
   int target_db_ = -1;
-  int target_version_ = 0;  // Connection::version() of the target, e.g. 70015
   bool in_multi_ = false;
   std::vector<std::vector<std::string>> multi_;
   long long applied_offset_ = 0;  // held by the target (replies read)

@@ -36,11 +36,12 @@ class ChunkedKeyReader {
   bool copy_scanned(const std::string& key, KeyType type, NativeWriter& writer);
   bool copy_stream(const std::string& key, NativeWriter& writer);
   void copy_stream_groups(const std::string& key, NativeWriter& writer);
-  // The absolute expiries (ms) of those of `fields` that have one.
-  std::vector<std::pair<std::string, long long>> field_expiries(const std::string& key, const std::vector<FieldValue>& fields);
+  // The absolute expiries (ms) of those of `fields` that have one; throws UnsupportedValue when
+  // there are some and the target cannot hold them.
+  std::vector<std::pair<std::string, long long>> field_expiries(const std::string& key, const std::vector<FieldValue>& fields,
+                                                                bool target_holds_them);
   Connection& source_;
   ChunkLimits limits_;
-  bool writer_supports_field_expiry_ = false;
 };
 
 // "1526919030474-55" -> "1526919030474-56": the exclusive start of the next window (works before 6.2).

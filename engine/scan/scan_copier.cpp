@@ -2,6 +2,7 @@
 #include "core/clock.h"
 
 #include "core/log.h"
+#include "redis/command_keys.h"
 #include "task/progress.h"
 
 #include <fmt/format.h>
@@ -141,7 +142,6 @@ void ScanCopier::copy_db(int db) {
   source_pipe_.drain();
   std::vector<SizedKey> ready;  // measured: their values are read next
   std::vector<Reply> sizes, types;
-  std::vector<std::string> measuring;
   while (!fatal_) {
     if (scanned.is_error()) throw CommandError(classify_error(scanned.str), fmt::format("SCAN on {} failed: {}", source_.describe(), scanned.str));
     std::vector<std::string> keys;
@@ -154,42 +154,36 @@ void ScanCopier::copy_db(int db) {
       }
     }
     if (ready.empty() && keys.empty() && !scanning) break;
-    // The previous batch: its small keys' values travel with this round, up to --batch-bytes of them.
-    std::vector<SizedKey> group, rest, big;
+    // The previous batch: big keys go through the chunked writer; the values of the small ones are
+    // read in groups of at most --batch-bytes, the first group with this round.
+    std::vector<SizedKey> big;
+    std::vector<std::vector<SizedKey>> groups;
     long long group_bytes = 0;
     for (auto& k : ready) {
       if (!k.module_type.empty()) {
-        std::string why = fmt::format("{} cannot hold a value of module type '{}' (the module is not loaded there)",
-                                      target_.describe(), k.module_type);
-        if (options_.skip_unsupported) report_.add_unsupported(db, log::printable(k.key), why);
-        else report_.add_failure(db, log::printable(k.key), why + " (skip such keys with --skip-unsupported)");
-        continue;
-      }
-      if (target_rejects_dump_ || k.size > static_cast<long long>(options_.big_key_bytes)) {
+        unsupported(db, k.key, fmt::format("{} cannot hold a value of module type '{}' (the module is not loaded there)",
+                                           target_.describe(), k.module_type));
+      } else if (target_rejects_dump_ || k.size > static_cast<long long>(options_.big_key_bytes)) {
         big.push_back(std::move(k));
-      } else if (rest.empty() && (group.empty() || group_bytes + k.size <= static_cast<long long>(options_.batch_bytes))) {
-        group_bytes += k.size;
-        group.push_back(std::move(k));
       } else {
-        rest.push_back(std::move(k));
+        if (groups.empty() || group_bytes + k.size > static_cast<long long>(options_.batch_bytes)) {
+          groups.emplace_back();
+          group_bytes = 0;
+        }
+        group_bytes += k.size;
+        groups.back().push_back(std::move(k));
       }
     }
-    std::vector<Transaction> txs = send_dumps(group);
+    if (groups.empty()) groups.emplace_back();
+    std::vector<Transaction> txs = send_dumps(groups[0]);
     send_measure(keys, sizes, types);
     if (scanning) send_scan();
     source_pipe_.drain();
-    apply_dumps(db, group, txs);
-    // What did not fit (values of more than --batch-bytes in all): group by group.
-    for (size_t at = 0; at < rest.size() && !fatal_;) {
-      std::vector<SizedKey> more;
-      long long bytes = 0;
-      for (; at < rest.size() && (more.empty() || bytes + rest[at].size <= static_cast<long long>(options_.batch_bytes)); ++at) {
-        bytes += rest[at].size;
-        more.push_back(std::move(rest[at]));
-      }
-      auto more_txs = send_dumps(more);
+    apply_dumps(db, groups[0], txs);
+    for (size_t g = 1; g < groups.size() && !fatal_; ++g) {
+      auto more = send_dumps(groups[g]);
       source_pipe_.drain();
-      apply_dumps(db, more, more_txs);
+      apply_dumps(db, groups[g], more);
     }
     for (auto& k : big) {
       if (fatal_) break;
@@ -210,19 +204,17 @@ void ScanCopier::report_progress() {
 void ScanCopier::send_measure(const std::vector<std::string>& keys, std::vector<Reply>& sizes, std::vector<Reply>& types) {
   sizes.assign(keys.size(), Reply{});
   types.assign(keys.size(), Reply{});
-  const bool with_type = true;  // strings travel as SET; a module type the target lacks is never RESTOREd
   for (size_t i = 0; i < keys.size(); ++i) {
     if (memory_usage_ok_)
       source_pipe_.send({"MEMORY", "USAGE", keys[i]}, [&sizes, i](Reply&& r) { sizes[i] = std::move(r); });
-    if (with_type) source_pipe_.send({"TYPE", keys[i]}, [&types, i](Reply&& r) { types[i] = std::move(r); });
+    // The type picks the path: strings travel as SET, a module type the target lacks is never RESTOREd.
+    source_pipe_.send({"TYPE", keys[i]}, [&types, i](Reply&& r) { types[i] = std::move(r); });
   }
 }
 
 std::string ScanCopier::missing_module(const std::string& type) const {
   if (type.empty() || key_type_from_name(type) || type == "none" || target_.version() >= 70000) return {};
-  std::string name = type;
-  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return target_modules_.count(name) ? std::string() : type;
+  return target_modules_.count(ascii_lower(type)) ? std::string() : type;
 }
 
 std::vector<ScanCopier::SizedKey> ScanCopier::measured(std::vector<std::string>& keys, std::vector<Reply>& sizes,
@@ -247,10 +239,8 @@ std::vector<ScanCopier::SizedKey> ScanCopier::measured(std::vector<std::string>&
                                 source_.describe());
     log::warn("{}", w);
     report_.warnings.push_back(w);
-    send_measure(keys, sizes, types);  // TYPE only, now
-    source_pipe_.drain();
   }
-  // Without MEMORY USAGE: the type's length command.
+  // Without MEMORY USAGE: the type's length command (the types came with the same round).
   std::vector<Reply> lengths(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     const std::string& t = types[i].str;
@@ -284,6 +274,11 @@ std::optional<long long> ScanCopier::absolute_expiry(const Reply& r, bool& gone)
 }
 
 bool ScanCopier::expired(const std::optional<long long>& abs_ms) const { return abs_ms && *abs_ms <= unix_ms(); }
+
+void ScanCopier::unsupported(int db, const std::string& key, const std::string& why) {
+  if (options_.skip_unsupported) report_.add_unsupported(db, log::printable(key), why);
+  else report_.add_failure(db, log::printable(key), why + " (skip such keys with --skip-unsupported)");
+}
 
 void ScanCopier::stop_if_fatal(const std::string& error, int db, const std::string& key) {
   auto kind = classify_error(error);
@@ -396,9 +391,7 @@ void ScanCopier::copy_chunked(int db, const std::string& key) {
   }
   auto type = key_type_from_name(type_reply.str);
   if (!type) {
-    std::string why = fmt::format("type '{}' (a module type) cannot be copied with native commands", type_reply.str);
-    if (options_.skip_unsupported) report_.add_unsupported(db, log::printable(key), why);
-    else report_.add_failure(db, log::printable(key), why + " (skip such keys with --skip-unsupported)");
+    unsupported(db, key, fmt::format("type '{}' (a module type) cannot be copied with native commands", type_reply.str));
     return;
   }
   writer_.begin(key, *type);
@@ -421,8 +414,7 @@ void ScanCopier::copy_chunked(int db, const std::string& key) {
       log::warn("key '{}' in DB {} already exists on {}: not overwritten", log::printable(key), db, target_.describe());
   } catch (const UnsupportedValue& e) {
     writer_.abort();
-    if (options_.skip_unsupported) report_.add_unsupported(db, log::printable(key), e.what());
-    else report_.add_failure(db, log::printable(key), std::string(e.what()) + " (skip such keys with --skip-unsupported)");
+    unsupported(db, key, e.what());
   } catch (const CommandError& e) {
     report_.add_failure(db, log::printable(key), e.what());
     if (!fatal_ && stops_writing(e.kind(), e.what())) fatal_ = e.what();

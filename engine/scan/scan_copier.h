@@ -55,6 +55,8 @@ class ScanCopier {
   std::optional<long long> absolute_expiry(const Reply& r, bool& gone) const;
   bool expired(const std::optional<long long>& abs_ms) const;
   void stop_if_fatal(const std::string& error, int db, const std::string& key);
+  // A key the target cannot hold: skipped, counted and listed with --skip-unsupported, else a failure.
+  void unsupported(int db, const std::string& key, const std::string& why);
   StringWriter::Callbacks string_callbacks();
   // `type` (a TYPE reply) when it is a module type a target before 7.0 lacks, else empty.
   std::string missing_module(const std::string& type) const;

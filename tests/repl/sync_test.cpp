@@ -279,6 +279,52 @@ TEST_CASE("scripts: effects from 7.0, verbatim EVAL from Redis 6.0", "[repl][syn
   }
 }
 
+TEST_CASE("a Redis 6.0 target gets what it can apply: PXAT as PX, LMOVE rewritten, consumers created", "[repl][versions]") {
+  auto binary = test::other_server("redis-6.0");
+  if (!binary) {
+    WARN("skipped: redis-6.0 not fetched (run tools/fetch-servers)");
+    return;
+  }
+  RedisServerOptions old;
+  old.binary = *binary;
+  RedisServer src, dst(old);
+  auto s = test::connect(src);
+  // In the snapshot: a stream group with a consumer that has nothing pending (no CREATECONSUMER on 6.0).
+  s->checked({"XADD", "events", "1-1", "f", "v"});
+  s->checked({"XGROUP", "CREATE", "events", "g", "0"});
+  s->checked({"XGROUP", "CREATECONSUMER", "events", "g", "idle-consumer"});
+  std::string report = dst.dir() + "/r.json";
+  BackgroundFerry ferry(args(src, dst, "sync", {"--no-heartbeat", "--accept-warnings", "--report", report}));
+  test::wait_for_replica(*s, 30);
+  const long long at = test::now_ms() + 600'000;
+  s->checked({"SETEX", "setex", "500", "v"});
+  s->checked({"SET", "set-px", "v", "PX", "400000"});
+  s->checked({"SET", "set-pxat", "v", "PXAT", std::to_string(at)});
+  s->checked({"RPUSH", "from", "a", "b", "c", "d"});
+  s->checked({"LMOVE", "from", "to", "RIGHT", "LEFT"});  // RPOPLPUSH
+  s->checked({"LMOVE", "from", "to", "LEFT", "RIGHT"});  // pop + push in one script
+  s->checked({"LMOVE", "from", "from", "LEFT", "LEFT"});
+  test::wait_for_replica(*s, 30);
+  auto d = test::connect(dst);
+  ComparisonOptions cmp;
+  cmp.ttl_tolerance_ms = 1000;  // 6.0 holds PX, counted from arrival
+  cmp.stream_v7_fields = false;
+  cmp.group_entries_read = false;
+  auto eq = test::wait_until_equal(*s, *d, cmp, 10);
+  INFO(eq.summary());
+  CHECK(eq.equal());
+  CHECK(d->checked({"LRANGE", "to", "0", "-1"}).elements.size() == 2);
+  CHECK(d->checked({"LINDEX", "to", "0"}).str == "d");
+  CHECK(d->checked({"LINDEX", "to", "1"}).str == "a");
+  CHECK(std::llabs(d->checked({"PTTL", "set-pxat"}).integer - (at - test::now_ms())) < 2000);
+  CHECK(d->checked({"PTTL", "setex"}).integer > 490'000);
+  Reply consumers = d->checked({"XINFO", "CONSUMERS", "events", "g"});
+  REQUIRE(consumers.elements.size() == 1);
+  CHECK(consumers.elements[0].elements.at(1).str == "idle-consumer");
+  CHECK(ferry.stop().exit_code == 0);
+  CHECK(test::read_json(report)["stream"]["errors"] == 0);
+}
+
 TEST_CASE("an unreachable source is exit 4", "[repl]") {
   RedisServer dst;
   int port = sim::free_loopback_port();
