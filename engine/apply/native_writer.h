@@ -3,6 +3,7 @@
 // targets that reject a DUMP payload, and (later) by RDB import and replication.
 #pragma once
 
+#include "model/key_record.h"
 #include "redis/connection.h"
 #include "task/migration_report.h"
 
@@ -13,36 +14,6 @@
 #include <vector>
 
 namespace ferry {
-
-enum class KeyType { String, List, Set, ZSet, Hash, Stream };
-std::optional<KeyType> key_type_from_name(std::string_view redis_type);  // "string", "list", ...
-const char* key_type_name(KeyType type);
-
-using FieldValue = std::pair<std::string, std::string>;
-
-struct StreamEntry {
-  std::string id;
-  std::vector<std::string> fields_values;  // f1 v1 f2 v2 ...
-};
-
-struct StreamMeta {
-  std::string last_id;                        // last-generated-id
-  std::optional<long long> entries_added;     // 7.0+
-  std::optional<std::string> max_deleted_id;  // 7.0+
-};
-
-struct StreamGroup {
-  std::string name;
-  std::string last_delivered_id;
-  std::optional<long long> entries_read;  // 7.0+, nil when unknown
-};
-
-struct StreamPendingEntry {
-  std::string id;
-  std::string consumer;
-  long long idle_ms = 0;
-  long long deliveries = 1;
-};
 
 // What happened to a key at commit.
 enum class WriteOutcome {

@@ -86,7 +86,7 @@ struct RdbHeaderProbe : rdb::RdbVisitor {
   void on_header(int v) override { version = v; }
   void on_aux(const std::string& name, const std::string& value) override { aux[name] = value; }
   void on_select_db(int) override { throw Stop{}; }
-  size_t on_key_begin(const rdb::KeyInfo&) override { throw Stop{}; }
+  size_t on_key_begin(const KeyInfo&) override { throw Stop{}; }
 };
 
 }  // namespace

@@ -5,29 +5,18 @@
 // to a target (import), count (inspect) or compare (tests).
 #pragma once
 
-#include "apply/native_writer.h"
 #include "io/byte_source.h"
+#include "model/key_record.h"
 #include "rdb/rdb_input.h"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace ferry::rdb {
-
-struct KeyInfo {
-  int db = 0;
-  std::string key;
-  uint8_t rdb_type = 0;     // the type byte (format.h Type)
-  KeyType type = KeyType::String;
-  std::optional<long long> expire_ms;  // absolute Unix ms
-  std::optional<uint64_t> idle_seconds;  // LRU
-  std::optional<uint8_t> lfu_freq;       // LFU
-  uint64_t offset = 0;      // of the type byte
-  uint64_t end_offset = 0;  // after the value (set for on_key_end)
-};
 
 class RdbVisitor {
  public:

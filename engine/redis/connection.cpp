@@ -2,14 +2,15 @@
 
 #include "core/log.h"
 #include "redis/command_keys.h"
+#include "redis/dialer.h"
 
 #include <fmt/format.h>
 
 #include <charconv>
 #include <hiredis/hiredis.h>
+#include <hiredis/read.h>
 #include <hiredis/sds.h>
 
-#include <sys/time.h>
 
 namespace ferry {
 namespace {
@@ -31,10 +32,6 @@ Reply convert(const redisReply* r) {
   return out;
 }
 
-timeval to_timeval(std::chrono::milliseconds ms) {
-  return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
-}
-
 size_t args_bytes(const Args& args) {
   size_t n = 16;
   for (const auto& a : args) n += a.size() + 16;
@@ -53,85 +50,40 @@ std::string command_name(const Args& args) {
 
 }  // namespace
 
-Connection::Connection(const Endpoint& endpoint, redisContext* ctx) : ctx_(ctx), endpoint_(endpoint) {}
+Connection::Connection(const Endpoint& endpoint, std::unique_ptr<Socket> socket, std::chrono::milliseconds read_timeout)
+    : socket_(std::move(socket)), reader_(redisReaderCreate()), read_timeout_(read_timeout), endpoint_(endpoint) {}
 
 Connection::~Connection() {
-  if (ctx_) redisFree(ctx_);
+  if (reader_) redisReaderFree(reader_);
 }
 
 std::unique_ptr<Connection> Connection::open(const Endpoint& endpoint, const Timeouts& timeouts) {
-  redisContext* ctx = redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, to_timeval(timeouts.connect));
-  if (!ctx) throw FerryError(ExitCode::Connection, fmt::format("{}: cannot allocate a connection", endpoint.describe()));
-  if (ctx->err) {
-    std::string why = ctx->errstr;
-    redisFree(ctx);
-    throw FerryError(ExitCode::Connection, fmt::format("cannot connect to {}: {}", endpoint.describe(), why));
-  }
-  redisSetTimeout(ctx, to_timeval(timeouts.read));
-  std::unique_ptr<Connection> conn(new Connection(endpoint, ctx));
-
-  auto auth_failed = [&](const Reply& r) {
-    auto kind = classify_error(r.str);
-    return FerryError(ExitCode::Connection,
-                      fmt::format("cannot authenticate to {}: {} ({})", endpoint.describe(),
-                                  kind == RedisErrorKind::WrongPass ? "wrong user name or password" : r.str.substr(0, 80),
-                                  kind == RedisErrorKind::WrongPass ? "WRONGPASS" : "AUTH failed"));
-  };
-  if (endpoint.password) {
-    const std::string& password = *endpoint.password;
-    Reply r = endpoint.user.empty() ? conn->command({"AUTH", password})
-                                    : conn->command({"AUTH", endpoint.user, password});
-    // Cloud consoles give ACL credentials as one "user:password" password: try that split too.
-    bool no_password_configured = r.is_error() && r.str.find("without any password configured") != std::string::npos;
-    if (r.is_error() && endpoint.user.empty() && password.find(':') != std::string::npos &&
-        (classify_error(r.str) == RedisErrorKind::WrongPass || no_password_configured)) {
-      auto colon = password.find(':');
-      Reply split = conn->command({"AUTH", password.substr(0, colon), password.substr(colon + 1)});
-      if (!split.is_error()) {
-        conn->endpoint_.user = password.substr(0, colon);
-        conn->endpoint_.password = password.substr(colon + 1);
-        r = split;
-      }
-    }
-    if (r.is_error()) {
-      // "AUTH <password> called without any password configured" means no password is needed.
-      if (r.str.find("without any password configured") == std::string::npos) throw auth_failed(r);
-      log::warn("{} has no password configured; the given password was not needed", endpoint.describe());
-    }
-  } else if (!endpoint.user.empty()) {
-    throw FerryError(ExitCode::Usage, fmt::format("{}: user '{}' given without a password", endpoint.describe(), endpoint.user));
-  }
-  Reply pong = conn->command({"PING"});
-  if (pong.is_error()) {
-    auto kind = classify_error(pong.str);
-    if (kind == RedisErrorKind::NoAuth)
-      throw FerryError(ExitCode::Connection, fmt::format("cannot use {}: {} (NOAUTH)", endpoint.describe(), explain_error(kind)));
-    if (kind == RedisErrorKind::Loading)
-      throw FerryError(ExitCode::Connection, fmt::format("cannot use {}: {} (LOADING)", endpoint.describe(), explain_error(kind)));
-    if (kind != RedisErrorKind::NoPerm)  // an ACL user may lack +ping; its real commands will tell
-      throw FerryError(ExitCode::Connection, fmt::format("cannot use {}: PING answered {}", endpoint.describe(), pong.str));
-  }
-  // The version, asked now: asked later, with pipelined replies outstanding, its reply would be
-  // mistaken (a user without +info is asked when version() is first called).
-  try {
-    conn->version();
-  } catch (const CommandError&) {
-  }
-  log::debug("connected to {}", endpoint.describe());
-  return conn;
+  return Dialer(timeouts).connect(endpoint);
 }
 
-void Connection::fail_io(const char* doing) {
-  std::string why = ctx_->errstr[0] ? ctx_->errstr : "connection error";
-  if (ctx_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)) why = "read timed out";
-  if (ctx_->err == REDIS_ERR_EOF) why = "server closed the connection";
+void Connection::set_credentials(std::string user, std::string password) {
+  endpoint_.user = std::move(user);
+  endpoint_.password = std::move(password);
+}
+
+std::unique_ptr<Socket> Connection::release_socket(std::string& unread) {
+  unread.clear();
+  if (reader_->buf && reader_->pos < sdslen(reader_->buf)) unread.assign(reader_->buf + reader_->pos, sdslen(reader_->buf) - reader_->pos);
+  return std::move(socket_);
+}
+
+void Connection::fail_io(const char* doing, const std::string& why) {
   throw LinkError(endpoint_.role, fmt::format("{} failed on {}: {}", doing, describe(), why));
 }
 
 void Connection::flush_output() {
-  int done = 0;
-  while (!done)
-    if (redisBufferWrite(ctx_, &done) != REDIS_OK) fail_io("sending commands");
+  if (out_.empty()) return;
+  try {
+    socket_->write_all(out_, read_timeout_);
+  } catch (const SocketError& e) {
+    fail_io("sending commands", e.what());
+  }
+  out_.clear();
 }
 
 std::set<std::string> Connection::module_names() {
@@ -143,44 +95,33 @@ std::set<std::string> Connection::module_names() {
   return out;
 }
 
-size_t Connection::unsent_bytes() const { return ctx_->obuf ? sdslen(ctx_->obuf) : 0; }
+size_t Connection::unsent_bytes() const { return out_.size(); }
 
-std::string encode_command(const Args& args) {
-  size_t size = 16;
-  for (const auto& a : args) size += a.size() + 24;
-  std::string resp;
-  resp.reserve(size);
-  char head[32];
-  auto put_len = [&](char kind, size_t n) {
-    head[0] = kind;
-    auto [end, ec] = std::to_chars(head + 1, head + sizeof head - 2, n);
-    end[0] = '\r';
-    end[1] = '\n';
-    resp.append(head, static_cast<size_t>(end + 2 - head));
-  };
-  put_len('*', args.size());
-  for (const auto& a : args) {
-    put_len('$', a.size());
-    resp.append(a);
-    resp.append("\r\n", 2);
-  }
-  return resp;
-}
-
-void Connection::append(const Args& args) {
-  // Formatted here: hiredis's own formatting (sdscatfmt per argument) was the largest cost of a
-  // snapshot of small keys.
-  const std::string resp = encode_command(args);
-  if (redisAppendFormattedCommand(ctx_, resp.data(), resp.size()) != REDIS_OK) fail_io("sending a command");
-}
+void Connection::append(const Args& args) { resp::append_command(out_, args); }
 
 Reply Connection::read_reply() {
-  void* raw = nullptr;
-  if (redisGetReply(ctx_, &raw) != REDIS_OK || !raw) fail_io("reading a reply");
-  auto* r = static_cast<redisReply*>(raw);
-  Reply out = convert(r);
-  freeReplyObject(r);
-  return out;
+  flush_output();
+  for (;;) {
+    void* raw = nullptr;
+    if (redisReaderGetReply(reader_, &raw) != REDIS_OK)
+      throw ProtocolError(endpoint_.role, fmt::format("{} does not answer in the Redis protocol ({}): not a Redis server?",
+                                                      describe(), reader_->errstr));
+    if (raw) {
+      auto* r = static_cast<redisReply*>(raw);
+      Reply out = convert(r);
+      freeReplyObject(r);
+      return out;
+    }
+    char chunk[64 * 1024];
+    size_t n = 0;
+    try {
+      n = socket_->read(chunk, sizeof chunk, read_timeout_);
+    } catch (const SocketError& e) {
+      fail_io("reading a reply", e.what());
+    }
+    if (n == 0) fail_io("reading a reply", fmt::format("no reply within {} ms (read timeout)", read_timeout_.count()));
+    redisReaderFeed(reader_, chunk, n);
+  }
 }
 
 Reply Connection::command(const Args& args) {

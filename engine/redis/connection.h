@@ -1,10 +1,14 @@
-// A request/reply connection to one Redis server (hiredis underneath): connect and read timeouts,
-// authentication in all its forms, and a bounded pipeline. Not for the replication link.
+// A request/reply connection to one Redis server: commands written by ferry's RESP encoder on its
+// Socket, replies parsed by hiredis's reader; a read timeout; and a bounded pipeline. Connections
+// are made by the Dialer (redis/dialer.h), which logs in; the replication link starts as one of
+// these and then takes its socket over.
 #pragma once
 
 #include "core/error.h"
 #include "redis/endpoint.h"
 #include "redis/reply.h"
+#include "redis/socket.h"
+#include "resp/command_reader.h"
 
 #include <chrono>
 #include <deque>
@@ -15,7 +19,7 @@
 #include <string>
 #include <vector>
 
-struct redisContext;
+struct redisReader;
 
 namespace ferry {
 
@@ -36,6 +40,13 @@ class LinkError : public FerryError {
   std::string role_;
 };
 
+// The server's bytes are not RESP: it is not a Redis server (an HTTP port, a TLS port spoken to in
+// plain text ...).
+class ProtocolError : public LinkError {
+ public:
+  using LinkError::LinkError;
+};
+
 // A command failed in a way the job cannot go on from (OOM, NOPERM, READONLY ...). Carries the kind.
 class CommandError : public FerryError {
  public:
@@ -48,15 +59,15 @@ class CommandError : public FerryError {
 };
 
 using Args = std::vector<std::string>;
-
-// A command as RESP: an array of bulk strings.
-std::string encode_command(const Args& args);
+using resp::encode_command;
 
 class Connection {
  public:
-  // Connects, authenticates and checks the server answers (PING). Fails fast with
-  // FerryError(Connection): refused, timed out, wrong password, password required.
+  // Dialer(timeouts).connect(endpoint): connects and logs in (see redis/dialer.h). Fails fast with
+  // FerryError(Connection): refused, timed out, wrong password, password required, not Redis.
   static std::unique_ptr<Connection> open(const Endpoint& endpoint, const Timeouts& timeouts = {});
+  // An open socket to the endpoint, not logged in yet (the Dialer's part).
+  Connection(const Endpoint& endpoint, std::unique_ptr<Socket> socket, std::chrono::milliseconds read_timeout);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -92,10 +103,20 @@ class Connection {
   const Endpoint& endpoint() const { return endpoint_; }
   std::string describe() const { return endpoint_.describe(); }
 
+  // How long a reply may take (the Dialer shortens it while logging in).
+  void set_read_timeout(std::chrono::milliseconds timeout) { read_timeout_ = timeout; }
+  // After logging in with a user:password split: the credentials that worked.
+  void set_credentials(std::string user, std::string password);
+  // Hands the socket over (the replication link), with the bytes that arrived after the last reply
+  // read (none from a real server, which sends nothing unasked before PSYNC).
+  std::unique_ptr<Socket> release_socket(std::string& unread);
+
  private:
-  Connection(const Endpoint& endpoint, redisContext* ctx);
-  [[noreturn]] void fail_io(const char* doing);
-  redisContext* ctx_;
+  [[noreturn]] void fail_io(const char* doing, const std::string& why);
+  std::unique_ptr<Socket> socket_;
+  redisReader* reader_;
+  std::string out_;  // commands appended, not yet written
+  std::chrono::milliseconds read_timeout_;
   Endpoint endpoint_;
   int db_ = 0;
   int version_ = -1;

@@ -5,54 +5,20 @@
 
 #include <fmt/format.h>
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 
 namespace ferry::repl {
 
-ReplicaLink::ReplicaLink(const Endpoint& source, const Timeouts& timeouts) : source_(source), timeouts_(timeouts) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (int rc = ::getaddrinfo(source.host.c_str(), std::to_string(source.port).c_str(), &hints, &found); rc != 0)
-    throw FerryError(ExitCode::Connection, fmt::format("cannot resolve {}: {}", source.describe(), gai_strerror(rc)));
-  std::string why = "no address";
-  for (addrinfo* a = found; a && fd_ < 0; a = a->ai_next) {
-    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      rc = ::poll(&p, 1, static_cast<int>(timeouts_.connect.count()));
-      int err = 0;
-      socklen_t len = sizeof err;
-      if (rc == 1) ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      rc = (rc == 1 && err == 0) ? 0 : -1;
-      why = rc == 0 ? "" : err ? std::strerror(err) : "connect timed out";
-    } else if (rc != 0) {
-      why = std::strerror(errno);
-    }
-    if (rc == 0) fd_ = fd;
-    else ::close(fd);
-  }
-  ::freeaddrinfo(found);
-  if (fd_ < 0) throw FerryError(ExitCode::Connection, fmt::format("cannot connect to {}: {}", source.describe(), why));
+ReplicaLink::ReplicaLink(const Dialer& dialer, const Endpoint& source)
+    : source_(source), timeouts_(dialer.timeouts()), conn_(dialer.connect(source, "replica")) {
   last_data_ = std::chrono::steady_clock::now();
 }
 
 ReplicaLink::~ReplicaLink() {
-  spool_.reset();  // its thread reads fd_: stop it first
-  if (fd_ >= 0) ::close(fd_);
+  spool_.reset();  // its thread reads the socket: stop it first
 }
 
-void ReplicaLink::start_spooling(const std::string& dir) { spool_ = std::make_unique<Spool>(fd_, dir); }
+void ReplicaLink::start_spooling(const std::string& dir) { spool_ = std::make_unique<Spool>(*socket_, dir); }
 
 uint64_t ReplicaLink::spooled_pending() const { return spool_ ? spool_->pending() : 0; }
 
@@ -61,127 +27,80 @@ void ReplicaLink::fail(const std::string& what) {
 }
 
 void ReplicaLink::write_all(const std::string& bytes) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-    if (n > 0) {
-      done += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      pollfd p{fd_, POLLOUT, 0};
-      if (::poll(&p, 1, static_cast<int>(timeouts_.read.count())) != 1) fail("write timed out");
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    fail(fmt::format("write failed: {}", std::strerror(errno)));
+  try {
+    socket_->write_all(bytes, timeouts_.read);
+  } catch (const SocketError& e) {
+    fail(e.what());
   }
 }
 
 bool ReplicaLink::fill(std::chrono::milliseconds wait) {
-  if (pos_ > 0 && pos_ == buffer_.size()) {
-    buffer_.clear();
-    need_ = 0;
-    pos_ = 0;
-  } else if (pos_ > (1 << 20)) {
-    buffer_.erase(0, pos_);
-    need_ = need_ > pos_ ? need_ - pos_ : 0;
-    pos_ = 0;
+  constexpr size_t kChunk = 64 * 1024;
+  char* into = reader_.prepare(kChunk);
+  size_t n = 0;
+  try {
+    n = spool_ ? spool_->read(into, kChunk, wait) : socket_->read(into, kChunk, wait);
+  } catch (const SocketError& e) {
+    reader_.commit(0);
+    fail(e.kind() == SocketError::Kind::Closed ? "the source closed the connection" : e.what());
+  } catch (const std::runtime_error& e) {  // the spool's thread saw the socket fail
+    reader_.commit(0);
+    fail(e.what());
   }
-  if (spool_) {
-    char chunk[64 * 1024];
-    size_t n = 0;
-    try {
-      n = spool_->read(chunk, sizeof chunk, wait);
-    } catch (const std::runtime_error& e) {
-      fail(e.what());
-    }
-    if (n == 0) {
-      if (std::chrono::steady_clock::now() - last_data_ > timeouts_.read)
-        fail(fmt::format("nothing received for {} s", timeouts_.read.count() / 1000));
-      return false;
-    }
-    buffer_.append(chunk, n);
-    last_data_ = std::chrono::steady_clock::now();
-    return true;
-  }
-  pollfd p{fd_, POLLIN, 0};
-  int rc = ::poll(&p, 1, static_cast<int>(wait.count()));
-  if (rc < 0 && errno == EINTR) return false;
-  if (rc == 0) {
+  reader_.commit(n);
+  if (n == 0) {
     if (std::chrono::steady_clock::now() - last_data_ > timeouts_.read)
       fail(fmt::format("nothing received for {} s", timeouts_.read.count() / 1000));
     return false;
   }
-  char chunk[64 * 1024];
-  ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-  if (n == 0) fail("the source closed the connection");
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return false;
-    fail(fmt::format("read failed: {}", std::strerror(errno)));
-  }
-  buffer_.append(chunk, static_cast<size_t>(n));
   last_data_ = std::chrono::steady_clock::now();
   return true;
 }
 
-void ReplicaLink::fill_or_throw(const char* doing) {
+void ReplicaLink::fill_or_throw() {
   while (!fill(std::chrono::milliseconds(200))) {
-    (void)doing;  // fill() throws once the read timeout has passed
+    // fill() throws once the read timeout has passed
   }
 }
 
 std::string ReplicaLink::read_line(const char* doing) {
-  for (;;) {
-    auto nl = buffer_.find('\n', pos_);
-    if (nl != std::string::npos) {
-      std::string line = buffer_.substr(pos_, nl - pos_);
-      pos_ = nl + 1;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      return line;
-    }
-    if (buffer_.size() - pos_ > (1 << 16)) fail(fmt::format("{}: a line longer than 64 KB", doing));
-    fill_or_throw(doing);
+  std::string line;
+  try {
+    while (!reader_.read_line(line)) fill_or_throw();
+  } catch (const resp::RespError& e) {
+    fail(fmt::format("{}: {}", doing, e.what()));
   }
-}
-
-std::string ReplicaLink::simple_command(const std::vector<std::string>& args, const char* doing) {
-  write_all(encode_command(args));
-  std::string line = read_line(doing);
-  while (line.empty()) line = read_line(doing);  // keepalive newlines
   return line;
 }
 
 void ReplicaLink::handshake(bool rdb_only, int source_version) {
-  if (source_.password) {
-    std::vector<std::string> auth{"AUTH"};
-    if (!source_.user.empty()) auth.push_back(source_.user);
-    auth.push_back(*source_.password);
-    std::string r = simple_command(auth, "AUTH");
-    if (r[0] == '-') {
-      auto kind = classify_error(r.substr(1));
-      throw FerryError(ExitCode::Connection, fmt::format("cannot authenticate the replication link to {}: {}",
-                                                         source_.describe(), explain_error(kind)));
-    }
-  }
-  std::string r = simple_command({"PING"}, "PING");
-  if (r[0] == '-') {
-    auto kind = classify_error(r.substr(1));
-    if (kind == RedisErrorKind::NoAuth || kind == RedisErrorKind::WrongPass)
-      throw FerryError(ExitCode::Connection, fmt::format("cannot use {} for replication: {}", source_.describe(), r.substr(1)));
-  }
   // Informational; a source that refuses these still serves a replica.
-  simple_command({"REPLCONF", "listening-port", "0"}, "REPLCONF listening-port");
-  simple_command({"REPLCONF", "capa", "eof", "capa", "psync2"}, "REPLCONF capa");
-  if (rdb_only && source_version >= 70000) {
-    rdb_only_ = true;
-    std::string rr = simple_command({"REPLCONF", "rdb-only", "1"}, "REPLCONF rdb-only");
-    if (rr[0] == '-') log::debug("{} refused REPLCONF rdb-only: {}", source_.describe(), rr);
+  try {
+    conn_->command({"REPLCONF", "listening-port", "0"});
+    conn_->command({"REPLCONF", "capa", "eof", "capa", "psync2"});
+    if (rdb_only && source_version >= 70000) {
+      rdb_only_ = true;
+      Reply r = conn_->command({"REPLCONF", "rdb-only", "1"});
+      if (r.is_error()) log::debug("{} refused REPLCONF rdb-only: {}", source_.describe(), r.str);
+    }
+  } catch (const LinkError& e) {
+    fail(e.what());
   }
 }
 
 PsyncResult ReplicaLink::psync(const std::string& replid, long long offset) {
-  std::string line = simple_command({"PSYNC", replid, std::to_string(offset)}, "PSYNC");
+  // From here the link reads raw bytes: the snapshot is no RESP reply.
+  if (conn_) {
+    std::string unread;
+    socket_ = conn_->release_socket(unread);
+    reader_.feed(unread);
+    conn_.reset();
+  }
+  write_all(encode_command({"PSYNC", replid, std::to_string(offset)}));
+  std::string line;
+  do {
+    line = read_line("PSYNC");
+  } while (line.empty());  // keepalive newlines
   PsyncResult result;
   if (line.rfind("+FULLRESYNC", 0) == 0) {
     char id[64] = {0};
@@ -218,45 +137,38 @@ class SnapshotSource : public io::ByteSource {
 
   size_t read_some(char* out, size_t max) override {
     if (done_) return 0;
+    resp::CommandReader& in = link_.reader_;
     if (length_) {
       if (given_ == *length_) return 0;
-      while (link_.pos_ == link_.buffer_.size()) link_.fill_or_throw("reading the snapshot");
-      size_t n = std::min<uint64_t>({max, link_.buffer_.size() - link_.pos_, *length_ - given_});
-      std::memcpy(out, link_.buffer_.data() + link_.pos_, n);
-      link_.pos_ += n;
-      given_ += n;
-      return n;
+      while (in.buffered() == 0) link_.fill_or_throw();
+      return take(out, std::min<uint64_t>({max, in.buffered(), *length_ - given_}));
     }
     // Diskless: hold back the last 40 bytes until they are known not to be the mark.
     for (;;) {
-      size_t avail = link_.buffer_.size() - link_.pos_;
-      if (avail >= mark_.size() &&
-          link_.buffer_.compare(link_.buffer_.size() - mark_.size(), mark_.size(), mark_) == 0) {
-        size_t n = std::min(max, avail - mark_.size());
+      std::string_view avail = in.peek();
+      if (avail.size() >= mark_.size() && avail.substr(avail.size() - mark_.size()) == mark_) {
+        size_t n = std::min(max, avail.size() - mark_.size());
         if (n == 0) {
-          link_.pos_ = link_.buffer_.size();  // consume the mark
+          in.consume(mark_.size());
           done_ = true;
           return 0;
         }
-        std::memcpy(out, link_.buffer_.data() + link_.pos_, n);
-        link_.pos_ += n;
-        given_ += n;
-        return n;
+        return take(out, n);
       }
-      if (avail > mark_.size()) {
-        size_t n = std::min(max, avail - mark_.size());
-        std::memcpy(out, link_.buffer_.data() + link_.pos_, n);
-        link_.pos_ += n;
-        given_ += n;
-        return n;
-      }
-      link_.fill_or_throw("reading the diskless snapshot");
+      if (avail.size() > mark_.size()) return take(out, std::min(max, avail.size() - mark_.size()));
+      link_.fill_or_throw();
     }
   }
   std::optional<uint64_t> size() const override { return length_; }
   std::string describe() const override { return "the snapshot from " + link_.describe(); }
 
  private:
+  size_t take(char* out, size_t n) {
+    std::memcpy(out, link_.reader_.peek().data(), n);
+    link_.reader_.consume(n);
+    given_ += n;
+    return n;
+  }
   ReplicaLink& link_;
   std::optional<uint64_t> length_;
   std::string mark_;
@@ -283,56 +195,16 @@ std::unique_ptr<io::ByteSource> ReplicaLink::snapshot() {
 }
 
 bool ReplicaLink::read_command(std::vector<std::string>& args, std::chrono::milliseconds wait) {
-  // Parse from the buffer without consuming until a whole command is there. need_ remembers how
-  // much must have arrived before a new attempt can get further (no reparsing per chunk).
   auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
-    if (buffer_.size() < need_) {
-      auto now = std::chrono::steady_clock::now();
-      if (now >= deadline) return false;
-      fill(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
-      continue;
-    }
-    size_t p = pos_;
-    auto line_end = [&](size_t from) { return buffer_.find("\r\n", from); };
-    bool complete = false;
-    args.clear();
-    if (p < buffer_.size()) {
-      if (buffer_[p] == '\n') {  // a bare newline keepalive: part of no command, not counted
-        ++pos_;
-        continue;
+    uint64_t before = reader_.command_bytes();
+    try {
+      if (reader_.next(args)) {
+        offset_ += static_cast<long long>(reader_.command_bytes() - before);
+        return true;
       }
-      if (buffer_[p] != '*') fail(fmt::format("unexpected byte 0x{:02x} in the command stream", buffer_[p]));
-      size_t e = line_end(p);
-      if (e != std::string::npos) {
-        long long n = std::atoll(buffer_.c_str() + p + 1);
-        if (n < 0 || n > (1LL << 31)) fail("bad command length in the stream");
-        size_t q = e + 2;
-        complete = true;
-        for (long long i = 0; i < n; ++i) {
-          if (q >= buffer_.size()) { complete = false; need_ = q + 1; break; }
-          if (buffer_[q] != '$') fail("expected a bulk string in the command stream");
-          size_t le = line_end(q);
-          if (le == std::string::npos) { complete = false; need_ = buffer_.size() + 1; break; }
-          long long len = std::atoll(buffer_.c_str() + q + 1);
-          if (len < 0) fail("bad bulk length in the stream");
-          if (buffer_.size() < le + 2 + static_cast<size_t>(len) + 2) {
-            complete = false;
-            need_ = le + 2 + static_cast<size_t>(len) + 2;
-            break;
-          }
-          args.emplace_back(buffer_, le + 2, static_cast<size_t>(len));
-          q = le + 2 + static_cast<size_t>(len) + 2;
-        }
-        if (complete) {
-          offset_ += static_cast<long long>(q - pos_);
-          pos_ = q;
-          need_ = 0;
-          return true;
-        }
-      } else {
-        need_ = buffer_.size() + 1;
-      }
+    } catch (const resp::RespError& e) {
+      fail(e.what());
     }
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return false;

@@ -1,11 +1,12 @@
-// A replication link to a source: ferry connects as a replica (AUTH, REPLCONF, PSYNC or SYNC),
-// receives the snapshot as a byte stream (`$<len>` or the diskless `$EOF:<mark>` form, after any
-// bare "\n" keepalives), then the command stream, counting the replication offset byte by byte.
-// hiredis cannot read this link (it buffers whole replies), so it has its own reader.
+// A replication link to a source: ferry connects as a replica (the Dialer logs in, then REPLCONF,
+// PSYNC or SYNC), receives the snapshot as a byte stream (`$<len>` or the diskless `$EOF:<mark>`
+// form, after any bare "\n" keepalives), then the command stream, read by the one RESP command
+// reader (resp/command_reader.h), counting the replication offset byte by byte.
 #pragma once
 
 #include "io/byte_source.h"
-#include "redis/connection.h"
+#include "redis/dialer.h"
+#include "resp/command_reader.h"
 
 #include <chrono>
 #include <memory>
@@ -28,13 +29,14 @@ struct PsyncResult {
 
 class ReplicaLink {
  public:
-  // Connects; errors are FerryError(Connection) naming the source.
-  ReplicaLink(const Endpoint& source, const Timeouts& timeouts);
+  // Connects and logs in (CLIENT SETNAME ...-replica); errors are FerryError(Connection) naming
+  // the source.
+  ReplicaLink(const Dialer& dialer, const Endpoint& source);
   ~ReplicaLink();
   ReplicaLink(const ReplicaLink&) = delete;
   ReplicaLink& operator=(const ReplicaLink&) = delete;
 
-  // AUTH, REPLCONF listening-port, REPLCONF capa eof capa psync2, and with rdb_only
+  // REPLCONF listening-port, REPLCONF capa eof capa psync2, and with rdb_only
   // REPLCONF rdb-only 1 (7.0+: the source sends the snapshot and no stream).
   void handshake(bool rdb_only, int source_version);
   // PSYNC replid offset (PSYNC ? -1 for a full resync); SYNC when the source refuses PSYNC.
@@ -70,18 +72,16 @@ class ReplicaLink {
  private:
   friend class SnapshotSource;
   bool fill(std::chrono::milliseconds wait);  // false on timeout
-  void fill_or_throw(const char* doing);
+  void fill_or_throw();
   std::string read_line(const char* doing);   // without \r\n
-  std::string simple_command(const std::vector<std::string>& args, const char* doing);
   void write_all(const std::string& bytes);
   [[noreturn]] void fail(const std::string& what);
 
   Endpoint source_;
   Timeouts timeouts_;
-  int fd_ = -1;
-  std::string buffer_;
-  size_t pos_ = 0;
-  size_t need_ = 0;  // buffer size needed before the next parse attempt can progress
+  std::unique_ptr<Connection> conn_;  // until PSYNC: then its socket is the link's
+  std::unique_ptr<Socket> socket_;
+  resp::CommandReader reader_;
   long long offset_ = 0;
   std::chrono::steady_clock::time_point last_data_;
   std::chrono::steady_clock::time_point last_keepalive_{};

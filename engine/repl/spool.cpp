@@ -7,13 +7,12 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <poll.h>
 #include <stdexcept>
-#include <sys/socket.h>
 
 namespace ferry::repl {
 
-Spool::Spool(int fd, const std::string& parent, uint64_t segment_bytes) : fd_(fd), segment_bytes_(segment_bytes) {
+Spool::Spool(Socket& socket, const std::string& parent, uint64_t segment_bytes)
+    : socket_(socket), segment_bytes_(segment_bytes) {
   std::string tmpl = parent + "/ferry-spool-XXXXXX";
   if (!::mkdtemp(tmpl.data()))
     throw FerryError(ExitCode::Failed, fmt::format("cannot create a spool directory under {}: {}", parent, std::strerror(errno)));
@@ -33,14 +32,17 @@ Spool::~Spool() {
 void Spool::run() {
   char chunk[256 * 1024];
   while (!stop_) {
-    pollfd p{fd_, POLLIN, 0};
-    int rc = ::poll(&p, 1, 100);
-    if (rc <= 0) continue;
-    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+    size_t n = 0;
+    std::string failed;
+    try {
+      n = socket_.read(chunk, sizeof chunk, std::chrono::milliseconds(100));
+      if (n == 0) continue;
+    } catch (const SocketError& e) {
+      failed = e.kind() == SocketError::Kind::Closed ? "the source closed the connection" : e.what();
+    }
     std::lock_guard lock(mutex_);
-    if (n <= 0) {
-      error_ = n == 0 ? "the source closed the connection" : fmt::format("read failed: {}", std::strerror(errno));
+    if (!failed.empty()) {
+      error_ = failed;
       cv_.notify_all();
       return;
     }

@@ -14,12 +14,15 @@
 #include <string>
 #include <thread>
 
+#include "redis/socket.h"
+
 namespace ferry::repl {
 
 class Spool {
  public:
-  // Starts reading `fd` (non-blocking) into files under a new directory in `parent`.
-  Spool(int fd, const std::string& parent, uint64_t segment_bytes = 64ull << 20);
+  // Starts reading `socket` into files under a new directory in `parent`. The socket is read by
+  // the spool's thread only from now on.
+  Spool(Socket& socket, const std::string& parent, uint64_t segment_bytes = 64ull << 20);
   ~Spool();
   Spool(const Spool&) = delete;
   Spool& operator=(const Spool&) = delete;
@@ -37,7 +40,7 @@ class Spool {
     std::FILE* file = nullptr;
   };
   void run();
-  int fd_;
+  Socket& socket_;
   std::string dir_;
   uint64_t segment_bytes_;
   std::mutex mutex_;

@@ -59,7 +59,7 @@ Reconnected reconnect(const Endpoint& source_ep, const SyncOptions& options, int
     if (options.stop && options.stop->load()) throw FerryError(ExitCode::Failed, "stopped while reconnecting: " + why);
     ++result.retries;
     try {
-      auto link = std::make_unique<ReplicaLink>(source_ep, options.timeouts);
+      auto link = std::make_unique<ReplicaLink>(Dialer(options.timeouts, options.task_id), source_ep);
       link->handshake(false, source_version);
       PsyncResult psync = link->psync(result.replid, from + 1);
       if (options.spool) link->start_spooling(options.work_dir);
@@ -94,7 +94,7 @@ Reconnected reconnect_full(const Endpoint& source_ep, const SyncOptions& options
   for (;;) {
     ++result.retries;
     try {
-      auto link = std::make_unique<ReplicaLink>(source_ep, options.timeouts);
+      auto link = std::make_unique<ReplicaLink>(Dialer(options.timeouts, options.task_id), source_ep);
       link->handshake(options.snapshot_only, source_version);
       PsyncResult psync = link->psync();
       if (options.spool) link->start_spooling(options.work_dir);
@@ -117,7 +117,7 @@ std::unique_ptr<Connection> open_with_retry(const Endpoint& ep, const SyncOption
   for (;;) {
     if (options.stop && options.stop->load()) throw FerryError(ExitCode::Failed, "stopped while reconnecting: " + why);
     try {
-      return Connection::open(ep, options.timeouts);
+      return Dialer(options.timeouts, options.task_id).connect(ep);
     } catch (const FerryError& e) {
       if (e.code() != ExitCode::Connection) throw;
       if (Clock::now() - started > std::chrono::seconds(window_seconds))
@@ -299,8 +299,8 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
   SyncResult result;
   MigrationReport& report = result.report;
   report.mode = options.snapshot_only ? "snapshot" : "sync";
-  auto source = Connection::open(source_ep, options.timeouts);
-  auto target = Connection::open(target_ep, options.timeouts);
+  auto source = Dialer(options.timeouts, options.task_id).connect(source_ep);
+  auto target = Dialer(options.timeouts, options.task_id).connect(target_ep);
   report.source = source->describe();
   report.target = target->describe();
   options.copy.db_map.check(options.copy.dbs);
@@ -345,7 +345,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
     delete_survivors = saved->conflict_mode == "block";
   }
 
-  auto link_owner = std::make_unique<ReplicaLink>(source_ep, options.timeouts);
+  auto link_owner = std::make_unique<ReplicaLink>(Dialer(options.timeouts, options.task_id), source_ep);
   link = link_owner.get();
   link->handshake(options.snapshot_only, source->version());
 
@@ -470,7 +470,7 @@ SyncResult run_sync(const Endpoint& source_ep, const Endpoint& target_ep, const 
     applier.reset_target(*fresh);
     target = std::move(fresh);
     // What was in flight to the old connection may or may not have been applied: full resync.
-    link_owner = std::make_unique<ReplicaLink>(source_ep, options.timeouts);
+    link_owner = std::make_unique<ReplicaLink>(Dialer(options.timeouts, options.task_id), source_ep);
     link = link_owner.get();
     link->handshake(false, source->version());
     PsyncResult again = link->psync();

@@ -12,7 +12,7 @@ namespace {
 // Reads what the parser hands over, so the sanitizers see every byte touched.
 struct Sink : ferry::rdb::RdbVisitor {
   size_t seen = 0;
-  size_t on_key_begin(const ferry::rdb::KeyInfo& key) override {
+  size_t on_key_begin(const ferry::KeyInfo& key) override {
     seen += key.key.size();
     return 1 << 20;
   }
@@ -20,7 +20,7 @@ struct Sink : ferry::rdb::RdbVisitor {
   void on_list_items(std::vector<std::string>& items) override { seen += items.size(); }
   void on_set_members(std::vector<std::string>& members) override { seen += members.size(); }
   void on_hash_fields(std::vector<ferry::FieldValue>& fields) override { seen += fields.size(); }
-  void on_key_end(const ferry::rdb::KeyInfo&, const std::string* raw) override { seen += raw ? raw->size() : 0; }
+  void on_key_end(const ferry::KeyInfo&, const std::string* raw) override { seen += raw ? raw->size() : 0; }
 };
 
 }  // namespace

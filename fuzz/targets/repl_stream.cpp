@@ -61,7 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const bool verbose = std::getenv("FERRY_FUZZ_VERBOSE") != nullptr;  // how far an input got
   size_t commands = 0;
   try {
-    ferry::repl::ReplicaLink link(ep, timeouts);
+    ferry::repl::ReplicaLink link(ferry::Dialer(timeouts), ep);
     link.handshake(false, 70000);
     auto psync = link.psync();
     if (psync.kind == ferry::repl::PsyncResult::Kind::FullResync) {

@@ -34,7 +34,7 @@ struct Value {
 struct Collector : rdb::RdbVisitor {
   std::map<std::string, Value> keys;
   Value* current = nullptr;
-  size_t on_key_begin(const rdb::KeyInfo& key) override {
+  size_t on_key_begin(const KeyInfo& key) override {
     current = &keys[key.key];
     current->type = key_type_name(key.type);
     return 0;

@@ -1,0 +1,139 @@
+#include "redis/dialer.h"
+
+#include "core/log.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+namespace ferry {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool no_password_configured(const Reply& r) {
+  return r.is_error() && r.str.find("without any password configured") != std::string::npos;
+}
+
+// The handshake's steps share one deadline: each command may take what is left of it.
+class Handshake {
+ public:
+  Handshake(Connection& conn, const Endpoint& endpoint, const Timeouts& timeouts)
+      : conn_(conn), endpoint_(endpoint), timeouts_(timeouts), deadline_(Clock::now() + timeouts.connect) {}
+
+  // One request/reply of the handshake, given what is left of the connect timeout.
+  template <typename F>
+  auto step(F&& f) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
+    if (left.count() <= 0) throw no_answer();
+    conn_.set_read_timeout(left);
+    try {
+      return f();
+    } catch (const ProtocolError& e) {
+      throw FerryError(ExitCode::Connection, e.what());
+    } catch (const LinkError& e) {
+      if (std::string_view(e.what()).find("read timeout") != std::string_view::npos) throw no_answer();
+      throw FerryError(ExitCode::Connection, fmt::format("cannot use {}: {}", endpoint_.describe(), e.what()));
+    }
+  }
+
+  Reply command(const Args& args) {
+    return step([&] { return conn_.command(args); });
+  }
+
+  void authenticate() {
+    if (!endpoint_.password) {
+      if (!endpoint_.user.empty())
+        throw FerryError(ExitCode::Usage,
+                         fmt::format("{}: user '{}' given without a password", endpoint_.describe(), endpoint_.user));
+      return;
+    }
+    const std::string& password = *endpoint_.password;
+    Reply r = endpoint_.user.empty() ? command({"AUTH", password}) : command({"AUTH", endpoint_.user, password});
+    // Cloud consoles give ACL credentials as one "user:password" password: try that split too.
+    auto colon = password.find(':');
+    if (r.is_error() && endpoint_.user.empty() && colon != std::string::npos &&
+        (classify_error(r.str) == RedisErrorKind::WrongPass || no_password_configured(r))) {
+      Reply split = command({"AUTH", password.substr(0, colon), password.substr(colon + 1)});
+      if (!split.is_error()) {
+        conn_.set_credentials(password.substr(0, colon), password.substr(colon + 1));
+        r = split;
+      }
+    }
+    if (!r.is_error()) return;
+    // "AUTH <password> called without any password configured" means no password is needed.
+    if (no_password_configured(r)) {
+      log::warn("{} has no password configured; the given password was not needed", endpoint_.describe());
+      return;
+    }
+    bool wrong = classify_error(r.str) == RedisErrorKind::WrongPass;
+    throw FerryError(ExitCode::Connection,
+                     fmt::format("cannot authenticate to {}: {} ({})", endpoint_.describe(),
+                                 wrong ? "wrong user name or password" : r.str.substr(0, 80),
+                                 wrong ? "WRONGPASS" : "AUTH failed"));
+  }
+
+  void ping() {
+    Reply pong = command({"PING"});
+    if (!pong.is_error()) return;
+    auto kind = classify_error(pong.str);
+    if (kind == RedisErrorKind::NoAuth || kind == RedisErrorKind::Loading)
+      throw FerryError(ExitCode::Connection, fmt::format("cannot use {}: {} ({})", endpoint_.describe(), explain_error(kind),
+                                                         kind == RedisErrorKind::NoAuth ? "NOAUTH" : "LOADING"));
+    if (kind != RedisErrorKind::NoPerm)  // an ACL user may lack +ping; its real commands will tell
+      throw FerryError(ExitCode::Connection, fmt::format("cannot use {}: PING answered {}", endpoint_.describe(), pong.str));
+  }
+
+  FerryError no_answer() const {
+    return FerryError(ExitCode::Connection,
+                      fmt::format("{} accepted the connection but did not answer within the connect timeout ({} ms): not a "
+                                  "Redis server, or one too busy to answer",
+                                  endpoint_.describe(), timeouts_.connect.count()));
+  }
+
+ private:
+  Connection& conn_;
+  const Endpoint& endpoint_;
+  const Timeouts& timeouts_;
+  Clock::time_point deadline_;
+};
+
+}  // namespace
+
+Dialer::Dialer(Timeouts timeouts, std::string task_id) : timeouts_(timeouts), task_id_(std::move(task_id)) {}
+
+std::string Dialer::client_name(std::string_view role) const {
+  std::string name = task_id_.empty() ? fmt::format("ferry-{}", role) : fmt::format("ferry-{}-{}", task_id_, role);
+  for (auto& c : name)  // CLIENT SETNAME refuses spaces and newlines
+    if (static_cast<unsigned char>(c) <= ' ' || static_cast<unsigned char>(c) > '~') c = '_';
+  return name;
+}
+
+std::unique_ptr<Connection> Dialer::connect(const Endpoint& endpoint, std::string_view role) const {
+  std::unique_ptr<Socket> socket;
+  try {
+    socket = Socket::connect(endpoint.host, endpoint.port, timeouts_.connect);
+  } catch (const SocketError& e) {
+    throw FerryError(ExitCode::Connection, fmt::format("cannot connect to {}: {}", endpoint.describe(), e.what()));
+  }
+  auto conn = std::make_unique<Connection>(endpoint, std::move(socket), timeouts_.read);
+  Handshake handshake(*conn, endpoint, timeouts_);
+  handshake.authenticate();
+  // Informational: a user without +client still works.
+  handshake.command({"CLIENT", "SETNAME", client_name(role.empty() ? std::string_view(endpoint.role) : role)});
+  handshake.ping();
+  // The version, asked now: asked later, with pipelined replies outstanding, its reply would be
+  // mistaken (a user without +info is asked when version() is first called).
+  handshake.step([&] {
+    try {
+      conn->version();
+    } catch (const CommandError&) {
+    }
+    return 0;
+  });
+  conn->set_read_timeout(timeouts_.read);
+  log::debug("connected to {}", endpoint.describe());
+  return conn;
+}
+
+}  // namespace ferry
