@@ -1,6 +1,7 @@
 #include "common_options.h"
 
-#include "core/log.h"
+#include "task/run_task.h"
+#include "task_options.h"
 
 #include <filesystem>
 #include <random>
@@ -42,49 +43,11 @@ uint64_t random_seed() {
   return rd() | (static_cast<uint64_t>(rd()) << 32);
 }
 
-void ConnectionOptions::add_to(CLI::App& app, bool target_required, bool source_required) {
-  auto* s = app.add_option("--source", source.uri, "Source server: redis://[user[:password]@]host:port[/db]");
-  if (source_required) s->required();
-  auto* t = app.add_option("--target", target.uri, "Target server: redis://[user[:password]@]host:port");
-  if (target_required) t->required();
-  app.add_option("--source-password-file", source.password_file,
-                 "Read the source password (or user:password) from this file; FERRY_SOURCE_PASSWORD also works");
-  app.add_option("--target-password-file", target.password_file,
-                 "Read the target password (or user:password) from this file; FERRY_TARGET_PASSWORD also works");
-  app.add_option("--connect-timeout", connect_timeout_s, "Seconds to wait for a connection")
-      ->capture_default_str()->check(positive());
-  app.add_option("--read-timeout", read_timeout_s, "Seconds to wait for a reply")
-      ->capture_default_str()->check(positive());
-  app.add_option("--pipeline-commands", pipeline_commands, "Commands in flight per connection at most")
-      ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 20));
-  app.add_option("--pipeline-bytes", pipeline_bytes, "Bytes in flight per connection at most (suffixes K, M, G)")
-      ->capture_default_str()->transform(CLI::AsSizeValue(false));
+void LogFlags::add_to(CLI::App& app) {
+  flags_ = std::make_shared<TaskFlags>();
+  flags_->add_to(app, {"output.log-file", "output.log-level"}, false);
 }
 
-Timeouts ConnectionOptions::timeouts() const {
-  return Timeouts{std::chrono::milliseconds(static_cast<long long>(connect_timeout_s * 1000)),
-                  std::chrono::milliseconds(static_cast<long long>(read_timeout_s * 1000))};
-}
-
-PipelineLimits ConnectionOptions::pipeline() const { return PipelineLimits{pipeline_commands, pipeline_bytes}; }
-
-Endpoint ConnectionOptions::source_endpoint() const {
-  Endpoint ep = parse_redis_uri(source.uri, "source");
-  resolve_password(ep, source.password_file, "FERRY_SOURCE_PASSWORD");
-  return ep;
-}
-
-Endpoint ConnectionOptions::target_endpoint() const {
-  Endpoint ep = parse_redis_uri(target.uri, "target");
-  resolve_password(ep, target.password_file, "FERRY_TARGET_PASSWORD");
-  return ep;
-}
-
-void LogOptions::add_to(CLI::App& app) {
-  app.add_option("--log-file", file, "Also write the log, with timestamps and debug detail, to this file");
-  app.add_option("--log-level", level, "Console log level: debug, info, warn, error, off")->capture_default_str();
-}
-
-void LogOptions::apply() const { log::configure(log::parse_level(level), file); }
+void LogFlags::apply() const { apply_logging(flags_->resolve(false)); }
 
 }  // namespace ferry::cli

@@ -1,8 +1,8 @@
-// Options shared by the subcommands: the two endpoints with their password sources, timeouts,
-// pipelining and logging. Registered on a CLI11 subcommand, resolved into engine types.
+// What the subcommands share beyond the task's flags (cli/task_options.h): validators, this
+// binary's path, a seed from entropy, and the log flags of subcommands that run no task.
 #pragma once
 
-#include "redis/connection.h"
+#include <memory>
 
 #include <CLI/CLI.hpp>
 
@@ -20,30 +20,14 @@ std::string self_path();
 // A 64-bit seed from the system's entropy (for --seed random; callers print it).
 uint64_t random_seed();
 
-struct EndpointOptions {
-  std::string uri;
-  std::string password_file;
-};
-
-struct ConnectionOptions {
-  EndpointOptions source, target;
-  double connect_timeout_s = 5;
-  double read_timeout_s = 60;
-  size_t pipeline_commands = 8192;
-  size_t pipeline_bytes = 8 << 20;
-
-  void add_to(CLI::App& app, bool target_required = true, bool source_required = true);
-  Timeouts timeouts() const;
-  PipelineLimits pipeline() const;
-  Endpoint source_endpoint() const;
-  Endpoint target_endpoint() const;
-};
-
-struct LogOptions {
-  std::string file;
-  std::string level = "info";
+// --log-file and --log-level, as the task settings define them (for subcommands that run no task).
+class LogFlags {
+ public:
   void add_to(CLI::App& app);
   void apply() const;
+
+ private:
+  std::shared_ptr<class TaskFlags> flags_;
 };
 
 }  // namespace ferry::cli

@@ -1,7 +1,7 @@
 #include "config_command.h"
 
 #include "core/error.h"
-#include "task_options.h"
+#include "task/task_config.h"
 
 #include <fmt/format.h>
 
@@ -13,10 +13,8 @@ namespace {
 
 // Every mistake of the file, each as FILE:LINE:COLUMN: message on stderr; exit 3 if any.
 int check_file(const std::string& path) {
-  CLI::App scratch{"task file check"};
-  TaskOptions options;
-  options.add_to(scratch);
-  auto problems = load_task_file(path, scratch, options);
+  TaskConfig config;
+  auto problems = read_task_file(path, config);
   for (const auto& p : problems) {
     if (p.line) std::cerr << fmt::format("{}:{}:{}: {}\n", path, p.line, p.column, p.message);
     else std::cerr << fmt::format("{}: {}\n", path, p.message);

@@ -5,8 +5,7 @@
 #include "process/redis_server.h"
 #include "reports/run_report.h"
 #include "scenario/scenario_runner.h"
-#include "scan/scan_copier.h"
-#include "task/progress.h"
+#include "task/run_task.h"
 #include "verify/dataset_comparison.h"
 #include "workload/mixed_dataset.h"
 
@@ -62,7 +61,7 @@ may = ["expired"]
 )";
 
 struct DemoOptions {
-  LogOptions log;
+  LogFlags log;
   uint64_t seed = 1;
   size_t keys_per_db = 3000;
   bool big_keys = true;
@@ -142,12 +141,18 @@ int run_demo(const DemoOptions& o) {
   fmt::print("ferry demo: filled the source with {} keys ({} with an expiry, {} streams) in DBs 0, 1, 5 (seed {})\n",
              stats.keys, stats.expiring, stats.streams, o.seed);
 
-  CopyOptions copy;
-  copy.progress = ProgressMeter::stderr_is_tty();
-  ScanCopier copier(*source, *target, copy);
-  MigrationReport report = copier.run();
-  std::cout << report.summary_text();
-  if (!o.report_path.empty()) report.write_json(o.report_path);
+  // The same task `ferry migrate --mode scan` runs, with its precheck.
+  TaskConfig task;
+  task.mode = "scan";
+  task.source.uri = source_server.uri();
+  task.target.uri = target_server.uri();
+  task.report_path = o.report_path;
+  task.accept_warnings = true;
+  std::unique_ptr<TerminalProgress> progress;
+  if (TerminalProgress::stderr_is_tty()) progress = std::make_unique<TerminalProgress>();
+  TaskResult result = run_task(task, TaskHooks{nullptr, progress.get()});
+  std::cout << result.summary_text();
+  const MigrationReport& report = result.migration();
 
   ComparisonResult check = compare_datasets(*source, *target);
   fmt::print("ferry demo: check: {}\n", check.summary());

@@ -13,7 +13,7 @@ namespace ferry::cli {
 namespace {
 
 struct MatrixCliOptions {
-  LogOptions log;
+  LogFlags log;
   std::vector<std::string> versions = sim::MatrixOptions{}.versions;
   std::vector<std::string> pairs;
   std::vector<std::string> modes = sim::MatrixOptions{}.modes;

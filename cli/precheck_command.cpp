@@ -1,9 +1,8 @@
 #include "precheck_command.h"
 
 #include "precheck/precheck.h"
+#include "task/run_task.h"
 #include "task_options.h"
-
-#include <fmt/format.h>
 
 #include <iostream>
 #include <memory>
@@ -11,18 +10,12 @@
 namespace ferry::cli {
 namespace {
 
-struct PrecheckCliOptions {
-  TaskOptions task;
-  bool json = false;
-};
-
-int run(PrecheckCliOptions& o) {
-  o.task.log.apply();
-  Endpoint target = o.task.target_endpoint();
+int run(const TaskConfig& config, bool json) {
+  apply_logging(config);
   std::optional<Endpoint> source;
-  if (o.task.mode != "rdb") source = o.task.source_endpoint();
-  PrecheckReport report = run_precheck(source ? &*source : nullptr, target, o.task.precheck_options());
-  if (o.json) std::cout << report.to_json().dump(2) << "\n";
+  if (config.mode != "rdb") source = config.source_endpoint();
+  PrecheckReport report = run_precheck(source ? &*source : nullptr, config.target_endpoint(), config.precheck_options());
+  if (json) std::cout << report.to_json().dump(2) << "\n";
   else std::cout << report.to_table();
   return report.exit_code();
 }
@@ -30,7 +23,8 @@ int run(PrecheckCliOptions& o) {
 }  // namespace
 
 void add_precheck_command(CLI::App& app, std::function<int()>& run_fn) {
-  auto o = std::make_shared<PrecheckCliOptions>();
+  auto flags = std::make_shared<TaskFlags>();
+  auto json = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand(
       "precheck",
       "Check a migration before it starts: takes the options of `ferry migrate` (or --config) and runs the named "
@@ -38,13 +32,10 @@ void add_precheck_command(CLI::App& app, std::function<int()>& run_fn) {
       "modules, output buffer, backlog, DBs, same server, cluster, big keys; the RDB file in mode rdb). Writes "
       "nothing. Exit 0 all pass, 1 a check failed, 2 warnings only, 4 a server cannot be reached, 5 the RDB file "
       "cannot be read");
-  o->task.add_to(*cmd);
-  cmd->add_flag("--json", o->json, "Print {\"status\", \"checks\": [{name, status, found, fix}]} as JSON");
-  cmd->callback([&run_fn, o, cmd] {
-    run_fn = [o, cmd] {
-      o->task.finish(*cmd);
-      return run(*o);
-    };
+  flags->add_to(*cmd);
+  cmd->add_flag("--json", *json, "Print {\"status\", \"checks\": [{name, status, found, fix}]} as JSON");
+  cmd->callback([&run_fn, flags, json] {
+    run_fn = [flags, json] { return run(flags->resolve(), *json); };
   });
 }
 

@@ -13,7 +13,7 @@ namespace ferry::cli {
 namespace {
 
 struct InspectOptions {
-  LogOptions log;
+  LogFlags log;
   std::string file;
   bool json = false;
   size_t top = 10;

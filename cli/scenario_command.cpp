@@ -23,7 +23,7 @@ namespace ferry::cli {
 namespace {
 
 struct ScenarioOptions {
-  LogOptions log;
+  LogFlags log;
   std::vector<std::string> paths;
   std::string seed;  // a number, "random", or empty: each scenario's own
   int repeat = 1;

@@ -35,7 +35,7 @@ void wait_for_stop(double seconds) {
 }
 
 struct ServersOptions {
-  LogOptions log;
+  LogFlags log;
   int replicas = 0;
   std::string version = "system";
   std::string maxmemory;
@@ -72,7 +72,7 @@ int run_servers(const ServersOptions& o) {
 }
 
 struct ProxyOptions {
-  LogOptions log;
+  LogFlags log;
   int listen = 0;
   std::string to;
   std::vector<std::string> faults;
@@ -100,7 +100,7 @@ int run_proxy(const ProxyOptions& o) {
 }
 
 struct LoadCliOptions {
-  LogOptions log;
+  LogFlags log;
   std::string target;
   std::string password_file;
   uint64_t seed = 1;
@@ -159,7 +159,7 @@ int run_load(const LoadCliOptions& o) {
 }
 
 struct FillOptions {
-  LogOptions log;
+  LogFlags log;
   std::string target;
   std::string password_file;
   size_t keys = 10000;

@@ -1,6 +1,8 @@
 #include "verify_command.h"
 
 #include "common_options.h"
+#include "task/run_task.h"
+#include "task_options.h"
 #include "core/error.h"
 #include "task/progress.h"
 #include "verify/validator.h"
@@ -16,10 +18,7 @@ namespace ferry::cli {
 namespace {
 
 struct VerifyCliOptions {
-  ConnectionOptions conn;
-  LogOptions log;
-  std::vector<int> dbs;
-  std::string db_map;
+  TaskFlags task;  // the servers, DBs, mapping and filters: flags, or the migration's task file (--config)
   std::string compare = "full";
   int rounds = 3;
   double interval = 5;
@@ -29,32 +28,39 @@ struct VerifyCliOptions {
   bool strict = false;
   size_t max_samples = 1000;
   size_t window = 1000;
-  std::string progress = "auto";
 };
 
 int run(VerifyCliOptions& o) {
-  o.log.apply();
+  TaskConfig config = o.task.resolve(false);
+  if (config.source.uri.empty() || config.target.uri.empty())
+    throw FerryError(ExitCode::Usage, "verify needs --source and --target (or a task file with both, --config)");
+  apply_logging(config);
   VerifyOptions options;
   if (!o.task_report.empty()) options.task = TaskContext::from_report_file(o.task_report);
-  options.dbs = !o.dbs.empty() ? o.dbs : options.task.dbs;
-  options.db_map = !o.db_map.empty() ? DbMap::parse(o.db_map) : options.task.db_map;
+  // The task's own selection (flags or --config) wins over what the report says.
+  CopyOptions copy = config.copy_options();
+  if (!copy.dbs.empty()) options.task.dbs = copy.dbs;
+  if (!config.db_map.empty()) options.task.db_map = copy.db_map;
+  if (!copy.filter.empty()) options.task.filter = copy.filter;
+  if (config.ttl_extend_s) options.task.ttl_extend_ms = copy.ttl_extend_ms;
+  options.task.present = options.task.present || !copy.dbs.empty() || !copy.filter.empty();
+  options.dbs = options.task.dbs;
+  options.db_map = options.task.db_map;
   options.db_map.check(options.dbs);
   options.compare.level = o.compare == "outline" ? CompareLevel::Outline : o.compare == "length" ? CompareLevel::Length : CompareLevel::Full;
   options.compare.window = o.window;
-  options.compare.pipeline = o.conn.pipeline();
+  options.compare.pipeline = config.pipeline();
   options.rounds = o.rounds;
   options.interval_seconds = o.interval;
   options.max_samples = o.max_samples;
   options.strict = o.strict;
-  options.timeouts = o.conn.timeouts();
-  options.progress = o.progress == "always" || (o.progress == "auto" && ProgressMeter::stderr_is_tty());
+  options.timeouts = config.timeouts();
+  std::unique_ptr<TerminalProgress> progress;
+  if (config.progress == "always" || (config.progress == "auto" && TerminalProgress::stderr_is_tty()))
+    progress = std::make_unique<TerminalProgress>();
+  options.progress = progress.get();
   if (const char* tmp = std::getenv("TMPDIR"); tmp && *tmp) options.work_dir = tmp;
-  Endpoint source = o.conn.source_endpoint(), target = o.conn.target_endpoint();
-  if (source.db) {
-    if (!options.dbs.empty() && !(options.dbs.size() == 1 && options.dbs[0] == *source.db))
-      throw FerryError(ExitCode::Usage, fmt::format("the source URI selects DB {} but --db says otherwise", *source.db));
-    options.dbs = {*source.db};
-  }
+  Endpoint source = config.source_endpoint(), target = config.target_endpoint();
   if (o.ttl_tolerance_ms >= 0) {
     options.compare.ttl_tolerance_ms = o.ttl_tolerance_ms;
   } else {  // absolute expiries on both sides: exact; PTTL somewhere: a round trip's worth
@@ -78,14 +84,14 @@ void add_verify_command(CLI::App& app, std::function<int()>& run_fn) {
   auto* cmd = app.add_subcommand(
       "verify",
       "Compare a source and a target in both directions, in rounds, and explain every divergence: expired, "
-      "ttl-extended, list-duplicates, stale-extra, lua-unconfirmed, evicted, oom-rejected, filtered, or unexplained. "
+      "ttl-extended, list-duplicates, stale-extra, lua-unconfirmed, evicted, oom-rejected, filtered, unsupported, or "
+      "unexplained. Takes the migration's task file (--config) for its servers, DBs, mapping and filters. "
       "Exit 0 when nothing is unexplained (--strict: no divergence at all), 1 otherwise, 4 when a server cannot be "
       "reached");
-  o->conn.add_to(*cmd, true, true);
-  o->log.add_to(*cmd);
-  cmd->add_option("--db", o->dbs, "Source DBs to compare, e.g. 0,5 (default: the task report's, else every non-empty DB on either side)")
-      ->delimiter(',')->check(CLI::Range(0, 255));
-  cmd->add_option("--db-map", o->db_map, "Source DB s is target DB t: s:t[,s:t...] (default: the task report's)");
+  o->task.add_to(*cmd, {"source.uri", "source.password-file", "target.uri", "target.password-file", "select.db",
+                        "select.db-map", "select.include", "select.exclude", "write.ttl-extend",
+                        "connection.connect-timeout", "connection.read-timeout", "connection.pipeline-commands",
+                        "connection.pipeline-bytes", "output.log-file", "output.log-level", "output.progress"});
   cmd->add_option("--compare", o->compare, "full: type, value and expiry; length: type and element count; outline: existence and type")
       ->capture_default_str()->check(CLI::IsMember({"full", "length", "outline"}));
   cmd->add_option("--rounds", o->rounds, "Rounds: each after the first rechecks only the keys that differed")
@@ -103,8 +109,6 @@ void add_verify_command(CLI::App& app, std::function<int()>& run_fn) {
       ->capture_default_str();
   cmd->add_option("--window", o->window, "Elements per window when comparing a big key; longer keys are compared in windows")
       ->capture_default_str()->check(CLI::Range(size_t{10}, size_t{100000}));
-  cmd->add_option("--progress", o->progress, "Progress line on stderr: auto (when a terminal), always, never")
-      ->capture_default_str()->check(CLI::IsMember({"auto", "always", "never"}));
   cmd->callback([&run_fn, o] { run_fn = [o] { return run(*o); }; });
 }
 

@@ -54,6 +54,13 @@ struct KeyInfo {
   std::optional<uint8_t> lfu_freq;       // LFU
   uint64_t offset = 0;                   // of the type byte in the input
   uint64_t end_offset = 0;               // after the value
+
+  static KeyInfo named(int db, std::string key) {
+    KeyInfo k;
+    k.db = db;
+    k.key = std::move(key);
+    return k;
+  }
 };
 
 }  // namespace ferry

@@ -422,7 +422,10 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
       c.pass("versions", fmt::format("source {}, target {}", source->version_string(), target->version_string()));
     std::vector<std::string> unsupported;
     long long subexpiry = 0;
-    for (const auto& [name, value] : source->info("keyspace")) {
+    for (const auto& [name, value] : source->info("keyspace")) {  // the selected DBs only
+      if (name.rfind("db", 0) != 0) continue;
+      const int db = std::atoi(name.c_str() + 2);
+      if (!o.dbs.empty() && std::find(o.dbs.begin(), o.dbs.end(), db) == o.dbs.end()) continue;
       auto pos = value.find("subexpiry=");
       if (pos != std::string::npos) subexpiry += std::atoll(value.c_str() + pos + 10);
     }

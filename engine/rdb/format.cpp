@@ -16,6 +16,20 @@ int min_version_for_type(uint8_t type) {
   }
 }
 
+std::optional<KeyType> key_type_of(uint8_t type) {
+  switch (type) {
+    case kTypeString: return KeyType::String;
+    case kTypeList: case kTypeListZiplist: case kTypeListQuicklist: case kTypeListQuicklist2: return KeyType::List;
+    case kTypeSet: case kTypeSetIntset: case kTypeSetListpack: return KeyType::Set;
+    case kTypeZset: case kTypeZset2: case kTypeZsetZiplist: case kTypeZsetListpack: return KeyType::ZSet;
+    case kTypeHash: case kTypeHashZipmap: case kTypeHashZiplist: case kTypeHashListpack:
+    case kTypeHashMetadataPreGa: case kTypeHashListpackExPreGa: case kTypeHashMetadata: case kTypeHashListpackEx:
+      return KeyType::Hash;
+    case kTypeStreamListpacks: case kTypeStreamListpacks2: case kTypeStreamListpacks3: return KeyType::Stream;
+    default: return std::nullopt;
+  }
+}
+
 int rdb_version_for_server(int v, int valkey_major) {
   if (valkey_major >= 9) return kValkeyVersion;
   if (v >= 70400) return 12;

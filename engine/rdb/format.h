@@ -2,6 +2,10 @@
 // means. The parser, the inspector and the payload writer share them.
 #pragma once
 
+#include "model/key_record.h"
+
+#include <optional>
+
 #include <cstdint>
 
 namespace ferry::rdb {
@@ -86,6 +90,8 @@ constexpr int64_t kStreamItemSameFields = 2;
 
 // The RDB version a type needs: a target older than that cannot RESTORE it.
 int min_version_for_type(uint8_t type);
+// The key type a value type byte encodes; nullopt for module values and unknown bytes.
+std::optional<KeyType> key_type_of(uint8_t type);
 // The RDB version a server writes and accepts in DUMP payloads, from its INFO server fields.
 int rdb_version_for_server(int redis_version /* e.g. 70015 */, int valkey_major /* 0 if not Valkey */);
 // "string", "list (quicklist v2)", ...: for messages and `rdb inspect`.

@@ -62,6 +62,8 @@ class RdbParser {
   RdbParser(io::ByteSource& source, RdbVisitor& visitor, ParserLimits limits = {});
   // Parses to the end marker (and checksum). Throws RdbError (exit 5) on truncated or corrupt input.
   void parse();
+  // Parses one value (type byte, then the value) of an input in RDB `version`: a DUMP payload.
+  void parse_value(KeyInfo key, int version);
   uint64_t offset() const { return in_.offset(); }
   int version() const { return version_; }
 
@@ -96,5 +98,12 @@ class RdbParser {
 };
 
 std::string format_score(double score);  // as Redis prints it: "inf", "-inf", %.17g
+
+// DUMP payloads (what DUMP returns and RESTORE takes): the type byte, the value as an RDB holds it,
+// the 2-byte RDB version and a CRC64 of all that, little-endian. A mirrored pair.
+std::string make_dump_payload(uint8_t rdb_type, std::string_view value, int rdb_version);
+// Checks the trailer (a version ferry reads, the CRC64) and visits the value as the one key `key`
+// (its db, name and expiry; the type comes from the payload). Throws RdbError when it is corrupt.
+void decode_dump_payload(std::string_view payload, KeyInfo key, RdbVisitor& visitor, ParserLimits limits = {});
 
 }  // namespace ferry::rdb

@@ -144,6 +144,11 @@ class Pipeline {
   void drain();
   // Reads every outstanding reply without handing it to its handler.
   void discard();
+  // Forgets every outstanding reply unread (the connection is dead): handlers are not called.
+  void abandon() {
+    pending_.clear();
+    bytes_in_flight_ = 0;
+  }
   size_t in_flight() const { return pending_.size(); }
   Connection& connection() { return conn_; }
 

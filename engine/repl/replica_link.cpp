@@ -23,7 +23,7 @@ void ReplicaLink::start_spooling(const std::string& dir) { spool_ = std::make_un
 uint64_t ReplicaLink::spooled_pending() const { return spool_ ? spool_->pending() : 0; }
 
 void ReplicaLink::fail(const std::string& what) {
-  throw LinkError(source_.role, fmt::format("replication link to {}: {}", source_.describe(), what));
+  throw ReplicationLinkError(source_.role, fmt::format("replication link to {}: {}", source_.describe(), what));
 }
 
 void ReplicaLink::write_all(const std::string& bytes) {
@@ -191,6 +191,7 @@ std::unique_ptr<io::ByteSource> ReplicaLink::snapshot() {
   char* end = nullptr;
   unsigned long long len = std::strtoull(line.c_str() + 1, &end, 10);
   if (end == line.c_str() + 1 || *end) fail("malformed snapshot length: " + line.substr(0, 80));
+  snapshot_size_ = len;
   return std::make_unique<SnapshotSource>(*this, len, std::string());
 }
 

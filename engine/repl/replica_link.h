@@ -16,6 +16,13 @@
 
 namespace ferry::repl {
 
+// The replication link itself broke (not the source's side connection): the replica task resumes
+// by partial resync.
+class ReplicationLinkError : public LinkError {
+ public:
+  using LinkError::LinkError;
+};
+
 // The outcome of PSYNC (see replication.c, slaveTryPartialResynchronization).
 struct PsyncResult {
   enum class Kind {
@@ -45,6 +52,8 @@ class ReplicaLink {
   // After a full resync: the snapshot as a byte source that ends where the RDB ends. size() is
   // known in the $<len> form only.
   std::unique_ptr<io::ByteSource> snapshot();
+  // The snapshot's size in the $<len> form, once snapshot() has read its header.
+  std::optional<uint64_t> snapshot_size() const { return snapshot_size_; }
 
   // Reads one command of the stream into args; false when none arrived within `wait`. The link
   // breaking, or staying silent longer than the read timeout, throws LinkError.
@@ -86,6 +95,7 @@ class ReplicaLink {
   std::chrono::steady_clock::time_point last_data_;
   std::chrono::steady_clock::time_point last_keepalive_{};
   bool rdb_only_ = false;
+  std::optional<uint64_t> snapshot_size_;
   std::unique_ptr<class Spool> spool_;
 };
 

@@ -103,7 +103,7 @@ bool ChunkedKeyReader::copy_scanned(const std::string& key, KeyType type, Native
       if (type == KeyType::ZSet) {
         writer.zset_members(pairs);
       } else {
-        auto expiries = field_expiries(key, pairs, writer.supports_field_expiry());
+        auto expiries = field_expiries(key, pairs);
         writer.hash_fields(pairs);
         if (!expiries.empty()) writer.hash_field_expiries(expiries);
       }
@@ -113,8 +113,7 @@ bool ChunkedKeyReader::copy_scanned(const std::string& key, KeyType type, Native
 }
 
 std::vector<std::pair<std::string, long long>> ChunkedKeyReader::field_expiries(const std::string& key,
-                                                                                const std::vector<FieldValue>& fields,
-                                                                                bool target_holds_them) {
+                                                                                const std::vector<FieldValue>& fields) {
   std::vector<std::pair<std::string, long long>> out;
   if (source_.version() < 70400 || fields.empty()) return out;  // no per-field expiry before 7.4
   Args cmd{"HPEXPIRETIME", key, "FIELDS", std::to_string(fields.size())};
@@ -122,9 +121,6 @@ std::vector<std::pair<std::string, long long>> ChunkedKeyReader::field_expiries(
   Reply r = source_.checked(cmd);
   for (size_t i = 0; i < r.elements.size() && i < fields.size(); ++i)
     if (r.elements[i].is_integer() && r.elements[i].integer >= 0) out.emplace_back(fields[i].first, r.elements[i].integer);
-  if (!out.empty() && !target_holds_them)
-    throw UnsupportedValue(fmt::format("a hash with per-field expiry ({} of its fields), which the target cannot hold "
-                                       "(needs Redis 7.4+)", out.size()));
   return out;
 }
 

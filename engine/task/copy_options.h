@@ -2,7 +2,6 @@
 #pragma once
 
 #include "redis/connection.h"
-#include "scan/chunked_key_reader.h"
 #include "task/key_selection.h"
 #include "task/migration_report.h"
 
@@ -10,6 +9,12 @@
 #include <vector>
 
 namespace ferry {
+
+// How big keys are read from a source in windows (scan mode).
+struct ChunkLimits {
+  size_t elements = 1000;         // per LRANGE/xSCAN/XRANGE window
+  size_t string_bytes = 1 << 20;  // per GETRANGE window
+};
 
 enum class ConflictMode { Block, Replace };
 enum class WriteMode {

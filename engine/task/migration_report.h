@@ -52,6 +52,11 @@ struct MigrationReport {
   std::vector<KeyFailure> unsupported;
   static constexpr size_t kMaxKeyLists = 10000;
 
+  // The one rule for a task's outcome: nothing stopped it, no key failed or was left as a conflict,
+  // and no command of the stream failed or could not be mirrored (`stream_failures`).
+  bool is_complete(uint64_t stream_failures = 0) const {
+    return stopped_because.empty() && failed == 0 && skipped_conflict == 0 && stream_failures == 0;
+  }
   uint64_t handled() const {
     return copied + skipped_expired + skipped_conflict + failed + skipped_unsupported + filtered;
   }

@@ -3,37 +3,69 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 namespace ferry {
 
-ProgressMeter::ProgressMeter(uint64_t total, bool enabled, const char* unit)
-    : total_(total), enabled_(enabled), unit_(unit), start_(std::chrono::steady_clock::now()), last_(start_) {}
+std::string lag_text(long long lag_ms) { return lag_ms < 50 ? "< 50 ms" : fmt::format("{} ms", lag_ms); }
 
-bool ProgressMeter::stderr_is_tty() { return isatty(STDERR_FILENO) == 1; }
+bool TerminalProgress::stderr_is_tty() { return isatty(STDERR_FILENO) == 1; }
 
-void ProgressMeter::update(uint64_t done, uint64_t bytes) {
-  if (!enabled_) return;
-  auto now = std::chrono::steady_clock::now();
-  if (drawn_ && now - last_ < std::chrono::milliseconds(250)) return;
-  last_ = now;
+bool TerminalProgress::due() {
+  auto now = Clock::now();
+  if (drawn_ && now - last_draw_ < std::chrono::milliseconds(250)) return false;
+  last_draw_ = now;
   drawn_ = true;
-  double secs = std::chrono::duration<double>(now - start_).count();
-  double rate = secs > 0 ? done / secs : 0;
-  std::string eta = "?";
-  if (rate > 0 && total_ > done) {
-    auto left = static_cast<long long>((total_ - done) / rate);
-    eta = fmt::format("{}:{:02}", left / 60, left % 60);
-  } else if (total_ <= done) {
-    eta = "0:00";
+  return true;
+}
+
+double TerminalProgress::rate(uint64_t count) {
+  auto now = Clock::now();
+  if (!samples_.empty() && count < samples_.back().second) samples_.clear();  // a new count began
+  samples_.emplace_back(now, count);
+  while (samples_.size() > 2 && now - samples_.front().first > std::chrono::seconds(5)) samples_.pop_front();
+  double secs = std::chrono::duration<double>(now - samples_.front().first).count();
+  return secs > 0.2 ? (count - samples_.front().second) / secs : 0.0;
+}
+
+void TerminalProgress::copy(std::string_view phase, uint64_t done, uint64_t total, std::string_view unit, uint64_t bytes) {
+  if (phase != phase_) {
+    phase_ = phase;
+    samples_.clear();
   }
-  double pct = total_ ? 100.0 * done / total_ : 100.0;
-  fmt::print(stderr, "\r\033[K{} / {} {} ({:.1f}%)  {:.0f} {}/s  {:.1f} MB/s  ETA {}", done, total_, unit_, pct, rate,
-             unit_, secs > 0 ? bytes / secs / 1e6 : 0.0, eta);
+  double per_second = rate(done);
+  if (!due()) return;
+  std::string eta = "?";
+  if (total && done >= total) {
+    eta = "0:00";
+  } else if (total && per_second > 0) {
+    auto left = static_cast<long long>((total - done) / per_second);
+    eta = fmt::format("{}:{:02}", left / 60, left % 60);
+  }
+  std::string of = total ? fmt::format(" / {} {} ({:.1f}%)", total, unit, 100.0 * done / total) : fmt::format(" {}", unit);
+  fmt::print(stderr, "\r\033[K{}: {}{}  {:.0f} {}/s  {:.1f} MB  ETA {}", phase, done, of, per_second, unit, bytes / 1e6, eta);
   std::fflush(stderr);
 }
 
-void ProgressMeter::finish() {
-  if (enabled_ && drawn_) fmt::print(stderr, "\r\033[K");
+void TerminalProgress::stream(uint64_t commands, long long lag_bytes, std::optional<long long> lag_ms) {
+  if (phase_ != "stream") {
+    phase_ = "stream";
+    samples_.clear();
+  }
+  double per_second = rate(commands);
+  if (!due()) return;
+  fmt::print(stderr, "\r\033[Kstream: {} commands applied, {:.0f} ops/s, lag {} ({} behind)", commands, per_second,
+             lag_ms ? lag_text(*lag_ms) : std::string("? ms"),
+             lag_bytes >= 0 ? fmt::format("{} bytes", lag_bytes) : std::string("? bytes"));
+  std::fflush(stderr);
+}
+
+void TerminalProgress::done() {
+  if (drawn_) fmt::print(stderr, "\r\033[K");
+  std::fflush(stderr);
   drawn_ = false;
+  phase_.clear();
+  samples_.clear();
 }
 
 }  // namespace ferry

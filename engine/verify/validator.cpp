@@ -40,14 +40,12 @@ class Verifier {
     uint64_t total = 0;
     auto sizes = keyspace(source_);
     for (int db : dbs) total += sizes.count(db) ? sizes[db] : 0;
-    ProgressMeter meter(total, o_.progress);
-    meter_ = &meter;
+    total_ = total;
 
     auto pending = std::make_unique<DiskKeySet>(o_.work_dir);
     last_round_ = o_.rounds <= 1;
     for (int db : dbs) first_round_db(db, *pending);
-    meter.finish();
-    meter_ = nullptr;
+    if (o_.progress) o_.progress->done();
     report_.differing_per_round.push_back(last_round_ ? report_.divergences : pending->size());
 
     for (int round = 2; round <= o_.rounds && pending->size() > 0; ++round) {
@@ -111,7 +109,7 @@ class Verifier {
                                        keys.begin() + static_cast<long>(std::min(keys.size(), at + o_.batch)));
         report_.keys_compared += batch.size();
         compare_batch(db, batch, pending);
-        if (meter_) meter_->update(report_.keys_compared, 0);
+        if (o_.progress) o_.progress->copy("verify", report_.keys_compared, total_, "keys", 0);
       }
     } while (cursor != "0");
     // Target keys the source does not have.
@@ -161,7 +159,7 @@ class Verifier {
   VerifyReport& report_;
   KeyComparator comparator_;
   std::unique_ptr<DivergenceExplainer> explainer_;
-  ProgressMeter* meter_ = nullptr;
+  uint64_t total_ = 0;
   bool last_round_ = false;
 };
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "redis/connection.h"
+#include "task/progress.h"
 #include "verify/divergence.h"
 #include "verify/key_compare.h"
 
@@ -30,7 +31,7 @@ struct VerifyOptions {
   size_t scan_count = 1000;
   size_t batch = 1000;            // keys compared per pipelined batch
   std::string work_dir = "/tmp";  // where keys wait between rounds
-  bool progress = false;
+  Progress* progress = nullptr;  // where the progress line goes (none: silent)
   Timeouts timeouts;
 };
 

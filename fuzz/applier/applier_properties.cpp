@@ -4,6 +4,7 @@
 #include "applier/stream_model.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "sink/command_sink.h"
 #include "process/child_process.h"
 #include "process/redis_server.h"
 #include "topology/topology.h"
@@ -74,6 +75,27 @@ std::vector<std::pair<int, Command>> as_pairs(const std::vector<ReceivedCommand>
   return out;
 }
 
+// The command sink over a StandaloneTarget, as ReplicaSync runs it, remembering the last heartbeat.
+struct InProcessApplier {
+  InProcessApplier(const Endpoint& endpoint, const StreamOptions& options)
+      : target(Connection::open(endpoint), PipelineLimits{}), sink(target, options, report, stats) {}
+  void apply(std::vector<std::string>& args, long long end_offset) {
+    sink.apply(args, end_offset);
+    if (auto hb = sink.take_heartbeat()) last_heartbeat = hb->source_ms;
+  }
+  void set_start_offset(long long offset) { sink.set_start_offset(offset); }
+  void set_stream_db(int db) { sink.set_stream_db(db); }
+  void discard_open_transaction() { sink.discard_open_transaction(); }
+  long long flush() { return sink.flush(); }
+  int stream_db() const { return sink.stream_db(); }
+
+  StandaloneTarget target;
+  MigrationReport report;
+  StreamStats stats;
+  CommandSink sink;
+  std::optional<long long> last_heartbeat;
+};
+
 void in_process_case(RecordingTarget& target) {
   using namespace rc;
   const auto tokens = *gen::container<std::vector<StreamToken>>(
@@ -97,8 +119,7 @@ void in_process_case(RecordingTarget& target) {
 
   target.clear();
   const long long now_lo = unix_ms();
-  auto conn = Connection::open(target.endpoint());
-  auto applier = std::make_unique<repl::StreamApplier>(*conn, options);
+  auto applier = std::make_unique<InProcessApplier>(target.endpoint(), options);
   applier->set_start_offset(0);
   size_t pos = 0;
   auto feed = [&](size_t until) {
@@ -122,9 +143,7 @@ void in_process_case(RecordingTarget& target) {
     if (restart) {  // the state file holds the offset and the stream DB
       const int stream_db = applier->stream_db();
       applier.reset();
-      conn.reset();
-      conn = Connection::open(target.endpoint());
-      applier = std::make_unique<repl::StreamApplier>(*conn, options);
+      applier = std::make_unique<InProcessApplier>(target.endpoint(), options);
       applier->set_start_offset(offset);
       applier->set_stream_db(stream_db);
     }
@@ -138,10 +157,10 @@ void in_process_case(RecordingTarget& target) {
   if (!same_units(expected.units, target_view(as_pairs(target.received())), now_lo, now_hi, &why))
     fail("at the end: " + why);
   if (cuts.empty()) {  // counters restart with ferry and count replayed commands again: checked uncut
-    if (applier->stats().unapplied != expected.unapplied)
-      fail(fmt::format("unapplied commands counted {}, expected {}", applier->stats().unapplied, expected.unapplied));
-    if (applier->last_heartbeat_ms() != expected.heartbeat_ms)
-      fail(fmt::format("last heartbeat seen {}, expected {}", applier->last_heartbeat_ms().value_or(-1),
+    if (applier->stats.unapplied != expected.unapplied)
+      fail(fmt::format("unapplied commands counted {}, expected {}", applier->stats.unapplied, expected.unapplied));
+    if (applier->last_heartbeat != expected.heartbeat_ms)
+      fail(fmt::format("last heartbeat seen {}, expected {}", applier->last_heartbeat.value_or(-1),
                        expected.heartbeat_ms.value_or(-1)));
   }
   RC_TAG(cuts.size());

@@ -86,6 +86,10 @@ struct RecordingTarget::Impl {
           out += "$" + std::to_string(info.size()) + "\r\n" + info + "\r\n";
           continue;
         }
+        if (name == "CLIENT" || name == "MODULE") {  // the dialer naming its connection, the modules asked: not recorded
+          out += name == "MODULE" ? "*0\r\n" : "+OK\r\n";
+          continue;
+        }
         if (name == "PING") out += "+PONG\r\n";
         else if (name == "MULTI") in_multi = true, queued = 0, out += "+OK\r\n";
         else if (name == "EXEC") {

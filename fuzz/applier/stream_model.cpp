@@ -89,9 +89,9 @@ std::vector<Command> decode_stream(const std::vector<StreamToken>& tokens) {
   return out;
 }
 
-repl::ApplierOptions decode_options(const OptionsToken& token) {
+StreamOptions decode_options(const OptionsToken& token) {
   const auto& [dbs_mode, map_mode, filter_mode, ttl_mode, relative] = token;
-  repl::ApplierOptions o;
+  StreamOptions o;
   const std::vector<int> dbs[] = {{}, {0}, {0, 1}, {1, 3}};
   o.dbs = dbs[std::abs(dbs_mode) % 4];
   const char* maps[] = {"", "0:5,5:0", "0:1,1:0", "1:7,7:1,3:2,2:3"};
@@ -109,7 +109,7 @@ repl::ApplierOptions decode_options(const OptionsToken& token) {
   return o;
 }
 
-std::string describe_options(const repl::ApplierOptions& o) {
+std::string describe_options(const StreamOptions& o) {
   std::string dbs;
   for (int d : o.dbs) dbs += (dbs.empty() ? "" : ",") + num(d);
   return fmt::format("--db '{}' --db-map '{}' {} --ttl-extend {}ms{}", dbs.empty() ? "all" : dbs, o.db_map.describe(),
@@ -122,7 +122,7 @@ namespace {
 // The oracle: the documented rules, applied command by command.
 class Oracle {
  public:
-  explicit Oracle(const repl::ApplierOptions& o) : o_(o), dbs_(o.dbs.begin(), o.dbs.end()) {}
+  explicit Oracle(const StreamOptions& o) : o_(o), dbs_(o.dbs.begin(), o.dbs.end()) {}
 
   Expected run(const std::vector<Command>& stream) {
     std::optional<std::vector<Command>> queued;  // the body of an open MULTI: it runs at EXEC
@@ -290,7 +290,7 @@ class Oracle {
     emit.push_back({map(cur_), c});
   }
 
-  const repl::ApplierOptions& o_;
+  const StreamOptions& o_;
   std::set<int> dbs_;
   int cur_ = 0;
   Expected out_;
@@ -298,7 +298,7 @@ class Oracle {
 
 }  // namespace
 
-Expected expected_target(const std::vector<Command>& stream, const repl::ApplierOptions& options) {
+Expected expected_target(const std::vector<Command>& stream, const StreamOptions& options) {
   return Oracle(options).run(stream);
 }
 

@@ -11,7 +11,7 @@
 // implementations disagreeing is the finding.
 #pragma once
 
-#include "repl/stream_applier.h"
+#include "sink/command_translator.h"
 
 #include <optional>
 #include <string>
@@ -26,8 +26,8 @@ using OptionsToken = std::tuple<int, int, int, int, bool>;  // DBs, DB map, filt
 
 constexpr int kOperations = 36;
 std::vector<Command> decode_stream(const std::vector<StreamToken>& tokens);
-repl::ApplierOptions decode_options(const OptionsToken& token);
-std::string describe_options(const repl::ApplierOptions& options);
+StreamOptions decode_options(const OptionsToken& token);
+std::string describe_options(const StreamOptions& options);
 
 // The offset after stream command i (the stream starts at offset 0).
 inline long long end_offset(size_t i) { return 100 * static_cast<long long>(i + 1); }
@@ -48,7 +48,7 @@ struct Expected {
   std::optional<long long> heartbeat_ms;
 };
 
-Expected expected_target(const std::vector<Command>& stream, const repl::ApplierOptions& options);
+Expected expected_target(const std::vector<Command>& stream, const StreamOptions& options);
 
 // The offset a flushed applier must report after being fed stream[0, fed) (a MULTI without its EXEC
 // is dropped, so the offset stays before it).

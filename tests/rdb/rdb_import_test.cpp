@@ -1,7 +1,7 @@
 // RDB import against real servers: the corpus of old encodings, files written by the installed
 // redis-server with every encoding forced, functions, and what the target cannot hold.
 #include "rdb/rdb_test_writer.h"
-#include "rdb/rdb_importer.h"
+#include "sink/key_sink.h"
 #include "rdb/rdb_parser.h"
 #include "io/byte_source.h"
 #include "support.h"
@@ -200,7 +200,7 @@ TEST_CASE("import options: db filter, conflicts, ttl-extend, expired keys", "[rd
 
 // Plain strings travel in MSETNX batches: a batch refused because one key exists (a key written on
 // the target while the import runs) is written again key by key, so each conflict is counted and
-// the other keys still arrive. The importer is driven directly: the CLI refuses a non-empty target
+// the other keys still arrive. The key sink is driven directly: the CLI refuses a non-empty target
 // in block mode before anything is written.
 TEST_CASE("a key that appears on the target during an import is a counted conflict and the rest arrive", "[rdb][options]") {
   RedisServer source;
@@ -216,10 +216,11 @@ TEST_CASE("a key that appears on the target during an import is a counted confli
   MigrationReport report;
   {
     io::FileSource in(file);
-    rdb::RdbImporter importer(*d, rdb::ImportOptions{}, report);
-    rdb::RdbParser parser(in, importer);
+    StandaloneTarget sink_target(test::connect(target), PipelineLimits{});
+    KeySink sink(sink_target, KeySinkOptions{}, report);
+    rdb::RdbParser parser(in, sink);
     parser.parse();
-    importer.finish();
+    sink.finish();
   }
   CHECK(report.skipped_conflict == 3);
   CHECK(report.copied == 248);

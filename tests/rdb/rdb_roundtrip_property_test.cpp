@@ -6,7 +6,7 @@
 #include "support.h"
 
 #include "io/byte_source.h"
-#include "rdb/rdb_importer.h"
+#include "sink/key_sink.h"
 #include "rdb/rdb_parser.h"
 
 #include <rapidcheck.h>
@@ -184,16 +184,17 @@ TEST_CASE("importing a generated RDB gives the digest redis-server gets loading 
     sim::RedisServer target(target_options);
     auto conn = test::connect(target);
 
-    rdb::ImportOptions options;
+    KeySinkOptions options;
     options.copy.write_mode = *rc::gen::element(WriteMode::Auto, WriteMode::Commands);
     options.copy.big_key_bytes = *rc::gen::element<size_t>(64, 4 << 20);  // tiny: force the chunked path
     MigrationReport report;
     {
-      rdb::RdbImporter importer(*conn, options, report);
+      StandaloneTarget sink_target(test::connect(target), PipelineLimits{});
+      KeySink sink(sink_target, options, report);
       io::FileSource file(path);
-      rdb::RdbParser parser(file, importer);
+      rdb::RdbParser parser(file, sink);
       parser.parse();
-      importer.finish();
+      sink.finish();
     }
     ::unlink(path.c_str());
     RC_ASSERT(report.failed == 0u);

@@ -86,7 +86,7 @@ TEST_CASE("SIGTERM while the source is away stops within seconds, exit 0, and th
   CHECK(r.exit_code == 0);
   CHECK(took < 10);  // not the retry window
   auto j = test::read_json(report);
-  CHECK(j["stopped_because"] == "");
+  CHECK(!j.contains("stopped_because"));
 
   // Back on the same port with its data: the saved state resumes by partial resync... or, the
   // source having restarted empty-handed of its replication history, a full resync done right.
@@ -103,7 +103,7 @@ TEST_CASE("SIGTERM while the source is away stops within seconds, exit 0, and th
   test::require_identical(*s2, *d, stream_comparison());
 }
 
-TEST_CASE("--skip-unsupported covers a RESTORE in the stream whose data the target cannot hold", "[repl][sync][versions]") {
+TEST_CASE("a RESTORE in the stream whose data the target cannot hold is skipped with --skip-unsupported", "[repl][sync][versions]") {
   auto binary = test::other_server("redis-8.0");
   if (!binary) {
     WARN("skipped: redis-8.0 not fetched (run tools/fetch-servers)");
@@ -115,15 +115,17 @@ TEST_CASE("--skip-unsupported covers a RESTORE in the stream whose data the targ
     o.binary = *binary;
     RedisServer src(o), dst;  // 8.0's payloads are refused by 7.0; field expiry cannot be written to it
     auto s = test::connect(src);
+    s->select(1);  // DB 1 is not migrated: the hash with field expiry is made there, then RESTOREd into DB 0
+    s->checked({"HSET", "h", "f", "v", "g", "w"});
+    s->checked({"HPEXPIRE", "h", "100000000", "FIELDS", "1", "f"});
+    std::string dump = s->checked({"DUMP", "h"}).str;
+    s->select(0);
     std::string report = dst.dir() + "/r.json";
-    std::vector<std::string> a{"migrate", "--mode", "sync", "--source", src.uri(), "--target", dst.uri(),
+    std::vector<std::string> a{"migrate", "--mode", "sync", "--source", src.uri(), "--target", dst.uri(), "--db", "0",
                                "--no-heartbeat", "--accept-warnings", "--report", report};
     if (skip) a.push_back("--skip-unsupported");
     BackgroundFerry ferry(a);
     test::wait_for_replica(*s, 30);
-    s->checked({"HSET", "h", "f", "v", "g", "w"});
-    s->checked({"HPEXPIRE", "h", "100000000", "FIELDS", "1", "f"});
-    std::string dump = s->checked({"DUMP", "h"}).str;
     s->checked({"RESTORE", "hcopy", "0", dump});
     s->checked({"SET", "after", "1"});
     auto d = test::connect(dst);

@@ -130,7 +130,7 @@ TEST_CASE("a destination out of memory: noeviction with maxmemory lowered mid-ru
     o.maxmemory_policy = all_keys ? "allkeys-lru" : "volatile-lru";
     RedisServer dst(o);
     BackgroundFerry ferry({"migrate", "--mode", "sync", "--source", src.uri(), "--target", dst.uri(), "--no-heartbeat",
-                           "--accept-warnings"});
+                           "--accept-warnings", "--skip-check", "target-memory"});  // too small on purpose
     test::wait_for_replica(*s, 30);
     LoadOptions lo = load_options(10, 0);
     lo.max_commands = 30000;

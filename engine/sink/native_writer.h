@@ -1,11 +1,12 @@
 // Writes one key to a target with its type's own commands, chunk by chunk, into a temporary key
-// that is renamed into place at the end, so a reader never sees half a key. Used for big keys, for
-// targets that reject a DUMP payload, and (later) by RDB import and replication.
+// that is renamed into place at the end, so a reader never sees half a key. The key sink uses it
+// for big keys, for targets that reject a DUMP payload and for --write-mode commands.
 #pragma once
 
 #include "model/key_record.h"
-#include "redis/connection.h"
-#include "task/migration_report.h"
+#include "target/target.h"
+
+#include <stdexcept>
 
 #include <cstdint>
 #include <optional>
@@ -22,16 +23,19 @@ enum class WriteOutcome {
   Gone,      // nothing was written (the source key vanished or its expiry passed)
 };
 
-class NativeWriter {
- private:
-  bool in_place_ = false;
-
+// The key holds data the target cannot hold (per-field expiry on a target before 7.4): nothing of
+// it should be committed.
+class UnsupportedValue : public std::runtime_error {
  public:
-  // target_version: Connection::version() of the target, to pick commands it knows.
-  NativeWriter(Pipeline& target, int target_version);
+  using std::runtime_error::runtime_error;
+};
 
-  // Starts a key in the target's currently selected DB.
-  void begin(const std::string& key, KeyType type);
+class NativeWriter {
+ public:
+  explicit NativeWriter(Target& target);
+
+  // Starts `key` in target DB `db`.
+  void begin(int db, const std::string& key, KeyType type);
   // Writes straight into the key, on top of what it holds (lists get appended to), with no
   // temporary key: only for --unsafe-resync-append, which reproduces a re-applied snapshot.
   void set_in_place(bool in_place) { in_place_ = in_place; }
@@ -40,9 +44,8 @@ class NativeWriter {
   void set_members(const std::vector<std::string>& members);
   void zset_members(const std::vector<FieldValue>& member_score);  // score as Redis prints it
   void hash_fields(const std::vector<FieldValue>& fields);
-  // Per-field expiry (absolute ms): HPEXPIREAT, Redis 7.4+. Check supports_field_expiry() first.
+  // Per-field expiry (absolute ms): HPEXPIREAT, Redis 7.4+. Throws UnsupportedValue on an older target.
   void hash_field_expiries(const std::vector<std::pair<std::string, long long>>& expiries);
-  bool supports_field_expiry() const { return target_version_ >= 70400; }
   void stream_entries(const std::vector<StreamEntry>& entries);
   // Stream metadata and groups go after the entries.
   void stream_meta(const StreamMeta& meta);
@@ -67,8 +70,12 @@ class NativeWriter {
   void send(Args args);
   void ensure_stream_exists();
   void check_error();
-  Pipeline& target_;
-  int target_version_;
+  void note_reply(const Reply& r);
+  Target& target_;
+  const TargetFacts& facts_;
+  Pipeline* pipe_ = nullptr;
+  int db_ = 0;
+  bool in_place_ = false;
   std::string key_;
   std::string temp_;
   KeyType type_ = KeyType::String;
@@ -80,9 +87,5 @@ class NativeWriter {
   uint64_t counter_ = 0;
 };
 
-// Commits the writer's key and counts the outcome in the report: copied (and chunked, bytes,
-// dropped pending entries), skipped as a conflict, or skipped as gone. CommandError passes through.
-WriteOutcome commit_and_count(NativeWriter& writer, std::optional<long long> abs_expire_ms, bool replace,
-                              MigrationReport& report);
 
 }  // namespace ferry

@@ -1,4 +1,4 @@
-#include "apply/native_writer.h"
+#include "sink/native_writer.h"
 
 #include "core/log.h"
 
@@ -13,9 +13,10 @@ namespace {
 constexpr long long kTempKeySafetyTtlMs = 24LL * 3600 * 1000;
 }  // namespace
 
-NativeWriter::NativeWriter(Pipeline& target, int target_version) : target_(target), target_version_(target_version) {}
+NativeWriter::NativeWriter(Target& target) : target_(target), facts_(target.facts()) {}
 
-void NativeWriter::begin(const std::string& key, KeyType type) {
+void NativeWriter::begin(int db, const std::string& key, KeyType type) {
+  db_ = db;
   key_ = key;
   type_ = type;
   created_ = false;
@@ -25,23 +26,28 @@ void NativeWriter::begin(const std::string& key, KeyType type) {
   bytes_ = 0;
   if (in_place_) {
     temp_ = key;
+    pipe_ = &target_.pipeline_for(db_, key_);
     return;
   }
   temp_ = fmt::format("ferry:tmp:{}:{}", getpid(), ++counter_);
-  target_.send({"DEL", temp_});  // a leftover of an earlier run with the same pid
+  pipe_ = &target_.pipeline_for(db_, key_);
+  pipe_->send({"DEL", temp_});  // a leftover of an earlier run with the same pid
+}
+
+void NativeWriter::note_reply(const Reply& r) {
+  if (r.is_error() && !first_error_) {
+    first_error_ = r.str;
+    first_error_kind_ = classify_error(r.str);
+  }
 }
 
 void NativeWriter::send(Args args) {
   for (size_t i = 2; i < args.size(); ++i) bytes_ += args[i].size();
-  target_.send(args, [this](Reply&& r) {
-    if (r.is_error() && !first_error_) {
-      first_error_ = r.str;
-      first_error_kind_ = classify_error(r.str);
-    }
-  });
+  pipe_ = &target_.pipeline_for(db_, key_);  // selects db_ again if another writer selected another DB
+  pipe_->send(args, [this](Reply&& r) { note_reply(r); });
   if (!created_) {
     created_ = true;
-    if (!in_place_) target_.send({"PEXPIRE", temp_, std::to_string(kTempKeySafetyTtlMs)}, [](Reply&&) {});
+    if (!in_place_) pipe_->send({"PEXPIRE", temp_, std::to_string(kTempKeySafetyTtlMs)}, [](Reply&&) {});
   }
 }
 
@@ -84,6 +90,9 @@ void NativeWriter::hash_fields(const std::vector<FieldValue>& fields) {
 }
 
 void NativeWriter::hash_field_expiries(const std::vector<std::pair<std::string, long long>>& expiries) {
+  if (!expiries.empty() && !facts_.takes_field_expiry())
+    throw UnsupportedValue(fmt::format("hash fields with their own expiry need Redis 7.4+, and the target runs {}",
+                                       facts_.version_string));
   for (const auto& [field, at] : expiries) send({"HPEXPIREAT", temp_, std::to_string(at), "FIELDS", "1", field});
 }
 
@@ -105,7 +114,7 @@ void NativeWriter::ensure_stream_exists() {
 void NativeWriter::stream_meta(const StreamMeta& meta) {
   ensure_stream_exists();
   Args a{"XSETID", temp_, meta.last_id};
-  if (target_version_ >= 70000) {
+  if (facts_.version >= 70000) {
     if (meta.entries_added) {
       a.push_back("ENTRIESADDED");
       a.push_back(std::to_string(*meta.entries_added));
@@ -121,7 +130,7 @@ void NativeWriter::stream_meta(const StreamMeta& meta) {
 void NativeWriter::stream_group(const StreamGroup& group) {
   ensure_stream_exists();
   Args a{"XGROUP", "CREATE", temp_, group.name, group.last_delivered_id};
-  if (target_version_ >= 70000 && group.entries_read) {
+  if (facts_.version >= 70000 && group.entries_read) {
     a.push_back("ENTRIESREAD");
     a.push_back(std::to_string(*group.entries_read));
   }
@@ -129,66 +138,62 @@ void NativeWriter::stream_group(const StreamGroup& group) {
 }
 
 void NativeWriter::stream_consumer(const std::string& group, const std::string& consumer) {
-  if (target_version_ >= 60200) return send({"XGROUP", "CREATECONSUMER", temp_, group, consumer});
+  if (facts_.takes_pxat()) return send({"XGROUP", "CREATECONSUMER", temp_, group, consumer});
   // Before 6.2: reading the (empty) history of a consumer creates it, and delivers nothing.
   send({"XREADGROUP", "GROUP", group, consumer, "COUNT", "1", "STREAMS", temp_, "0"});
 }
 
 void NativeWriter::stream_pending(const std::string& group, const std::vector<StreamPendingEntry>& pending) {
+  pipe_ = &target_.pipeline_for(db_, key_);
   for (const auto& p : pending) {
     // FORCE puts the id into the PEL; IDLE and RETRYCOUNT restore its delivery time and count.
-    target_.send({"XCLAIM", temp_, group, p.consumer, "0", p.id, "IDLE", std::to_string(p.idle_ms), "RETRYCOUNT",
-                  std::to_string(p.deliveries), "FORCE", "JUSTID"},
-                 [this](Reply&& r) {
-                   if (r.is_error()) {
-                     if (!first_error_) {
-                       first_error_ = r.str;
-                       first_error_kind_ = classify_error(r.str);
-                     }
-                   } else if (r.is_array() && r.elements.empty()) {
-                     ++dropped_pending_;  // the message was deleted from the stream
-                   }
-                 });
+    pipe_->send({"XCLAIM", temp_, group, p.consumer, "0", p.id, "IDLE", std::to_string(p.idle_ms), "RETRYCOUNT",
+                 std::to_string(p.deliveries), "FORCE", "JUSTID"},
+                [this](Reply&& r) {
+                  note_reply(r);
+                  if (r.is_array() && r.elements.empty()) ++dropped_pending_;  // the message was deleted from the stream
+                });
   }
 }
 
 void NativeWriter::check_error() {
   if (!first_error_) return;
   std::string message = fmt::format("writing {} key '{}' to {} failed: {}", key_type_name(type_), log::printable(key_),
-                                    target_.connection().describe(), *first_error_);
+                                    target_.describe(), *first_error_);
   RedisErrorKind kind = *first_error_kind_;
   abort();
   throw CommandError(kind, message);
 }
 
 WriteOutcome NativeWriter::commit(std::optional<long long> abs_expire_ms, bool replace) {
-  target_.drain();
+  pipe_ = &target_.pipeline_for(db_, key_);
+  pipe_->drain();
   check_error();
   if (!created_) return WriteOutcome::Gone;
   if (dropped_pending_)
     log::warn("stream '{}': {} pending entries refer to deleted messages and cannot be recreated", log::printable(key_),
               dropped_pending_);
   if (in_place_) {
-    if (abs_expire_ms) target_.send({"PEXPIREAT", key_, std::to_string(*abs_expire_ms)}, [](Reply&&) {});
-    else target_.send({"PERSIST", key_}, [](Reply&&) {});
-    target_.drain();
+    if (abs_expire_ms) pipe_->send({"PEXPIREAT", key_, std::to_string(*abs_expire_ms)}, [](Reply&&) {});
+    else pipe_->send({"PERSIST", key_}, [](Reply&&) {});
+    pipe_->drain();
     created_ = false;
     return WriteOutcome::Written;
   }
   auto exec_reply = std::make_shared<Reply>();  // outlives this frame if an exception unwinds it
   auto multi_error = std::make_shared<std::string>();
-  target_.send({"MULTI"}, [multi_error](Reply&& r) {
+  pipe_->send({"MULTI"}, [multi_error](Reply&& r) {
     if (r.is_error()) *multi_error = r.str;
   });
-  if (abs_expire_ms) target_.send({"PEXPIREAT", temp_, std::to_string(*abs_expire_ms)}, [](Reply&&) {});
-  else target_.send({"PERSIST", temp_}, [](Reply&&) {});
-  target_.send({replace ? "RENAME" : "RENAMENX", temp_, key_}, [](Reply&&) {});
-  target_.send({"EXEC"}, [exec_reply](Reply&& r) { *exec_reply = std::move(r); });
-  target_.drain();
+  if (abs_expire_ms) pipe_->send({"PEXPIREAT", temp_, std::to_string(*abs_expire_ms)}, [](Reply&&) {});
+  else pipe_->send({"PERSIST", temp_}, [](Reply&&) {});
+  pipe_->send({replace ? "RENAME" : "RENAMENX", temp_, key_}, [](Reply&&) {});
+  pipe_->send({"EXEC"}, [exec_reply](Reply&& r) { *exec_reply = std::move(r); });
+  pipe_->drain();
   if (!multi_error->empty()) {  // without MULTI the RENAME ran on its own: report, never guess
     abort();
     throw CommandError(classify_error(*multi_error), fmt::format("MULTI on {} failed while moving key '{}' into place: {}",
-                                                                 target_.connection().describe(), log::printable(key_),
+                                                                 target_.describe(), log::printable(key_),
                                                                  *multi_error));
   }
   Reply& exec = *exec_reply;
@@ -196,7 +201,7 @@ WriteOutcome NativeWriter::commit(std::optional<long long> abs_expire_ms, bool r
     std::string why = exec.is_error() ? exec.str : exec.summary();
     abort();
     throw CommandError(classify_error(why), fmt::format("moving key '{}' into place on {} failed: {}", log::printable(key_),
-                                                        target_.connection().describe(), why));
+                                                        target_.describe(), why));
   }
   const Reply& renamed = exec.elements[1];
   if (renamed.is_error()) {
@@ -205,7 +210,7 @@ WriteOutcome NativeWriter::commit(std::optional<long long> abs_expire_ms, bool r
     if (renamed.str.find("no such key") != std::string::npos) return WriteOutcome::Gone;
     throw CommandError(classify_error(renamed.str),
                        fmt::format("moving key '{}' into place on {} failed: {}", log::printable(key_),
-                                   target_.connection().describe(), renamed.str));
+                                   target_.describe(), renamed.str));
   }
   if (!replace && renamed.is_integer() && renamed.integer == 0) {
     abort();
@@ -216,26 +221,11 @@ WriteOutcome NativeWriter::commit(std::optional<long long> abs_expire_ms, bool r
 }
 
 void NativeWriter::abort() {
-  if (temp_.empty() || in_place_) return;
-  target_.send({"DEL", temp_}, [](Reply&&) {});
-  target_.drain();
+  if (temp_.empty() || in_place_ || !pipe_) return;
+  pipe_ = &target_.pipeline_for(db_, key_);
+  pipe_->send({"DEL", temp_}, [](Reply&&) {});
+  pipe_->drain();
   created_ = false;
-}
-
-WriteOutcome commit_and_count(NativeWriter& writer, std::optional<long long> abs_expire_ms, bool replace,
-                              MigrationReport& report) {
-  WriteOutcome outcome = writer.commit(abs_expire_ms, replace);
-  switch (outcome) {
-    case WriteOutcome::Written:
-      ++report.copied;
-      ++report.copied_chunked;
-      report.bytes += writer.bytes();
-      report.dropped_pending_entries += writer.dropped_pending();
-      break;
-    case WriteOutcome::Conflict: ++report.skipped_conflict; break;
-    case WriteOutcome::Gone: ++report.skipped_expired; break;
-  }
-  return outcome;
 }
 
 }  // namespace ferry

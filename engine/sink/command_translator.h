@@ -1,0 +1,82 @@
+// What one command of the source's stream means for the target, decided without touching a server:
+// translate(command) emits the commands to send (none, one or several), each with the target DB it
+// goes to. Commands pass through unchanged unless they need care: SELECT (the stream's DB is
+// tracked; only selected DBs are applied), FLUSHALL/FLUSHDB (selected DBs only, or a stop with
+// --block-flush), SWAPDB/MOVE/COPY across selected and unselected DBs, relative expiries from
+// sources older than 7.0 (made absolute), --ttl-extend, commands a target before 6.2 lacks (SET ...
+// PXAT, LMOVE), scripts (outcome unconfirmed when replayed), ferry's own heartbeat key (never
+// applied, its time noted), PING and REPLCONF (not applied), --db-map (every DB number the target
+// sees is mapped) and --include/--exclude (the multi-key rule below).
+//
+// Key filters, one rule: a command is applied when every key it names is selected, and dropped
+// (counted as filtered) when none of the keys it writes is. When it mixes selected and excluded
+// keys, commands that act on each key alone keep only their selected keys (DEL, UNLINK, MSET,
+// MSETNX, TOUCH, PFCOUNT); a key moved out of the selection is removed (RENAME/RENAMENX -> DEL,
+// SMOVE -> SREM, RPOPLPUSH/LMOVE -> RPOP/LPOP); any other mix (a selected key computed from an
+// excluded one: SUNIONSTORE, COPY, RENAME into the selection, a script) is not applied and counted
+// as unapplied, a divergence named in the notes.
+#pragma once
+
+#include "sink/stream_stats.h"
+#include "target/target.h"
+#include "task/key_selection.h"
+
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace ferry {
+
+struct StreamOptions {
+  std::vector<int> dbs;            // empty: every DB
+  DbMap db_map;                    // source DB -> target DB
+  KeyFilter filter;                // --include / --exclude
+  long long ttl_extend_ms = 0;
+  bool block_flush = false;        // FLUSHALL/FLUSHDB stop the task instead of being applied
+  bool relative_expiries = false;  // the source is older than 7.0: EXPIRE & co. are relative
+  bool skip_unsupported = false;   // a RESTORE whose data the target cannot hold is skipped and listed
+  std::string heartbeat_prefix = "ferry:heartbeat:";
+};
+
+class CommandTranslator {
+ public:
+  using Command = std::vector<std::string>;
+  using Emit = std::function<void(int target_db, Command command)>;
+
+  // `now_ms`: the clock relative expiries are made absolute with (Unix ms).
+  CommandTranslator(StreamOptions options, TargetFacts facts, StreamStats& stats,
+                    std::function<long long()> now_ms = nullptr);
+
+  // Translates one command (not MULTI/EXEC: the command sink frames transactions). Throws
+  // FerryError(Failed) for a flush under --block-flush.
+  void translate(Command& args, const Emit& emit);
+
+  int stream_db() const { return stream_db_; }
+  void set_stream_db(int db) { stream_db_ = db; }
+  // The source time carried by the last heartbeat seen, taken once.
+  std::optional<long long> take_heartbeat() { return std::exchange(heartbeat_ms_, std::nullopt); }
+  int target_db(int source_db) const { return options_.db_map.target(source_db); }
+  const StreamOptions& options() const { return options_; }
+
+ private:
+  bool selected(int db) const { return dbs_.empty() || dbs_.count(db); }
+  void rewrite_expiry(Command& args);
+  // The key-filter rule (see above): false when the command is not applied; may rewrite `args`.
+  bool filter_keys(const std::string& name, Command& args);
+  void note_script(const std::string& name, const Command& args);
+
+  StreamOptions options_;
+  TargetFacts facts_;
+  StreamStats& stats_;
+  std::function<long long()> now_ms_;
+  std::set<int> dbs_;
+  int stream_db_ = 0;
+  std::optional<long long> heartbeat_ms_;
+};
+
+// "SET 'key' ... ": a command as messages name it (name, key and a little more; never whole values).
+std::string describe_command(const std::vector<std::string>& args);
+
+}  // namespace ferry

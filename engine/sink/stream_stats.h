@@ -1,0 +1,40 @@
+// What the command stream did, counted: the "stream" object of a sync report.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ferry {
+
+struct StreamStats {
+  uint64_t commands = 0;   // applied to the target
+  uint64_t skipped = 0;    // not applied: other DBs, PING, REPLCONF, heartbeat
+  uint64_t transactions = 0;
+  uint64_t errors = 0;     // the target answered an error
+  // A script replicated verbatim (sources before 7.0) that errored on the target: it ran as the
+  // source ran it (a script that errors after writing is replicated as it is), not a failed write.
+  uint64_t script_errors = 0;
+  uint64_t unapplied = 0;  // could not be mirrored (e.g. MOVE from an unselected DB): a divergence
+  uint64_t filtered = 0;   // dropped: every key they write is excluded by --include/--exclude
+  uint64_t reduced = 0;    // applied to their selected keys only (DEL/MSET ... naming excluded keys too)
+  std::map<std::string, uint64_t> per_command;
+  std::vector<std::string> unconfirmed_scripts;  // "EVALSHA <sha> keys: a b" (first few)
+  uint64_t unconfirmed_script_count = 0;
+  std::vector<std::string> notes;                // first few errors and unapplied commands
+  // (source DB, printable key) of keys written by unconfirmed scripts and of commands the target
+  // refused with OOM, the first kMaxKeys each: ferry verify explains divergences with them.
+  std::vector<std::pair<int, std::string>> unconfirmed_script_keys, oom_rejected;
+  static constexpr size_t kMaxKeys = 10000;
+
+  void note(std::string text) {
+    if (notes.size() < 20) notes.push_back(std::move(text));
+  }
+  nlohmann::json to_json() const;
+};
+
+}  // namespace ferry

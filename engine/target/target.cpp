@@ -1,0 +1,60 @@
+#include "target/target.h"
+
+#include "rdb/format.h"
+#include "redis/command_keys.h"
+
+#include <fmt/format.h>
+
+namespace ferry {
+
+TargetFacts TargetFacts::of(Connection& conn) {
+  TargetFacts f;
+  f.version = conn.version();
+  f.version_string = conn.version_string();
+  auto server = conn.info("server");
+  auto valkey = server.find("valkey_version");
+  f.rdb_version = rdb::rdb_version_for_server(f.version, valkey == server.end() ? 0 : std::atoi(valkey->second.c_str()));
+  f.modules = conn.module_names();
+  return f;
+}
+
+bool TargetFacts::refuses_module_safely(std::string_view module_type) const {
+  return version >= 70000 || modules.count(ascii_lower(std::string(module_type)));
+}
+
+std::unique_ptr<Target> open_target(const Dialer& dialer, const Endpoint& endpoint, PipelineLimits limits) {
+  return std::make_unique<StandaloneTarget>(dialer.connect(endpoint), limits);
+}
+
+StandaloneTarget::StandaloneTarget(std::unique_ptr<Connection> conn, PipelineLimits limits)
+    : limits_(limits), conn_(std::move(conn)), pipe_(std::make_unique<Pipeline>(*conn_, limits)), facts_(TargetFacts::of(*conn_)) {}
+
+void StandaloneTarget::reconnect(const Dialer& dialer) {
+  auto fresh = dialer.connect(conn_->endpoint());
+  pipe_->abandon();
+  pipe_ = std::make_unique<Pipeline>(*fresh, limits_);
+  conn_ = std::move(fresh);
+}
+
+StandaloneTarget::~StandaloneTarget() {
+  pipe_.reset();  // reads what is in flight before the connection goes
+}
+
+Pipeline& StandaloneTarget::pipeline_for(int db, std::string_view) {
+  if (conn_->selected_db() != db) {
+    std::string what = describe();
+    pipe_->send({"SELECT", std::to_string(db)}, [db, what](Reply&& r) {
+      if (r.is_error())
+        throw CommandError(classify_error(r.str), fmt::format("cannot select DB {} on {}: {}", db, what, r.str));
+    });
+    conn_->note_selected(db);
+  }
+  return *pipe_;
+}
+
+Connection& StandaloneTarget::request_connection() {
+  pipe_->drain();
+  return *conn_;
+}
+
+}  // namespace ferry

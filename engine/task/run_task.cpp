@@ -1,0 +1,220 @@
+#include "task/run_task.h"
+
+#include "core/log.h"
+#include "io/byte_source.h"
+#include "rdb/rdb_parser.h"
+#include "scan/scan_reader.h"
+#include "sink/key_sink.h"
+#include "target/target_keys.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <chrono>
+#include <fstream>
+
+namespace ferry {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The precheck before a byte moves: a fail stops with its code (1, or 4/5 when a server or the
+// input cannot be read), warnings stop with 2 unless --accept-warnings; else its warnings go into
+// the report.
+std::optional<int> precheck(const TaskConfig& config, TaskResult& result) {
+  std::optional<Endpoint> source;
+  if (config.mode != "rdb") source = config.source_endpoint();
+  PrecheckReport pre = run_precheck(source ? &*source : nullptr, config.target_endpoint(), config.precheck_options());
+  int code = pre.exit_code();
+  for (const auto& check : pre.checks) {
+    if (check.status == CheckStatus::Pass || check.ignored) continue;
+    std::string line =
+        fmt::format("precheck {}: {}{}", check.name, check.found, check.fix.empty() ? "" : " (fix: " + check.fix + ")");
+    if (check.status == CheckStatus::Warn) {
+      log::warn("{}", line);
+      result.precheck_warnings.push_back(line);
+    } else {
+      log::error("{}", line);
+    }
+  }
+  if (code == 0) {
+    log::info("precheck: {} checks passed", pre.checks.size());
+    return std::nullopt;
+  }
+  if (code == static_cast<int>(ExitCode::Warnings) && config.accept_warnings) return std::nullopt;
+  if (code == static_cast<int>(ExitCode::Warnings))
+    log::error("precheck: {} warning(s); nothing was written. Re-run with --accept-warnings to migrate anyway, or see "
+               "`ferry precheck`",
+               result.precheck_warnings.size());
+  else
+    log::error("precheck failed; nothing was written (`ferry precheck` with the same options shows every check)");
+  return code;
+}
+
+void run_scan(const TaskConfig& config, const Dialer& dialer, Target& target, const TaskHooks& hooks, MigrationReport& report) {
+  const auto started = Clock::now();
+  CopyOptions copy = config.copy_options();
+  auto source = dialer.connect(config.source_endpoint());
+  log::info("{} (Redis {}) -> {} (Redis {})", source->describe(), source->version_string(), target.describe(),
+            target.facts().version_string);
+  report.mode = "scan";
+  report.source = source->describe();
+  report.target = target.describe();
+  Throttle throttle(config.max_ops, config.max_bytes);
+  KeySinkOptions o;
+  o.copy = copy;
+  o.throttle = &throttle;
+  KeySink sink(target, o, report);
+  ScanReader reader(*source, sink, copy, report, hooks.progress);
+  std::vector<int> dbs = reader.selected_dbs();
+  copy.db_map.check(dbs);
+  copy.describe_into(report);
+  report.dbs = dbs;
+  report.keys_total = reader.count_keys(dbs);
+  check_target_empty(target, copy, dbs);
+  try {
+    reader.run(dbs);
+  } catch (const FerryError& e) {
+    report.stopped_because = e.what();
+  }
+  sink.finish();
+  if (hooks.progress) hooks.progress->done();
+  if (!report.stopped_because.empty())
+    report.not_attempted = report.keys_total > report.handled() ? report.keys_total - report.handled() : 0;
+  report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+}
+
+// Returns the exit code the input asks for (5 for a corrupt file) or 0.
+int run_rdb_import(const TaskConfig& config, Target& target, const TaskHooks& hooks, MigrationReport& report) {
+  const auto started = Clock::now();
+  CopyOptions copy = config.copy_options();
+  io::FileSource file(config.rdb_file);
+  report.mode = "rdb";
+  report.source = file.describe();
+  report.target = target.describe();
+  copy.describe_into(report);
+  check_target_empty(target, copy, copy.dbs);
+  Throttle throttle(config.max_ops, config.max_bytes);
+  KeySinkOptions o;
+  o.copy = copy;
+  o.throttle = &throttle;
+  const uint64_t size = file.size().value_or(0);
+  o.progress = [&](uint64_t offset) {
+    if (hooks.progress) hooks.progress->copy("rdb", offset, size, "bytes", report.bytes);
+  };
+  KeySink sink(target, o, report);
+  rdb::RdbParser parser(file, sink);
+  int code = 0;
+  try {
+    parser.parse();
+  } catch (const rdb::RdbError& e) {
+    report.stopped_because = e.what();
+    code = static_cast<int>(ExitCode::CorruptInput);
+  } catch (const FerryError& e) {
+    report.stopped_because = e.what();
+  }
+  sink.finish();
+  if (hooks.progress) hooks.progress->done();
+  report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return code;
+}
+
+repl::SyncOptions sync_options(const TaskConfig& config, const TaskHooks& hooks) {
+  repl::SyncOptions o;
+  o.copy = config.copy_options();
+  o.snapshot_only = config.mode == "snapshot";
+  o.until_caught_up = config.until_caught_up;
+  o.heartbeat = config.heartbeat;
+  o.task_id = config.effective_task_id();
+  o.block_flush = config.block_flush;
+  o.unsafe_resync_append = config.unsafe_resync_append;
+  o.max_ops = config.max_ops;
+  o.max_bytes = config.max_bytes;
+  o.retry_connection_seconds = config.retry_connection;
+  o.retry_other_seconds = config.retry_other;
+  o.state_file = config.state_file;
+  o.spool = !config.spool_dir.empty();
+  if (!config.spool_dir.empty()) o.work_dir = config.spool_dir;
+  else if (const char* tmp = std::getenv("TMPDIR"); tmp && *tmp) o.work_dir = tmp;
+  o.stop = hooks.stop;
+  o.progress = hooks.progress;
+  return o;
+}
+
+}  // namespace
+
+void apply_logging(const TaskConfig& config) { log::configure(log::parse_level(config.log_level), config.log_file); }
+
+TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
+  config.check();
+  TaskResult result;
+  result.mode = config.mode;
+  if (auto stop = precheck(config, result)) {
+    result.exit_code = *stop;
+    return result;
+  }
+  result.ran = true;
+  if (config.unsafe_resync_append)
+    log::warn("--unsafe-resync-append: a full resync will duplicate list entries and keep deleted keys (for reproducing "
+              "that failure only)");
+  const Dialer dialer(config.timeouts(), config.effective_task_id());
+  auto target = open_target(dialer, config.target_endpoint(), config.pipeline());
+  int input_code = 0;
+  if (config.mode == "scan") {
+    run_scan(config, dialer, *target, hooks, result.report);
+  } else if (config.mode == "rdb") {
+    input_code = run_rdb_import(config, *target, hooks, result.report);
+  } else {
+    repl::ReplicaSync sync(config.source_endpoint(), *target, dialer, sync_options(config, hooks));
+    result.sync = sync.run();
+  }
+  MigrationReport& report = result.sync ? result.sync->report : result.report;
+  report.warnings.insert(report.warnings.begin(), result.precheck_warnings.begin(), result.precheck_warnings.end());
+  const StreamStats* stream = result.sync ? &result.sync->stream : nullptr;
+  report.complete = report.is_complete(stream ? stream->errors + stream->unapplied : 0);
+  if (!config.report_path.empty()) {
+    std::ofstream out(config.report_path);
+    if (!out) throw FerryError(ExitCode::Usage, fmt::format("cannot write report file '{}'", config.report_path));
+    out << result.to_json().dump(2) << "\n";
+  }
+  if (input_code) result.exit_code = input_code;
+  else if (!report.complete) result.exit_code = static_cast<int>(ExitCode::Failed);
+  else if (!report.warnings.empty() && !config.accept_warnings) result.exit_code = static_cast<int>(ExitCode::Warnings);
+  else result.exit_code = static_cast<int>(ExitCode::Ok);
+  if (!report.complete)
+    log::error("migration incomplete: {}", !report.stopped_because.empty()
+                                               ? report.stopped_because
+                                               : fmt::format("{} key(s) failed, {} skipped as conflicts{}", report.failed,
+                                                             report.skipped_conflict,
+                                                             stream ? fmt::format(", {} stream command(s) failed",
+                                                                                  stream->errors + stream->unapplied)
+                                                                    : ""));
+  return result;
+}
+
+nlohmann::json TaskResult::to_json() const { return sync ? sync->to_json() : report.to_json(); }
+
+std::string TaskResult::summary_text() const {
+  std::string out = migration().summary_text();
+  if (!sync || mode == "snapshot") return out;
+  const auto& r = *sync;
+  const auto& st = r.stream;
+  out += fmt::format("  stream            {} commands applied ({} MULTI/EXEC blocks), {} skipped, {} errors, {} unapplied, "
+                     "{} unconfirmed scripts{}\n",
+                     st.commands, st.transactions, st.skipped, st.errors, st.unapplied, st.unconfirmed_script_count,
+                     st.script_errors ? fmt::format(" ({} ended with an error as on the source)", st.script_errors) : "");
+  if (st.filtered || st.reduced)
+    out += fmt::format("  stream filter     {} commands left out, {} applied to their selected keys only\n", st.filtered,
+                       st.reduced);
+  if (r.retries)
+    out += fmt::format("  link              {} reconnection attempts, {} partial resyncs, {} full resyncs ({} keys gone from "
+                       "the source deleted)\n",
+                       r.retries, r.partial_resyncs, r.full_resyncs, r.resync_deleted_keys);
+  out += fmt::format("  offsets           snapshot {}, applied {}, source {} (lag {} bytes{}){}\n", r.snapshot_offset,
+                     r.applied_offset, r.source_offset, std::max(0LL, r.source_offset - r.applied_offset),
+                     r.lag_ms ? ", " + lag_text(*r.lag_ms) : "", r.caught_up ? ", caught up" : "");
+  for (const auto& n : st.notes) out += "  note: " + n + "\n";
+  return out;
+}
+
+}  // namespace ferry

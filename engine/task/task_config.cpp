@@ -1,0 +1,343 @@
+#include "task/task_config.h"
+
+#include "core/error.h"
+#include "core/log.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <charconv>
+#include <filesystem>
+
+namespace ferry {
+namespace {
+
+using Values = std::vector<std::string>;
+
+[[noreturn]] void bad(const std::string& message) { throw FerryError(ExitCode::Usage, message); }
+
+long long parse_integer(const std::string& text, long long least) {
+  long long v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) bad(fmt::format("'{}' is not an integer", text));
+  if (v < least) bad(fmt::format("'{}' must be {} or more", text, least));
+  return v;
+}
+
+double parse_positive(const std::string& text) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end) bad(fmt::format("'{}' is not a number", text));
+  if (!(v > 0)) bad(fmt::format("'{}' must be more than 0", text));
+  return v;
+}
+
+// "4M", "512k", "1G", "1048576": K, M and G are powers of 1024.
+size_t parse_size(const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  std::string unit = text.substr(digits);
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (!unit.empty() && unit.back() == 'B') unit.pop_back();
+  const int shift = unit.empty() ? 0 : unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : -1;
+  if (digits == 0 || shift < 0) bad(fmt::format("'{}' is not a size (a number with K, M or G)", text));
+  return static_cast<size_t>(parse_integer(text.substr(0, digits), 0)) << shift;
+}
+
+bool parse_bool(const std::string& text) {
+  if (text == "true") return true;
+  if (text == "false") return false;
+  bad(fmt::format("'{}' is not true or false", text));
+}
+
+// Builders for the common kinds.
+TaskSetting text(const char* section, const char* key, const char* flag, std::string TaskConfig::*member, const char* help) {
+  return {section, key, flag, SettingKind::String, help, {},
+          [member](TaskConfig& c, const Values& v) { c.*member = v.at(0); },
+          [member](const TaskConfig& c) { return c.*member; }};
+}
+
+TaskSetting choice(const char* section, const char* key, const char* flag, std::string TaskConfig::*member,
+                   std::vector<std::string> choices, const char* help) {
+  return {section, key, flag, SettingKind::Choice, help, choices,
+          [member, choices](TaskConfig& c, const Values& v) {
+            if (std::find(choices.begin(), choices.end(), v.at(0)) == choices.end())
+              bad(fmt::format("'{}' is not one of {}", v.at(0), fmt::join(choices, ", ")));
+            c.*member = v.at(0);
+          },
+          [member](const TaskConfig& c) { return c.*member; }};
+}
+
+TaskSetting flag(const char* section, const char* key, const char* flag, bool TaskConfig::*member, const char* help,
+                 bool inverts = false) {
+  TaskSetting s{section, key, flag, SettingKind::Bool, help, {},
+                [member](TaskConfig& c, const Values& v) { c.*member = parse_bool(v.at(0)); },
+                [member](const TaskConfig& c) { return std::string(c.*member ? "true" : "false"); }};
+  s.flag_inverts = inverts;
+  return s;
+}
+
+TaskSetting integer(const char* section, const char* key, const char* flag, long long TaskConfig::*member, long long least,
+                    const char* help) {
+  return {section, key, flag, SettingKind::Integer, help, {},
+          [member, least](TaskConfig& c, const Values& v) { c.*member = parse_integer(v.at(0), least); },
+          [member](const TaskConfig& c) { return std::to_string(c.*member); }};
+}
+
+TaskSetting count(const char* section, const char* key, const char* flag, size_t TaskConfig::*member, long long least,
+                  long long most, const char* help) {
+  return {section, key, flag, SettingKind::Integer, help, {},
+          [member, least, most](TaskConfig& c, const Values& v) {
+            long long n = parse_integer(v.at(0), least);
+            if (n > most) bad(fmt::format("'{}' must be {} at most", v.at(0), most));
+            c.*member = static_cast<size_t>(n);
+          },
+          [member](const TaskConfig& c) { return std::to_string(c.*member); }};
+}
+
+TaskSetting size(const char* section, const char* key, const char* flag, size_t TaskConfig::*member, const char* help) {
+  return {section, key, flag, SettingKind::Size, help, {},
+          [member](TaskConfig& c, const Values& v) { c.*member = parse_size(v.at(0)); },
+          [member](const TaskConfig& c) { return std::to_string(c.*member); }};
+}
+
+TaskSetting seconds(const char* section, const char* key, const char* flag, double TaskConfig::*member, const char* help) {
+  return {section, key, flag, SettingKind::Number, help, {},
+          [member](TaskConfig& c, const Values& v) { c.*member = parse_positive(v.at(0)); },
+          [member](const TaskConfig& c) { return fmt::format("{}", c.*member); }};
+}
+
+TaskSetting patterns(const char* section, const char* key, const char* flag, std::vector<std::string> TaskConfig::*member,
+                     const char* help) {
+  return {section, key, flag, SettingKind::StringList, help, {},
+          [member](TaskConfig& c, const Values& v) {
+            for (const auto& p : v) KeyPattern{p};  // throws for a bad pattern
+            c.*member = v;
+          },
+          [](const TaskConfig&) { return std::string(); }};
+}
+
+TaskSetting endpoint_text(const char* section, const char* key, const char* flag, EndpointConfig TaskConfig::*side,
+                          std::string EndpointConfig::*member, const char* help) {
+  return {section, key, flag, SettingKind::String, help, {},
+          [side, member](TaskConfig& c, const Values& v) { c.*side.*member = v.at(0); },
+          [](const TaskConfig&) { return std::string(); }};
+}
+
+std::vector<TaskSetting> make_settings() {
+  std::vector<TaskSetting> s{
+      choice("", "mode", "--mode", &TaskConfig::mode, {"scan", "snapshot", "sync", "rdb"},
+             "scan: SCAN + DUMP/RESTORE from --source; snapshot: the source's replication snapshot; sync: snapshot, then "
+             "every write as it happens (until SIGINT/SIGTERM or --until-caught-up); rdb: import the RDB file --rdb"),
+      text("", "task-id", "--task-id", &TaskConfig::task_id,
+           "Names the heartbeat key and the connections in CLIENT LIST (default: derived from source and target)"),
+      text("", "rdb", "--rdb", &TaskConfig::rdb_file, "RDB file to import (--mode rdb)"),
+      flag("", "accept-warnings", "--accept-warnings", &TaskConfig::accept_warnings,
+           "Migrate despite precheck warnings, and exit 0 (not 2) when the only findings are warnings"),
+      {"", "skip-check", "--skip-check", SettingKind::StringList,
+       "Run this precheck check but ignore its outcome (repeatable; a check name as `ferry precheck` lists them, e.g. "
+       "target-memory)",
+       {},
+       [](TaskConfig& c, const Values& v) {
+         for (const auto& name : v)
+           if (!is_check_name(name)) bad(fmt::format("no check named '{}' (the names: {})", name, fmt::join(check_names(), ", ")));
+         c.skip_checks = v;
+       },
+       [](const TaskConfig&) { return std::string(); }},
+      endpoint_text("source", "uri", "--source", &TaskConfig::source, &EndpointConfig::uri,
+                    "Source server: redis://[user[:password]@]host:port[/db]"),
+      endpoint_text("source", "password-file", "--source-password-file", &TaskConfig::source, &EndpointConfig::password_file,
+                    "Read the source password (or user:password) from this file; FERRY_SOURCE_PASSWORD also works"),
+      endpoint_text("source", "password", "", &TaskConfig::source, &EndpointConfig::password, ""),
+      endpoint_text("target", "uri", "--target", &TaskConfig::target, &EndpointConfig::uri,
+                    "Target server: redis://[user[:password]@]host:port"),
+      endpoint_text("target", "password-file", "--target-password-file", &TaskConfig::target, &EndpointConfig::password_file,
+                    "Read the target password (or user:password) from this file; FERRY_TARGET_PASSWORD also works"),
+      endpoint_text("target", "password", "", &TaskConfig::target, &EndpointConfig::password, ""),
+      {"select", "db", "--db", SettingKind::IntList,
+       "DBs to copy, e.g. 0,5 (default: every non-empty DB; the URI's /db means the same)",
+       {},
+       [](TaskConfig& c, const Values& v) {
+         std::vector<int> dbs;
+         for (const auto& text : v) {
+           long long db = parse_integer(text, 0);
+           if (db > 255) bad(fmt::format("DB {} is out of range (0-255)", db));
+           dbs.push_back(static_cast<int>(db));
+         }
+         c.dbs = dbs;
+       },
+       [](const TaskConfig&) { return std::string(); }},
+      {"select", "db-map", "--db-map", SettingKind::String,
+       "Write source DB s into target DB t: s:t[,s:t...], e.g. 0:1,5:6 (one to one)",
+       {},
+       [](TaskConfig& c, const Values& v) {
+         DbMap::parse(v.at(0));  // throws for a bad map
+         c.db_map = v.at(0);
+       },
+       [](const TaskConfig&) { return std::string(); }},
+      patterns("select", "include", "--include", &TaskConfig::include,
+               "Copy only keys matching this pattern (repeatable; a glob as SCAN MATCH has it, or re:REGEX, PCRE, "
+               "unanchored)"),
+      patterns("select", "exclude", "--exclude", &TaskConfig::exclude,
+               "Leave out keys matching this pattern (repeatable; glob, or re:REGEX)"),
+      choice("write", "on-conflict", "--on-conflict", &TaskConfig::on_conflict, {"block", "replace"},
+             "block: stop before writing if the target holds keys in the selected DBs; replace: overwrite keys of the "
+             "same name"),
+      integer("write", "ttl-extend", "--ttl-extend", &TaskConfig::ttl_extend_s, 0,
+              "Seconds added to every migrated expiry (0: exact copy)"),
+      choice("write", "write-mode", "--write-mode", &TaskConfig::write_mode, {"auto", "restore", "commands"},
+             "auto: RESTORE, native commands where the target rejects the payload; restore: RESTORE only; commands: "
+             "native commands for every key"),
+      size("write", "big-key-threshold", "--big-key-threshold", &TaskConfig::big_key_bytes,
+           "Keys larger than this (MEMORY USAGE) are copied in chunks with native commands (suffixes K, M, G)"),
+      flag("write", "skip-unsupported", "--skip-unsupported", &TaskConfig::skip_unsupported,
+           "Skip and count data the target cannot hold (module values, field expiry on an old target, ...) instead of "
+           "failing them"),
+      count("write", "scan-count", "--scan-count", &TaskConfig::scan_count, 1, 100000, "SCAN COUNT hint (mode scan)"),
+      flag("sync", "until-caught-up", "--until-caught-up", &TaskConfig::until_caught_up,
+           "sync: exit 0 as soon as the target holds everything up to the source's current offset (cutover)"),
+      flag("sync", "block-flush", "--block-flush", &TaskConfig::block_flush,
+           "sync: stop the task with an error on FLUSHALL/FLUSHDB instead of applying it"),
+      flag("sync", "heartbeat", "--no-heartbeat", &TaskConfig::heartbeat,
+           "sync: do not write the ferry:heartbeat:<task-id> key on the source (the lag is then measured by offsets only)",
+           true),
+      integer("sync", "max-ops", "--max-ops", &TaskConfig::max_ops, 0,
+              "At most this many keys (full copies) or commands (the stream) per second (0: no limit)"),
+      integer("sync", "max-bytes", "--max-bytes", &TaskConfig::max_bytes, 0,
+              "At most this many bytes per second, full copies and the stream (0: no limit)"),
+      integer("sync", "retry-connection", "--retry-connection", &TaskConfig::retry_connection, 0,
+              "sync: seconds to keep retrying a broken link to the source (resuming by partial resync)"),
+      integer("sync", "retry-other", "--retry-other", &TaskConfig::retry_other, 0,
+              "sync: seconds to keep retrying a target that went away (then a full resync)"),
+      text("sync", "state", "--state", &TaskConfig::state_file,
+           "sync: keep the task's position in this file; a restarted ferry resumes from it"),
+      flag("sync", "unsafe-resync-append", "--unsafe-resync-append", &TaskConfig::unsafe_resync_append,
+           "sync, UNSAFE: a full resync writes the snapshot on top of the target (lists appended to) and deletes nothing; "
+           "reproduces the duplicates and stale keys of a naive re-sync. Never use it for a real migration"),
+      text("sync", "spool-dir", "--spool-dir", &TaskConfig::spool_dir,
+           "snapshot/sync: read the replication link at full speed into files here and apply from them, so a slow "
+           "target cannot get ferry cut off by the source's output-buffer limit; full resyncs keep their key sets here "
+           "too (default for those: $TMPDIR or /tmp)"),
+      seconds("connection", "connect-timeout", "--connect-timeout", &TaskConfig::connect_timeout_s,
+              "Seconds to connect and log in to a server"),
+      seconds("connection", "read-timeout", "--read-timeout", &TaskConfig::read_timeout_s, "Seconds to wait for a reply"),
+      count("connection", "pipeline-commands", "--pipeline-commands", &TaskConfig::pipeline_commands, 1, 1 << 20,
+            "Commands in flight per connection at most"),
+      size("connection", "pipeline-bytes", "--pipeline-bytes", &TaskConfig::pipeline_bytes,
+           "Bytes in flight per connection at most (suffixes K, M, G)"),
+      text("output", "report", "--report", &TaskConfig::report_path, "Write the summary as JSON to this file"),
+      text("output", "log-file", "--log-file", &TaskConfig::log_file,
+           "Also write the log, with timestamps and debug detail, to this file"),
+      choice("output", "log-level", "--log-level", &TaskConfig::log_level, {"debug", "info", "warn", "error", "off"},
+             "Console log level"),
+      choice("output", "progress", "--progress", &TaskConfig::progress, {"auto", "always", "never"},
+             "Progress line on stderr: auto (when a terminal), always, never"),
+  };
+  return s;
+}
+
+}  // namespace
+
+const std::vector<TaskSetting>& task_settings() {
+  static const std::vector<TaskSetting> settings = make_settings();
+  return settings;
+}
+
+const TaskSetting* find_setting(const std::string& qualified_key) {
+  for (const auto& s : task_settings())
+    if (s.qualified() == qualified_key) return &s;
+  return nullptr;
+}
+
+std::vector<std::string> task_file_keys() {
+  std::vector<std::string> out;
+  for (const auto& s : task_settings())
+    if (*s.flag) out.push_back(s.qualified());  // the passwords are documented, not listed
+  return out;
+}
+
+void TaskConfig::check() const {
+  if (target.uri.empty()) bad("--target is required (or target.uri in the task file)");
+  if (mode == "rdb") {
+    if (rdb_file.empty()) bad("--mode rdb needs --rdb FILE");
+    if (!source.uri.empty()) bad("--mode rdb reads --rdb FILE: drop --source");
+  } else {
+    if (!rdb_file.empty()) bad("--rdb is for --mode rdb");
+    if (source.uri.empty()) bad(fmt::format("--mode {} needs --source URI (or source.uri in the task file)", mode));
+  }
+  if (until_caught_up && mode != "sync") bad("--until-caught-up is for --mode sync");
+  parse_redis_uri(target.uri, "target");
+  if (!source.uri.empty()) parse_redis_uri(source.uri, "source");
+  copy_options();  // throws for a bad --db-map or pattern
+}
+
+Endpoint TaskConfig::source_endpoint() const {
+  Endpoint ep = parse_redis_uri(source.uri, "source");
+  if (!ep.password && !source.password.empty()) ep.password = source.password;
+  resolve_password(ep, source.password_file, "FERRY_SOURCE_PASSWORD");
+  return ep;
+}
+
+Endpoint TaskConfig::target_endpoint() const {
+  Endpoint ep = parse_redis_uri(target.uri, "target");
+  if (!ep.password && !target.password.empty()) ep.password = target.password;
+  resolve_password(ep, target.password_file, "FERRY_TARGET_PASSWORD");
+  return ep;
+}
+
+Timeouts TaskConfig::timeouts() const {
+  return Timeouts{std::chrono::milliseconds(static_cast<long long>(connect_timeout_s * 1000)),
+                  std::chrono::milliseconds(static_cast<long long>(read_timeout_s * 1000))};
+}
+
+PipelineLimits TaskConfig::pipeline() const { return PipelineLimits{pipeline_commands, pipeline_bytes}; }
+
+CopyOptions TaskConfig::copy_options() const {
+  CopyOptions copy;
+  copy.on_conflict = on_conflict == "replace" ? ConflictMode::Replace : ConflictMode::Block;
+  copy.ttl_extend_ms = ttl_extend_s * 1000;
+  copy.write_mode = write_mode == "restore"    ? WriteMode::Restore
+                    : write_mode == "commands" ? WriteMode::Commands
+                                               : WriteMode::Auto;
+  copy.big_key_bytes = big_key_bytes;
+  copy.scan_count = scan_count;
+  copy.skip_unsupported = skip_unsupported;
+  copy.pipeline = pipeline();
+  copy.dbs = dbs;
+  if (!source.uri.empty() && mode != "rdb") {
+    Endpoint ep = parse_redis_uri(source.uri, "source");
+    if (ep.db) {
+      if (!dbs.empty() && !(dbs.size() == 1 && dbs[0] == *ep.db))
+        bad(fmt::format("the source URI selects DB {} but --db says {}", *ep.db, fmt::join(dbs, ",")));
+      copy.dbs = {*ep.db};
+    }
+  }
+  copy.db_map = DbMap::parse(db_map);
+  copy.db_map.check(copy.dbs);
+  copy.filter = KeyFilter(include, exclude);
+  return copy;
+}
+
+PrecheckOptions TaskConfig::precheck_options() const {
+  CopyOptions copy = copy_options();
+  PrecheckOptions p;
+  p.mode = mode;
+  p.dbs = copy.dbs;
+  p.db_map = copy.db_map;
+  p.replace = copy.on_conflict == ConflictMode::Replace;
+  p.timeouts = timeouts();
+  p.skip = skip_checks;
+  p.rdb_file = rdb_file;
+  p.skip_unsupported = skip_unsupported;
+  p.resuming = mode == "sync" && !state_file.empty() && std::filesystem::exists(state_file);
+  return p;
+}
+
+std::string TaskConfig::effective_task_id() const {
+  if (!task_id.empty()) return task_id;
+  std::string from = mode == "rdb" ? rdb_file : parse_redis_uri(source.uri, "source").address();
+  return fmt::format("{:08x}", std::hash<std::string>{}(from + "->" + parse_redis_uri(target.uri, "target").address()) &
+                                   0xffffffffu);
+}
+
+}  // namespace ferry
