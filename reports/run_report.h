@@ -4,7 +4,7 @@
 // target memory, faults as bands and events as marks, then divergence counts per cause and samples).
 #pragma once
 
-#include "scenario/scenario_runner.h"
+#include "scenario/scenario_result.h"
 
 #include <string>
 #include <vector>

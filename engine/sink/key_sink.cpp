@@ -117,28 +117,6 @@ StringWriter::Callbacks KeySink::string_callbacks() {
   return c;
 }
 
-void KeySink::check_conflicts(const std::vector<int>& source_dbs) {
-  if (options_.copy.on_conflict != ConflictMode::Block) return;
-  Connection& conn = target_.request_connection();
-  std::set<int> written;  // the target DBs that will be written (empty: any)
-  for (int db : source_dbs) written.insert(options_.copy.target_db(db));
-  for (const auto& [name, value] : conn.info("keyspace")) {
-    if (name.rfind("db", 0) != 0) continue;
-    int db = std::atoi(name.c_str() + 2);
-    if (!written.empty() && !written.count(db)) continue;
-    conn.select(db);
-    Reply sample = conn.checked({"SCAN", "0", "COUNT", "100"});
-    std::vector<std::string> examples;
-    for (size_t i = 0; i < sample.elements[1].elements.size() && examples.size() < 5; ++i)
-      examples.push_back("'" + log::printable(sample.elements[1].elements[i].str, 60) + "'");
-    throw FerryError(ExitCode::Failed,
-                     fmt::format("{} already holds keys in DB {} ({}; e.g. {}); nothing was written. Empty {}, pick other "
-                                 "DBs with --db/--db-map, or overwrite with --on-conflict replace",
-                                 target_.describe(), db, value, fmt::join(examples, ", "),
-                                 written.empty() ? "the whole target" : "the selected DBs"));
-  }
-}
-
 // ---- RESTORE and refused payloads ------------------------------------------------------------------
 
 Args KeySink::restore_command(const KeyInfo& key, std::string payload, std::optional<long long> expire, bool replace,

@@ -48,10 +48,6 @@ class KeySink : public rdb::RdbVisitor {
   KeySink(const KeySink&) = delete;
   KeySink& operator=(const KeySink&) = delete;
 
-  // Before anything is written: with --on-conflict block, the target DBs the given source DBs map
-  // to (every DB when none are given) must be empty. Throws FerryError(Failed) naming some keys.
-  void check_conflicts(const std::vector<int>& source_dbs);
-
   // --- Decoded records (RdbVisitor) --------------------------------------------------------------
   void on_header(int version) override { input_version_ = version; }
   void on_aux(const std::string& name, const std::string& value) override;

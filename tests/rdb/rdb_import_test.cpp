@@ -305,3 +305,39 @@ TEST_CASE("a Valkey 9 header (VALKEY080) is read, an unknown version is refused"
   CHECK(refused.exit_code == 5);
   CHECK(refused.err.find("RDB version 42") != std::string::npos);
 }
+
+// A stream whose pending entries outweigh its entries: the key sink sizes every decoded piece before
+// handing it on, so it goes through the chunked writer past --big-key-threshold, and arrives with
+// every pending entry, owner and delivery count (compared with what redis-server loads itself).
+TEST_CASE("a stream with a big PEL passes the big-key threshold and keeps every pending entry", "[rdb][stream]") {
+  RedisServer source;
+  auto s = test::connect(source);
+  Pipeline pipe(*s);
+  for (int i = 0; i < 3000; ++i) pipe.send({"XADD", "events", "*", "n", std::to_string(i)});
+  pipe.send({"XGROUP", "CREATE", "events", "workers", "0"});
+  pipe.drain();
+  s->checked({"XREADGROUP", "GROUP", "workers", "alice", "COUNT", "2000", "STREAMS", "events", ">"});
+  s->checked({"XREADGROUP", "GROUP", "workers", "bob", "COUNT", "1000", "STREAMS", "events", ">"});
+  std::string file = save_rdb(source);
+  RedisServer target(strict_target());
+  std::string report = target.dir() + "/r.json";
+  auto r = run_ferry({"migrate", "--mode", "rdb", "--rdb", file, "--target", target.uri(), "--big-key-threshold", "16K",
+                      "--report", report});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(test::read_json(report)["copied_chunked"] == 1);
+  RedisServerOptions loads;
+  loads.rdb_file = file;
+  RedisServer reference(loads);
+  auto d = test::connect(target), ref = test::connect(reference);
+  auto pel = [](Connection& c) { return c.checked({"XPENDING", "events", "workers", "-", "+", "5000"}); };
+  Reply got = pel(*d), want = pel(*ref);
+  REQUIRE(got.elements.size() == 3000);
+  REQUIRE(got.elements.size() == want.elements.size());
+  for (size_t i = 0; i < got.elements.size(); ++i) {
+    CHECK(got.elements[i].elements[0].str == want.elements[i].elements[0].str);          // id
+    CHECK(got.elements[i].elements[1].str == want.elements[i].elements[1].str);          // owner
+    CHECK(got.elements[i].elements[3].integer == want.elements[i].elements[3].integer);  // deliveries
+  }
+  test::require_identical(*ref, *d);
+}
