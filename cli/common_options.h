@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -19,6 +20,15 @@ std::string self_path();
 
 // A 64-bit seed from the system's entropy (for --seed random; callers print it).
 uint64_t random_seed();
+
+// Ends every subcommand's help with one or two examples and the exit codes.
+void add_examples(CLI::App& app);
+
+// "did you mean --source?" for each unknown option given, among the options of the subcommand the
+// command line named (empty when nothing is close).
+std::vector<std::string> did_you_mean(const CLI::App& app, int argc, char** argv);
+// "ferry migrate": the deepest subcommand the command line named.
+std::string command_path(const CLI::App& app);
 
 // --log-file and --log-level, as the task settings define them (for subcommands that run no task).
 class LogFlags {

@@ -12,6 +12,7 @@
 #include "scenario_command.h"
 #include "sim_command.h"
 #include "verify_command.h"
+#include "common_options.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -39,13 +40,16 @@ int main(int argc, char** argv) {
   ferry::cli::add_fuzz_command(app, run);
   ferry::cli::add_bench_command(app, run);
   ferry::cli::add_matrix_command(app, run);
-  for (auto* sub : app.get_subcommands({})) sub->footer(ferry::exit_code_table());
+  ferry::cli::add_examples(app);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);  // prints help, version or the parse error
-    return code == 0 ? 0 : static_cast<int>(ExitCode::Usage);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    fmt::print(stderr, "ferry: error: {}\n", e.what());
+    for (const auto& hint : ferry::cli::did_you_mean(app, argc, argv)) fmt::print(stderr, "ferry: {}\n", hint);
+    fmt::print(stderr, "Run `{} --help` for the options.\n", ferry::cli::command_path(app));
+    return static_cast<int>(ExitCode::Usage);
   }
   try {
     return run ? run() : static_cast<int>(ExitCode::Usage);

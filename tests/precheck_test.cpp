@@ -57,7 +57,8 @@ TEST_CASE("allkeys-lru, too little memory and existing keys are each named, exit
   CHECK(status_of(j, "target-memory") == "fail");
   CHECK(status_of(j, "existing-keys") == "fail");
   auto replace = precheck(src, dst, {"--on-conflict", "replace"}, 1);
-  CHECK(status_of(replace, "existing-keys") == "warn");
+  CHECK(status_of(replace, "existing-keys") == "pass");  // asked for: not a warning to accept again
+  CHECK(replace.dump().find("will be overwritten") != std::string::npos);
 }
 
 TEST_CASE("permissions, renamed PSYNC, replica target, same server, missing DB", "[precheck]") {

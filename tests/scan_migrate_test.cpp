@@ -360,3 +360,23 @@ TEST_CASE("a source user without DUMP permission gets a clear NOPERM error", "[s
   CHECK(r.err.find("NOPERM") != std::string::npos);
   CHECK(r.err.find("source 127.0.0.1:" + std::to_string(src.port())) != std::string::npos);
 }
+
+// --max-ops / --max-bytes pace full copies too (keys per second), not only the stream: 300 keys at
+// 100 keys/s cannot take less than two seconds, in scan, snapshot and rdb modes alike.
+TEST_CASE("throttling applies to full copies in every mode", "[scan][throttle]") {
+  RedisServer src;
+  auto s = test::connect(src);
+  for (int i = 0; i < 300; ++i) s->checked({"SET", "k" + std::to_string(i), "v"});
+  s->checked({"SAVE"});
+  for (const char* mode : {"scan", "snapshot", "rdb"}) {
+    INFO(mode);
+    RedisServer dst;
+    std::vector<std::string> args{"migrate", "--mode", mode, "--target", dst.uri(), "--max-ops", "100"};
+    if (std::string(mode) == "rdb") args.insert(args.end(), {"--rdb", src.dir() + "/dump.rdb"});
+    else args.insert(args.end(), {"--source", src.uri()});
+    auto r = test::run_ferry(args);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.seconds >= 2.0);  // a lower bound: the pacing itself, not a speed
+    CHECK(test::connect(dst)->checked({"DBSIZE"}).integer == 300);
+  }
+}

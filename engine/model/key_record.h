@@ -54,6 +54,7 @@ struct KeyInfo {
   std::optional<uint8_t> lfu_freq;       // LFU
   uint64_t offset = 0;                   // of the type byte in the input
   uint64_t end_offset = 0;               // after the value
+  bool empty = false;                    // a collection without elements (known at the value's end)
 
   static KeyInfo named(int db, std::string key) {
     KeyInfo k;

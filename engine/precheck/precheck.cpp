@@ -275,8 +275,8 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
         if (info.is_array() && (info.elements.empty() || info.elements[0].is_nil()))
           problems.push_back(fmt::format("{} is renamed or disabled", cmd));
       }
-      std::optional<std::string> psync = dry_run(*source, source_ep->user, {"PSYNC", "?", "-1"});
-      std::optional<std::string> replconf = dry_run(*source, source_ep->user, {"REPLCONF", "ACK", "0"});
+      std::optional<std::string> psync = dry_run(*source, source->endpoint().user, {"PSYNC", "?", "-1"});
+      std::optional<std::string> replconf = dry_run(*source, source->endpoint().user, {"REPLCONF", "ACK", "0"});
       if (psync && !psync->empty()) problems.push_back(*psync);
       if (replconf && !replconf->empty()) problems.push_back(*replconf);
       bool psync_known = std::none_of(problems.begin(), problems.end(), [](const std::string& p) { return p.rfind("PSYNC", 0) == 0; });
@@ -300,11 +300,20 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
 
   // Target write permission and role.
   {
-    std::optional<std::string> restore = dry_run(*target, target_ep.user, {"RESTORE", "ferry:precheck:probe", "0", "x"});
-    std::optional<std::string> set = dry_run(*target, target_ep.user, {"SET", "ferry:precheck:probe", "x"});
+    const std::string& user = target->endpoint().user;  // as logged in (a user:password split included)
+    std::optional<std::string> restore = dry_run(*target, user, {"RESTORE", "ferry:precheck:probe", "0", "x"});
+    std::optional<std::string> set = dry_run(*target, user, {"SET", "ferry:precheck:probe", "x"});
+    // The stream carries PUBLISH (a non-cluster source replicates it): Redis 7 gives new users no
+    // channel (acl-pubsub-default resetchannels), and the first PUBLISH would stop the task.
+    std::optional<std::string> publish;
+    if (o.mode == "sync" && o.publish) publish = dry_run(*target, user, {"PUBLISH", "ferry:precheck:probe", "x"});
     if ((restore && !restore->empty()) || (set && !set->empty()))
       c.fail("target-permission", fmt::format("{}: {}", target->describe(), restore && !restore->empty() ? *restore : *set),
              "grant the user +@write +restore (or +@all)");
+    else if (publish && !publish->empty())
+      c.fail("target-permission", fmt::format("{}: {} (the stream's PUBLISH commands would be refused)", target->describe(),
+                                              *publish),
+             "grant the user the channels (ACL SETUSER <user> allchannels, or &*), or leave PUBLISH out with --no-publish");
     else if (!restore)
       c.warn("target-permission", fmt::format("{}: write permission could not be verified (no ACL DRYRUN)", target->describe()),
              "make sure the user may run RESTORE and the write commands");
@@ -389,9 +398,10 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
                                                          "from its state file",
                                                          fmt::join(busy, "; ")));
     else if (busy.empty()) c.pass("existing-keys", "the target's selected DBs are empty");
-    else if (o.replace)
-      c.warn("existing-keys", fmt::format("the target already holds keys ({}): keys of the same name will be overwritten", fmt::join(busy, "; ")),
-             "");
+    else if (o.replace)  // asked for: not a warning to accept again
+      c.pass("existing-keys", fmt::format("the target already holds keys ({}): keys of the same name will be overwritten "
+                                          "(--on-conflict replace)",
+                                          fmt::join(busy, "; ")));
     else
       c.fail("existing-keys", fmt::format("the target already holds keys ({})", fmt::join(busy, "; ")),
              "empty those DBs, choose others with --db, or use --on-conflict replace");
@@ -511,7 +521,8 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
           c.warn("output-buffer", fmt::format("writes at {}/s for an estimated {:.0f} s snapshot ({}) exceed the replica "
                                               "output-buffer limit ({})",
                                               mb(rate), snapshot_secs, mb(expected), mb(hard)),
-                 fmt::format("CONFIG SET client-output-buffer-limit \"replica {} {} 60\" on the source, or use --spool-dir",
+                 fmt::format("on the source: CONFIG SET client-output-buffer-limit \"replica {} {} 60\"; or in the task: "
+                             "--spool-dir DIR (ferry reads the link at full speed into files there)",
                              expected * 2, expected));
         else
           c.pass("output-buffer", fmt::format("limit {} for {} expected during the snapshot", hard ? mb(hard) : "none", mb(expected)));
@@ -522,7 +533,7 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
         c.warn("backlog", fmt::format("repl-backlog-size {} is smaller than the {} written during an estimated {:.0f} s snapshot: "
                                       "a disconnect then needs a full resync",
                                       mb(size), mb(expected), snapshot_secs),
-               fmt::format("CONFIG SET repl-backlog-size {} on the source", expected * 2));
+               fmt::format("on the source: CONFIG SET repl-backlog-size {}", expected * 2));
       else
         c.pass("backlog", size ? fmt::format("repl-backlog-size {} for {} expected", mb(size), mb(expected))
                                : "repl-backlog-size could not be read");

@@ -38,6 +38,7 @@ struct PrecheckOptions {
   std::vector<std::string> skip;  // --skip-check: outcomes ignored
   std::string rdb_file;       // mode rdb: checked for a readable RDB header (exit 5 if not)
   bool skip_unsupported = false;  // --skip-unsupported: data the target cannot hold warns (it is skipped and counted)
+  bool publish = true;            // sync applies the stream's PUBLISH (--no-publish: dropped)
 };
 
 struct PrecheckReport {

@@ -164,7 +164,7 @@ std::vector<std::string> intset_members(std::string_view blob) {
 
 std::vector<std::string> zipmap_entries(std::string_view blob) {
   Cursor c{reinterpret_cast<const unsigned char*>(blob.data()), reinterpret_cast<const unsigned char*>(blob.data()) + blob.size(), "zipmap"};
-  c.u8();  // zmlen: a count hint, 254 meaning "count it"
+  const uint8_t zmlen = c.u8();  // the entry count, 254 meaning "count them"
   std::vector<std::string> out;
   auto length = [&]() -> size_t {
     uint8_t b = c.u8();
@@ -185,6 +185,10 @@ std::vector<std::string> zipmap_entries(std::string_view blob) {
     c.take(free);
   }
   if (c.p != c.end) throw EncodingError("zipmap has bytes after its end marker");
+  // As redis-server's integrity check (zipmapValidateIntegrity): not empty, and the count right.
+  if (out.empty()) throw EncodingError("zipmap without entries");
+  if (zmlen != 254 && zmlen != out.size() / 2)
+    throw EncodingError(fmt::format("zipmap header says {} entries, it holds {}", zmlen, out.size() / 2));
   return out;
 }
 

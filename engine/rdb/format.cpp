@@ -30,6 +30,11 @@ std::optional<KeyType> key_type_of(uint8_t type) {
   }
 }
 
+bool payload_portable(uint8_t type, int from_version, int to_version) {
+  if (type < kTypeHashMetadataPreGa || type > kTypeHashListpackEx) return true;
+  return (from_version == kValkeyVersion) == (to_version == kValkeyVersion);
+}
+
 int rdb_version_for_server(int v, int valkey_major) {
   if (valkey_major >= 9) return kValkeyVersion;
   if (v >= 70400) return 12;

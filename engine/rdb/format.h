@@ -90,6 +90,10 @@ constexpr int64_t kStreamItemSameFields = 2;
 
 // The RDB version a type needs: a target older than that cannot RESTORE it.
 int min_version_for_type(uint8_t type);
+// Whether a payload of `type` written in RDB `from_version` means the same on a server reading RDB
+// `to_version`: types 22-25 (hashes with field expiry) mean one thing to Redis (12) and another to
+// Valkey (80).
+bool payload_portable(uint8_t type, int from_version, int to_version);
 // The key type a value type byte encodes; nullopt for module values and unknown bytes.
 std::optional<KeyType> key_type_of(uint8_t type);
 // The RDB version a server writes and accepts in DUMP payloads, from its INFO server fields.

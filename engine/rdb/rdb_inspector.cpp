@@ -41,6 +41,7 @@ void RdbInspector::keep_top(std::vector<BigKey>& list, BigKey key, bool by_bytes
 
 void RdbInspector::on_key_end(const KeyInfo& key, const std::string*) {
   ++keys_;
+  if (key.empty) ++empty_keys_;
   const char* type = key.rdb_type == kTypeModule2 ? "module" : key_type_name(key.type);
   keys_by_db_type_[key.db][type]++;
   encodings_[type_description(key.rdb_type)]++;
@@ -87,6 +88,8 @@ nlohmann::json RdbInspector::to_json() const {
   j["module_values"] = module_values_;
   j["module_aux"] = module_aux_;
   j["slot_info_records"] = slot_infos_;
+  j["empty_keys"] = empty_keys_;
+  j["trailing_bytes_at"] = trailing_at_ ? nlohmann::json(*trailing_at_) : nlohmann::json();
   return j;
 }
 
@@ -121,6 +124,8 @@ std::string RdbInspector::to_text() const {
   if (lua_scripts_) out += fmt::format("Lua scripts (aux 'lua'): {}\n", lua_scripts_);
   for (const auto& [m, n] : module_values_) out += fmt::format("module values of type '{}': {}\n", m, n);
   for (const auto& [m, n] : module_aux_) out += fmt::format("module aux data of type '{}': {}\n", m, n);
+  if (empty_keys_) out += fmt::format("empty keys (no elements; redis-server skips them when loading): {}\n", empty_keys_);
+  if (trailing_at_) out += fmt::format("bytes after the checksum from offset {} (redis-server ignores them)\n", *trailing_at_);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,7 @@ class RdbInspector : public RdbVisitor {
   void on_module_value(const std::string& module_type) override { module_values_[module_type]++; }
   void on_key_end(const KeyInfo& key, const std::string* raw) override;
   void on_end(bool checksum_verified) override { checksum_verified_ = checksum_verified; complete_ = true; }
+  void on_trailing_bytes(uint64_t offset) override { trailing_at_ = offset; }
 
   nlohmann::json to_json() const;
   std::string to_text() const;
@@ -66,6 +68,8 @@ class RdbInspector : public RdbVisitor {
   std::vector<BigKey> by_elements_, by_bytes_;
   bool checksum_verified_ = false;
   bool complete_ = false;
+  uint64_t empty_keys_ = 0;
+  std::optional<uint64_t> trailing_at_;
 };
 
 }  // namespace ferry::rdb

@@ -32,7 +32,9 @@ struct Batcher {
   std::vector<T> items;
   size_t limit;
   Emit emit;
+  uint64_t* count;  // every element added, in all
   void add(T item) {
+    ++*count;
     items.push_back(std::move(item));
     if (items.size() >= limit) flush();
   }
@@ -42,8 +44,8 @@ struct Batcher {
   }
 };
 template <typename T, typename Emit>
-Batcher<T, Emit> make_batcher(size_t limit, Emit emit) {
-  return Batcher<T, Emit>{{}, limit, std::move(emit)};
+Batcher<T, Emit> make_batcher(size_t limit, Emit emit, uint64_t* count) {
+  return Batcher<T, Emit>{{}, limit, std::move(emit), count};
 }
 
 }  // namespace
@@ -273,7 +275,13 @@ void RdbParser::parse() {
         visitor_.on_module_aux(module_type);
         continue;
       }
-      case kOpFunctionPreGa: in_.corrupt("function library in the Redis 7.0 release-candidate format is not supported");
+      case kOpFunctionPreGa: {  // 7.0 rc1/rc2: name, engine, an optional description, the code
+        std::string name = read_string(), engine = read_string();
+        if (read_length()) read_string();  // the description, not kept (as 7.0 does)
+        std::string code = read_string();
+        visitor_.on_function(fmt::format("#!{} name={}\n{}", engine, name, code));
+        continue;
+      }
       case kOpFunction2: visitor_.on_function(read_string()); continue;
       case kOpEof: {
         bool verified = false;
@@ -286,8 +294,9 @@ void RdbParser::parse() {
             verified = true;
           }
         }
-        if (!in_.at_end()) in_.corrupt("bytes after the end of the RDB");
         visitor_.on_end(verified);
+        // Bytes after the checksum: redis-server ignores them (an AOF reads its own tail itself).
+        if (!in_.at_end()) visitor_.on_trailing_bytes(in_.offset());
         return;
       }
       default: break;
@@ -338,6 +347,7 @@ void RdbParser::read_value(KeyInfo& key) {
   size_t keep = visitor_.on_key_begin(key);
   std::string raw;
   if (keep) in_.start_capture(&raw, keep);
+  elements_ = 0;
   switch (key.type) {
     case KeyType::String:
       read_string_chunks([&](std::string_view chunk) { visitor_.on_string_chunk(chunk); });
@@ -353,11 +363,14 @@ void RdbParser::read_value(KeyInfo& key) {
   }
   in_.stop_capture();
   key.end_offset = in_.offset();
+  // A collection with no element: redis-server skips such a key when it loads the file (an empty
+  // stream is a value of its own).
+  key.empty = elements_ == 0 && key.type != KeyType::String && key.type != KeyType::Stream;
   visitor_.on_key_end(key, keep && !in_.capture_overflowed() ? &raw : nullptr);
 }
 
 void RdbParser::read_list(uint8_t type) {
-  auto out = make_batcher<std::string>(limits_.chunk_elements, [&](auto& v) { visitor_.on_list_items(v); });
+  auto out = make_batcher<std::string>(limits_.chunk_elements, [&](auto& v) { visitor_.on_list_items(v); }, &elements_);
   if (type == kTypeList) {
     for (uint64_t n = read_count("list"); n > 0; --n) out.add(read_string());
   } else if (type == kTypeListZiplist) {
@@ -375,8 +388,7 @@ void RdbParser::read_list(uint8_t type) {
         out.add(std::move(node));
         continue;
       }
-      auto entries = decode_blob(node, type == kTypeListQuicklist ? kZiplist : kListpack);
-      if (entries.empty()) in_.corrupt("empty quicklist node");
+      auto entries = decode_blob(node, type == kTypeListQuicklist ? kZiplist : kListpack);  // an empty node is skipped
       for (auto& e : entries) out.add(std::move(e));
     }
   }
@@ -384,7 +396,7 @@ void RdbParser::read_list(uint8_t type) {
 }
 
 void RdbParser::read_set(uint8_t type) {
-  auto out = make_batcher<std::string>(limits_.chunk_elements, [&](auto& v) { visitor_.on_set_members(v); });
+  auto out = make_batcher<std::string>(limits_.chunk_elements, [&](auto& v) { visitor_.on_set_members(v); }, &elements_);
   if (type == kTypeSet) {
     for (uint64_t n = read_count("set"); n > 0; --n) out.add(read_string());
   } else {
@@ -396,7 +408,7 @@ void RdbParser::read_set(uint8_t type) {
 void RdbParser::emit_pairs_as_zset(std::vector<std::string>& flat) {
   if (flat.size() % 2) in_.corrupt("sorted set blob has an odd number of entries");
   auto out = make_batcher<std::pair<std::string, double>>(limits_.chunk_elements,
-                                                          [&](auto& v) { visitor_.on_zset_members(v); });
+                                                          [&](auto& v) { visitor_.on_zset_members(v); }, &elements_);
   for (size_t i = 0; i < flat.size(); i += 2) {
     char* end = nullptr;
     double score = std::strtod(flat[i + 1].c_str(), &end);
@@ -414,7 +426,7 @@ void RdbParser::read_zset(uint8_t type) {
     return;
   }
   auto out = make_batcher<std::pair<std::string, double>>(limits_.chunk_elements,
-                                                          [&](auto& v) { visitor_.on_zset_members(v); });
+                                                          [&](auto& v) { visitor_.on_zset_members(v); }, &elements_);
   for (uint64_t n = read_count("sorted set"); n > 0; --n) {
     std::string member = read_string();
     double score = type == kTypeZset2 ? read_binary_double() : read_string_double();
@@ -426,14 +438,14 @@ void RdbParser::read_zset(uint8_t type) {
 
 void RdbParser::emit_pairs_as_hash(std::vector<std::string>& flat) {
   if (flat.size() % 2) in_.corrupt("hash blob has an odd number of entries");
-  auto out = make_batcher<FieldValue>(limits_.chunk_elements, [&](auto& v) { visitor_.on_hash_fields(v); });
+  auto out = make_batcher<FieldValue>(limits_.chunk_elements, [&](auto& v) { visitor_.on_hash_fields(v); }, &elements_);
   for (size_t i = 0; i < flat.size(); i += 2) out.add({std::move(flat[i]), std::move(flat[i + 1])});
   out.flush();
 }
 
 void RdbParser::read_hash(uint8_t type) {
   if (type == kTypeHash) {
-    auto out = make_batcher<FieldValue>(limits_.chunk_elements, [&](auto& v) { visitor_.on_hash_fields(v); });
+    auto out = make_batcher<FieldValue>(limits_.chunk_elements, [&](auto& v) { visitor_.on_hash_fields(v); }, &elements_);
     for (uint64_t n = read_count("hash"); n > 0; --n) {
       std::string field = read_string();
       out.add({std::move(field), read_string()});
@@ -449,11 +461,27 @@ void RdbParser::read_hash_with_ttl(uint8_t type) {
   std::vector<FieldValue> fields;
   std::vector<std::pair<std::string, long long>> expiries;
   auto flush = [&] {
+    elements_ += fields.size();
     if (!fields.empty()) visitor_.on_hash_fields(fields);
     if (!expiries.empty()) visitor_.on_hash_field_expiries(expiries);
     fields.clear();
     expiries.clear();
   };
+  if (type == kTypeHashMetadataPreGa && version_ == kValkeyVersion) {
+    // Valkey 9 (RDB 80) reuses type 22 as RDB_TYPE_HASH_2: a count, then field, value and the
+    // field's absolute expiry in ms (8 bytes, little-endian; -1: none) for each.
+    for (uint64_t n = read_count("hash"); n > 0; --n) {
+      std::string field = read_string();
+      std::string value = read_string();
+      long long at = read_ms_time();
+      if (at < -1) in_.corrupt("hash field expiry out of range");
+      if (at >= 0) expiries.emplace_back(field, at);
+      fields.emplace_back(std::move(field), std::move(value));
+      if (fields.size() >= limits_.chunk_elements) flush();
+    }
+    flush();
+    return;
+  }
   long long min_expire = 0;
   if (type == kTypeHashMetadata || type == kTypeHashListpackEx) min_expire = read_ms_time();
 
@@ -488,7 +516,7 @@ void RdbParser::read_stream(uint8_t type) {
   // Entries: listpacks keyed by a 16-byte master id (big-endian ms, seq). Each listpack starts with
   // a master entry: count, deleted, n master fields, the fields, 0. Each entry then: flags,
   // ms-diff, seq-diff, [n fields, field, value ...] or [values of the master fields], lp-count.
-  auto out = make_batcher<StreamEntry>(limits_.chunk_elements, [&](auto& v) { visitor_.on_stream_entries(v); });
+  auto out = make_batcher<StreamEntry>(limits_.chunk_elements, [&](auto& v) { visitor_.on_stream_entries(v); }, &elements_);
   uint64_t last_node_ms = 0, last_node_seq = 0;
   bool first_node = true;
   for (uint64_t nodes = read_count("stream node"); nodes > 0; --nodes) {

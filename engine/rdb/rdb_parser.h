@@ -46,10 +46,13 @@ class RdbVisitor {
   virtual void on_stream_pending(const std::string& group, std::vector<StreamPendingEntry>& pending) {}
   // A module value: the parser skips its content.
   virtual void on_module_value(const std::string& module_type) {}
-  // raw: the value's bytes (without type byte and key) when kept, else nullptr.
+  // raw: the value's bytes (without type byte and key) when kept, else nullptr. key.empty: a
+  // collection without elements, which redis-server skips when loading.
   virtual void on_key_end(const KeyInfo& key, const std::string* raw) {}
   // checksum_verified: false when the writer disabled checksums (CRC 0) or the version has none.
   virtual void on_end(bool checksum_verified) {}
+  // Bytes follow the end marker and checksum, from `offset` (redis-server ignores them).
+  virtual void on_trailing_bytes(uint64_t offset) {}
 };
 
 struct ParserLimits {
@@ -92,6 +95,7 @@ class RdbParser {
 
   RdbInput in_;
   RdbVisitor& visitor_;
+  uint64_t elements_ = 0;  // of the value being read
   ParserLimits limits_;
   int version_ = 0;
   int db_ = 0;

@@ -33,6 +33,8 @@ nlohmann::json SyncResult::to_json() const {
   j["lag_ms"] = lag_ms ? nlohmann::json(*lag_ms) : nlohmann::json();
   j["snapshot_seconds"] = snapshot_seconds;
   j["caught_up"] = caught_up;
+  j["source_write_bytes_per_s"] = source_write_bytes_per_s;
+  if (!writes_continue.empty()) j["writes_continue"] = writes_continue;
   j["partial_resyncs"] = partial_resyncs;
   j["retries"] = retries;
   j["full_resyncs"] = full_resyncs;
@@ -300,8 +302,15 @@ void ReplicaSync::tick() {
   const long long source_offset = master_offset(source());
   result_.source_offset = source_offset;
   measure_lag();
+  const auto now = Clock::now();
+  if (last_source_offset_ >= 0 && now > last_tick_at_) {  // the stream's growth: the source's write rate
+    double secs = std::chrono::duration<double>(now - last_tick_at_).count();
+    result_.source_write_bytes_per_s = static_cast<long long>((source_offset - last_source_offset_) / secs);
+  }
+  last_tick_at_ = now;
   if (options_.until_caught_up && offsets_known_ && result_.applied_offset >= source_offset) {
     result_.caught_up = true;
+    warn_if_writes_continue();
     return;
   }
   // After a SYNC fallback the stream's offsets are unknown: "caught up" is then two quiet ticks with
@@ -312,6 +321,7 @@ void ReplicaSync::tick() {
   last_source_offset_ = source_offset;
   if (options_.until_caught_up && !offsets_known_ && quiet_ticks_ >= 2) {
     result_.caught_up = true;
+    warn_if_writes_continue();
     return;
   }
   // The applier falls behind: what the source has sent and ferry not read yet sits in the source's
@@ -327,6 +337,21 @@ void ReplicaSync::tick() {
     options_.progress->stream(result_.stream.commands,
                               offsets_known_ ? std::max(0LL, source_offset - result_.applied_offset) : -1, result_.lag_ms);
   write_heartbeat();
+}
+
+// --until-caught-up ends at a moment: writes the source takes after it are not on the target. When
+// the source is still being written (beyond ferry's own heartbeat), say so, with the rate.
+void ReplicaSync::warn_if_writes_continue() {
+  constexpr long long kHeartbeatBytesPerSecond = 200;
+  if (result_.source_write_bytes_per_s <= kHeartbeatBytesPerSecond) return;
+  auto stats = source().info("stats");
+  std::string w = fmt::format("caught up at offset {}, but {} still takes writes ({} bytes/s of replication stream, {} "
+                              "ops/s): they will not reach the target. Stop writes before cutover, or keep the sync "
+                              "running; `ferry verify --task-report` then explains keys written after this offset",
+                              result_.applied_offset, source_ep_.describe(), result_.source_write_bytes_per_s,
+                              stats["instantaneous_ops_per_sec"]);
+  log::warn("{}", w);
+  result_.writes_continue = w;
 }
 
 void ReplicaSync::read_and_apply(std::chrono::milliseconds wait) {
@@ -443,6 +468,7 @@ SyncResult ReplicaSync::run() {
   so.block_flush = options_.block_flush;
   so.relative_expiries = source().version() < 70000;
   so.skip_unsupported = options_.copy.skip_unsupported;
+  so.publish = options_.publish;
   commands_ = std::make_unique<CommandSink>(target_, so, report, result_.stream);
   if (saved_ && position_known_) commands_->set_stream_db(saved_->stream_db);
 

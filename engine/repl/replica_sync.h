@@ -42,6 +42,7 @@ struct SyncOptions {
   bool snapshot_only = false;      // --mode snapshot
   bool until_caught_up = false;    // --until-caught-up
   bool heartbeat = true;           // --no-heartbeat turns it off
+  bool publish = true;             // --no-publish: the stream's PUBLISH is left out
   std::string task_id;             // the heartbeat key is ferry:heartbeat:<task_id>
   bool block_flush = false;
   long long max_ops = 0;           // commands per second, 0: unlimited
@@ -72,6 +73,8 @@ struct SyncResult {
   std::optional<long long> lag_ms;
   double snapshot_seconds = 0;
   bool caught_up = false;
+  long long source_write_bytes_per_s = 0;  // the stream's growth over the last second
+  std::string writes_continue;             // --until-caught-up ended while the source still took writes
   uint64_t partial_resyncs = 0;  // resumed with +CONTINUE after a broken link
   uint64_t retries = 0;          // reconnection attempts
   uint64_t full_resyncs = 0;     // snapshots re-applied after a gap the backlog did not cover
@@ -104,6 +107,7 @@ class ReplicaSync {
   void measure_lag();
   void write_heartbeat();
   void finish_stream();
+  void warn_if_writes_continue();
   // A side connection (source) or the target went away mid-stream: reconnect within its window.
   void recover(const LinkError& e);
   // The state file, written from the one model.
@@ -131,7 +135,7 @@ class ReplicaSync {
   bool position_known_ = false;              // the target holds the stream up to applied_offset
   bool state_dirty_ = false;
   bool offsets_known_ = true;                // false after a SYNC fallback
-  std::chrono::steady_clock::time_point next_tick_, stream_started_at_, last_ack_;
+  std::chrono::steady_clock::time_point next_tick_, stream_started_at_, last_ack_, last_tick_at_;
   std::deque<CommandSink::Heartbeat> heartbeats_;  // seen in the stream, not yet known to be applied
   std::optional<long long> applied_heartbeat_ms_;
   long long quiet_ticks_ = 0, last_source_offset_ = -1;

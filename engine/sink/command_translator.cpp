@@ -27,7 +27,7 @@ nlohmann::json StreamStats::to_json() const {
   nlohmann::json j{{"commands", commands},     {"skipped", skipped},
           {"transactions", transactions}, {"errors", errors}, {"script_errors", script_errors},
           {"unapplied", unapplied},   {"filtered", filtered},
-          {"reduced", reduced},       {"per_command", per_command},
+          {"reduced", reduced},       {"publish_dropped", publish_dropped},       {"per_command", per_command},
           {"unconfirmed_scripts", unconfirmed_script_count},
           {"unconfirmed_script_examples", unconfirmed_scripts},
           {"notes", notes}};
@@ -105,6 +105,10 @@ void CommandTranslator::translate(Command& args, const Emit& emit) {
   std::string name = upper(args[0]);
   if (name == "PING" || name == "REPLCONF") {
     ++stats_.skipped;
+    return;
+  }
+  if (name == "PUBLISH" && !options_.publish) {
+    ++stats_.publish_dropped;
     return;
   }
   if (name == "SELECT") {

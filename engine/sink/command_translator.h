@@ -37,6 +37,7 @@ struct StreamOptions {
   bool block_flush = false;        // FLUSHALL/FLUSHDB stop the task instead of being applied
   bool relative_expiries = false;  // the source is older than 7.0: EXPIRE & co. are relative
   bool skip_unsupported = false;   // a RESTORE whose data the target cannot hold is skipped and listed
+  bool publish = true;             // false (--no-publish): PUBLISH is left out, counted
   std::string heartbeat_prefix = "ferry:heartbeat:";
 };
 

@@ -230,6 +230,26 @@ void KeySink::on_aux(const std::string& name, const std::string& value) {
   ++report_.scripts_loaded;
 }
 
+void KeySink::on_module_aux(const std::string& module_type) {
+  // A module's own data beside the keys (no command writes it). redis-server refuses a file that
+  // holds it for a module it has not loaded.
+  if (target_.facts().has_module_for_type(module_type)) {
+    report_.warnings.push_back(
+        fmt::format("aux data of module type '{}' in the RDB is not copied (no command writes it)", module_type));
+    return;
+  }
+  unsupported(KeyInfo::named(0, "module aux data: " + module_type),
+              fmt::format("aux data of module type '{}', whose module {} has not loaded (redis-server refuses such a file)",
+                          module_type, target_.describe()));
+  if (!options_.copy.skip_unsupported && !fatal_) fatal_ = report_.failures.back().error;
+}
+
+void KeySink::on_trailing_bytes(uint64_t offset) {
+  std::string w = fmt::format("bytes after the RDB's checksum, from offset {}, were ignored (as redis-server does)", offset);
+  log::warn("{}", w);
+  report_.warnings.push_back(w);
+}
+
 void KeySink::on_function(const std::string& code) {
   strings_.drain();
   Args load{"FUNCTION", "LOAD"};
@@ -273,7 +293,8 @@ size_t KeySink::on_key_begin(const KeyInfo& key) {
   expire_ = extended(key.expire_ms);
   target_db_ = options_.copy.target_db(key.db);
   const TargetFacts& facts = target_.facts();
-  if (!target_rejects_payloads_ && rdb::min_version_for_type(key.rdb_type) <= facts.rdb_version) {
+  if (!target_rejects_payloads_ && rdb::min_version_for_type(key.rdb_type) <= facts.rdb_version &&
+      rdb::payload_portable(key.rdb_type, input_version_, facts.rdb_version)) {
     route_ = Route::Buffer;
     string_as_set_ = key.rdb_type == rdb::kTypeString && options_.copy.write_mode == WriteMode::Auto &&
                      !key.idle_seconds && !key.lfu_freq && (!expire_ || facts.takes_pxat());
@@ -391,6 +412,13 @@ void KeySink::on_module_value(const std::string& module_type) {
 
 void KeySink::on_key_end(const KeyInfo& key, const std::string* raw) {
   if (options_.progress) options_.progress(key.end_offset);
+  if (key.empty && route_ != Route::Skip) {  // redis-server skips it when loading ("Empty keys skipped")
+    if (route_ == Route::Native) writer_.abort();
+    ++report_.skipped_empty;
+    log::warn("{}: an empty {} (no elements), skipped as redis-server skips it", key_context(key.db, key.key),
+              key_type_name(key.type));
+    return;
+  }
   if (!unsupported_why_.empty()) return unsupported(key, unsupported_why_);
   if (route_ == Route::Buffer && string_as_set_) {
     if (options_.throttle) options_.throttle->account(pending_string_.size());

@@ -52,6 +52,8 @@ class KeySink : public rdb::RdbVisitor {
   void on_header(int version) override { input_version_ = version; }
   void on_aux(const std::string& name, const std::string& value) override;
   void on_function(const std::string& code) override;
+  void on_module_aux(const std::string& module_type) override;
+  void on_trailing_bytes(uint64_t offset) override;
   size_t on_key_begin(const KeyInfo& key) override;
   void on_string_chunk(std::string_view chunk) override;
   void on_list_items(std::vector<std::string>& items) override;

@@ -22,6 +22,7 @@ struct StreamStats {
   uint64_t unapplied = 0;  // could not be mirrored (e.g. MOVE from an unselected DB): a divergence
   uint64_t filtered = 0;   // dropped: every key they write is excluded by --include/--exclude
   uint64_t reduced = 0;    // applied to their selected keys only (DEL/MSET ... naming excluded keys too)
+  uint64_t publish_dropped = 0;  // PUBLISH left out (--no-publish)
   std::map<std::string, uint64_t> per_command;
   std::vector<std::string> unconfirmed_scripts;  // "EVALSHA <sha> keys: a b" (first few)
   uint64_t unconfirmed_script_count = 0;

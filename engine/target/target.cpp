@@ -18,8 +18,11 @@ TargetFacts TargetFacts::of(Connection& conn) {
   return f;
 }
 
-bool TargetFacts::refuses_module_safely(std::string_view module_type) const {
-  return version >= 70000 || modules.count(ascii_lower(std::string(module_type)));
+bool TargetFacts::has_module_for_type(std::string_view module_type) const {
+  const std::string type = ascii_lower(std::string(module_type));
+  for (const auto& m : modules)
+    if (type.rfind(m, 0) == 0 || m.rfind(type, 0) == 0) return true;
+  return false;
 }
 
 std::unique_ptr<Target> open_target(const Dialer& dialer, const Endpoint& endpoint, PipelineLimits limits) {

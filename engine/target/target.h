@@ -24,8 +24,13 @@ struct TargetFacts {
   bool takes_pxat() const { return version >= 60200; }          // SET ... PXAT, LMOVE, CREATECONSUMER
   bool takes_field_expiry() const { return version >= 70400; }  // HPEXPIREAT
   bool takes_pexpiretime() const { return version >= 70000; }
+  // Whether a module that writes values of `module_type` is loaded (a type name such as "ReJSON-RL"
+  // starts with, or is, its module's name).
+  bool has_module_for_type(std::string_view module_type) const;
   // A Redis 6 target exits on a RESTORE of a module value it lacks: such values are never sent.
-  bool refuses_module_safely(std::string_view module_type) const;
+  bool refuses_module_safely(std::string_view module_type) const {
+    return version >= 70000 || has_module_for_type(module_type);
+  }
   // Reads them off a connection (INFO server, MODULE LIST).
   static TargetFacts of(Connection& conn);
 };

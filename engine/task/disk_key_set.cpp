@@ -59,6 +59,18 @@ void DiskKeySet::read_bucket(size_t b, const std::function<void(int, std::string
   std::fseek(f, 0, SEEK_END);  // further adds append
 }
 
+std::optional<std::pair<int, std::string>> DiskKeySet::find_duplicate() {
+  for (size_t b = 0; b < files_.size(); ++b) {
+    std::unordered_set<std::string> seen;  // "db:key" of this bucket
+    std::optional<std::pair<int, std::string>> dup;
+    read_bucket(b, [&](int db, std::string&& key) {
+      if (!dup && !seen.insert(std::to_string(db) + ":" + key).second) dup.emplace(db, key);
+    });
+    if (dup) return dup;
+  }
+  return std::nullopt;
+}
+
 void DiskKeySet::for_each_not_in(DiskKeySet& candidates, const std::vector<DiskKeySet*>& excluded,
                                  const std::function<void(int db, const std::string& key)>& visit) {
   for (auto* e : excluded)

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +25,9 @@ class DiskKeySet {
   void add(int db, std::string_view key);
   uint64_t size() const { return count_; }
   const std::string& dir() const { return dir_; }
+
+  // A (db, key) added more than once, if any. Memory: one bucket at a time.
+  std::optional<std::pair<int, std::string>> find_duplicate();
 
   // Calls visit(db, key) for every key of `candidates` that is in none of `excluded`.
   // Memory: one bucket of the excluded sets at a time.

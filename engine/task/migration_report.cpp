@@ -39,6 +39,7 @@ nlohmann::json MigrationReport::to_json() const {
   j["copied"] = copied;
   j["copied_chunked"] = copied_chunked;
   j["skipped_expired"] = skipped_expired;
+  j["skipped_empty"] = skipped_empty;
   j["skipped_conflict"] = skipped_conflict;
   j["failed"] = failed;
   j["not_attempted"] = not_attempted;
@@ -61,15 +62,17 @@ nlohmann::json MigrationReport::to_json() const {
 std::string MigrationReport::summary_text() const {
   std::string out = fmt::format(
       "ferry migrate --mode {}: {}\n"
-      "  {} -> {}, DBs [{}]\n"
+      "  {} -> {}, DBs {}\n"
       "  copied            {} ({} through the chunked writer)\n"
       "  skipped-expired   {} (expired or deleted on the source before they were written)\n"
       "  skipped-conflict  {}\n"
       "  failed            {}\n",
-      mode, complete ? "complete" : "INCOMPLETE", source, target, fmt::join(dbs, ","), copied, copied_chunked,
+      mode, complete ? "complete" : "INCOMPLETE", source, target, dbs.empty() ? "all" : fmt::format("{}", fmt::join(dbs, ",")),
+      copied, copied_chunked,
       skipped_expired, skipped_conflict, failed);
   if (!db_map.empty()) out += fmt::format("  db-map            {}\n", db_map);
   if (!key_filter.empty()) out += fmt::format("  filtered          {} keys left out ({})\n", filtered, key_filter);
+  if (skipped_empty) out += fmt::format("  skipped-empty     {} (collections without elements, as redis-server skips them)\n", skipped_empty);
   if (skipped_unsupported) out += fmt::format("  skipped-unsupported {} (data the target cannot hold)\n", skipped_unsupported);
   if (functions_loaded || scripts_loaded)
     out += fmt::format("  functions loaded  {} libraries, {} Lua scripts\n", functions_loaded, scripts_loaded);

@@ -29,6 +29,7 @@ struct MigrationReport {
   uint64_t copied = 0;            // written to the target
   uint64_t copied_chunked = 0;    // of those, through the native chunked writer
   uint64_t skipped_expired = 0;   // expired or deleted on the source before it could be written
+  uint64_t skipped_empty = 0;     // collections without elements in an RDB (redis-server skips them too)
   uint64_t skipped_conflict = 0;  // existed on the target and --on-conflict block
   uint64_t filtered = 0;          // left out by --include/--exclude
   uint64_t failed = 0;            // the target rejected it (see failures)
@@ -58,7 +59,7 @@ struct MigrationReport {
     return stopped_because.empty() && failed == 0 && skipped_conflict == 0 && stream_failures == 0;
   }
   uint64_t handled() const {
-    return copied + skipped_expired + skipped_conflict + failed + skipped_unsupported + filtered;
+    return copied + skipped_expired + skipped_empty + skipped_conflict + failed + skipped_unsupported + filtered;
   }
   void add_failure(int db, std::string key, std::string error);
   // A key the target cannot hold, skipped with --skip-unsupported: counted and listed.

@@ -6,6 +6,7 @@
 #include "scan/scan_reader.h"
 #include "sink/key_sink.h"
 #include "target/target_keys.h"
+#include "task/rdb_file_check.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -17,6 +18,13 @@ namespace ferry {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Where key sets and spool files go: --spool-dir, $TMPDIR, /tmp.
+std::string work_dir(const TaskConfig& config) {
+  if (!config.spool_dir.empty()) return config.spool_dir;
+  if (const char* tmp = std::getenv("TMPDIR"); tmp && *tmp) return tmp;
+  return "/tmp";
+}
 
 // The precheck before a byte moves: a fail stops with its code (1, or 4/5 when a server or the
 // input cannot be read), warnings stop with 2 unless --accept-warnings; else its warnings go into
@@ -43,8 +51,8 @@ std::optional<int> precheck(const TaskConfig& config, TaskResult& result) {
   }
   if (code == static_cast<int>(ExitCode::Warnings) && config.accept_warnings) return std::nullopt;
   if (code == static_cast<int>(ExitCode::Warnings))
-    log::error("precheck: {} warning(s); nothing was written. Re-run with --accept-warnings to migrate anyway, or see "
-               "`ferry precheck`",
+    log::error("precheck: {} warning(s); nothing was written. Fix the server or the task as each warning says, or "
+               "re-run with --accept-warnings to go on with them (`ferry precheck` shows every check)",
                result.precheck_warnings.size());
   else
     log::error("precheck failed; nothing was written (`ferry precheck` with the same options shows every check)");
@@ -88,6 +96,18 @@ void run_scan(const TaskConfig& config, const Dialer& dialer, Target& target, co
 int run_rdb_import(const TaskConfig& config, Target& target, const TaskHooks& hooks, MigrationReport& report) {
   const auto started = Clock::now();
   CopyOptions copy = config.copy_options();
+  // A file is checked whole first: a corrupt one, or one redis-server would refuse, writes nothing.
+  RdbFileFacts facts = check_rdb_file(config.rdb_file, work_dir(config));
+  log::info("checked {} whole in {:.2f} s: {} keys, structure and {} fine", config.rdb_file, facts.seconds, facts.keys,
+            facts.checksum_verified ? "CRC64" : "(no CRC64 in it)");
+  if (!copy.skip_unsupported)
+    for (const auto& type : facts.module_aux)
+      if (!target.facts().has_module_for_type(type))
+        throw FerryError(ExitCode::Failed,
+                         fmt::format("{} holds aux data of module type '{}', whose module {} has not loaded: redis-server "
+                                     "refuses such a file; nothing was written (load the module, or skip the data with "
+                                     "--skip-unsupported)",
+                                     config.rdb_file, type, target.describe()));
   io::FileSource file(config.rdb_file);
   report.mode = "rdb";
   report.source = file.describe();
@@ -125,6 +145,7 @@ repl::SyncOptions sync_options(const TaskConfig& config, const TaskHooks& hooks)
   o.snapshot_only = config.mode == "snapshot";
   o.until_caught_up = config.until_caught_up;
   o.heartbeat = config.heartbeat;
+  o.publish = config.publish;
   o.task_id = config.effective_task_id();
   o.block_flush = config.block_flush;
   o.unsafe_resync_append = config.unsafe_resync_append;
@@ -134,8 +155,7 @@ repl::SyncOptions sync_options(const TaskConfig& config, const TaskHooks& hooks)
   o.retry_other_seconds = config.retry_other;
   o.state_file = config.state_file;
   o.spool = !config.spool_dir.empty();
-  if (!config.spool_dir.empty()) o.work_dir = config.spool_dir;
-  else if (const char* tmp = std::getenv("TMPDIR"); tmp && *tmp) o.work_dir = tmp;
+  o.work_dir = work_dir(config);
   o.stop = hooks.stop;
   o.progress = hooks.progress;
   return o;
@@ -206,6 +226,7 @@ std::string TaskResult::summary_text() const {
   if (st.filtered || st.reduced)
     out += fmt::format("  stream filter     {} commands left out, {} applied to their selected keys only\n", st.filtered,
                        st.reduced);
+  if (st.publish_dropped) out += fmt::format("  publish dropped   {} (--no-publish)\n", st.publish_dropped);
   if (r.retries)
     out += fmt::format("  link              {} reconnection attempts, {} partial resyncs, {} full resyncs ({} keys gone from "
                        "the source deleted)\n",
@@ -213,6 +234,7 @@ std::string TaskResult::summary_text() const {
   out += fmt::format("  offsets           snapshot {}, applied {}, source {} (lag {} bytes{}){}\n", r.snapshot_offset,
                      r.applied_offset, r.source_offset, std::max(0LL, r.source_offset - r.applied_offset),
                      r.lag_ms ? ", " + lag_text(*r.lag_ms) : "", r.caught_up ? ", caught up" : "");
+  if (!r.writes_continue.empty()) out += "  warning: " + r.writes_continue + "\n";
   for (const auto& n : st.notes) out += "  note: " + n + "\n";
   return out;
 }

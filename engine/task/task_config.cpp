@@ -135,8 +135,8 @@ std::vector<TaskSetting> make_settings() {
       flag("", "accept-warnings", "--accept-warnings", &TaskConfig::accept_warnings,
            "Migrate despite precheck warnings, and exit 0 (not 2) when the only findings are warnings"),
       {"", "skip-check", "--skip-check", SettingKind::StringList,
-       "Run this precheck check but ignore its outcome (repeatable; a check name as `ferry precheck` lists them, e.g. "
-       "target-memory)",
+       fmt::format("Run this precheck check but ignore its outcome (repeatable). The checks: {}",
+                   fmt::join(check_names(), ", ")),
        {},
        [](TaskConfig& c, const Values& v) {
          for (const auto& name : v)
@@ -200,6 +200,9 @@ std::vector<TaskSetting> make_settings() {
            "sync: stop the task with an error on FLUSHALL/FLUSHDB instead of applying it"),
       flag("sync", "heartbeat", "--no-heartbeat", &TaskConfig::heartbeat,
            "sync: do not write the ferry:heartbeat:<task-id> key on the source (the lag is then measured by offsets only)",
+           true),
+      flag("sync", "publish", "--no-publish", &TaskConfig::publish,
+           "sync: leave the stream's PUBLISH commands out (counted), e.g. for a target user without channel permissions",
            true),
       integer("sync", "max-ops", "--max-ops", &TaskConfig::max_ops, 0,
               "At most this many keys (full copies) or commands (the stream) per second (0: no limit)"),
@@ -329,6 +332,7 @@ PrecheckOptions TaskConfig::precheck_options() const {
   p.skip = skip_checks;
   p.rdb_file = rdb_file;
   p.skip_unsupported = skip_unsupported;
+  p.publish = publish;
   p.resuming = mode == "sync" && !state_file.empty() && std::filesystem::exists(state_file);
   return p;
 }

@@ -43,6 +43,7 @@ struct TaskConfig {
   bool until_caught_up = false;
   bool block_flush = false;
   bool heartbeat = true;
+  bool publish = true;
   long long max_ops = 0;
   long long max_bytes = 0;
   long long retry_connection = 43200;
@@ -83,7 +84,7 @@ struct TaskSetting {
   const char* key;
   const char* flag;     // empty: no flag (the task file's passwords)
   SettingKind kind;
-  const char* help;
+  std::string help;
   std::vector<std::string> choices;  // SettingKind::Choice
   // Checks and stores the value(s); a Bool takes "true"/"false" in the key's sense. Throws
   // FerryError(Usage) with a message that does not repeat a password.

@@ -205,6 +205,7 @@ scan-count = 1000           # SCAN COUNT hint (mode "scan")
 until-caught-up = false     # mode "sync": exit 0 once the target holds everything up to the source's offset
 block-flush = false         # stop on FLUSHALL/FLUSHDB instead of applying them
 heartbeat = true            # write ferry:heartbeat:<task-id> on the source to measure lag
+publish = true              # apply the stream's PUBLISH commands (false: left out and counted)
 max-ops = 0                 # commands applied per second at most (0: no limit)
 max-bytes = 0               # bytes applied per second at most (0: no limit)
 retry-connection = 43200    # seconds a broken link to the source is retried (partial resync)

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "task/disk_key_set.h"
+#include "redis/keyspace.h"
 #include "task/progress.h"
 
 #include <fmt/format.h>
@@ -17,13 +18,6 @@ namespace {
 
 const std::string kHeartbeatPrefix = "ferry:heartbeat:";
 
-std::map<int, long long> keyspace(Connection& conn) {
-  std::map<int, long long> out;
-  for (const auto& [name, value] : conn.info("keyspace"))
-    if (name.rfind("db", 0) == 0) out[std::atoi(name.c_str() + 2)] = std::atoll(value.c_str() + value.find("keys=") + 5);
-  return out;
-}
-
 const char* level_name(CompareLevel l) {
   return l == CompareLevel::Full ? "full" : l == CompareLevel::Length ? "length" : "outline";
 }
@@ -37,10 +31,7 @@ class Verifier {
   void run() {
     std::vector<int> dbs = choose_dbs();
     report_.dbs = dbs;
-    uint64_t total = 0;
-    auto sizes = keyspace(source_);
-    for (int db : dbs) total += sizes.count(db) ? sizes[db] : 0;
-    total_ = total;
+    total_ = keys_in(source_, dbs);
 
     auto pending = std::make_unique<DiskKeySet>(o_.work_dir);
     last_round_ = o_.rounds <= 1;
@@ -94,6 +85,15 @@ class Verifier {
     target_.select(o_.db_map.target(db));
   }
 
+  // Keys the task copies: not ferry's heartbeat, and what its filters select (a key they leave out
+  // is no divergence; counted once, on the source side).
+  bool wanted(int db, const std::string& key, bool count = true) {
+    if (key.rfind(kHeartbeatPrefix, 0) == 0) return false;
+    if (o_.task.selects(db, key)) return true;
+    if (count) ++report_.filtered;
+    return false;
+  }
+
   void first_round_db(int db, DiskKeySet& pending) {
     select(db);
     // Source keys.
@@ -103,7 +103,7 @@ class Verifier {
       cursor = r.elements[0].str;
       std::vector<std::string> keys;
       for (auto& k : r.elements[1].elements)
-        if (k.str.rfind(kHeartbeatPrefix, 0) != 0) keys.push_back(std::move(k.str));
+        if (wanted(db, k.str)) keys.push_back(std::move(k.str));
       for (size_t at = 0; at < keys.size(); at += o_.batch) {
         std::vector<std::string> batch(keys.begin() + static_cast<long>(at),
                                        keys.begin() + static_cast<long>(std::min(keys.size(), at + o_.batch)));
@@ -119,7 +119,7 @@ class Verifier {
       cursor = r.elements[0].str;
       std::vector<std::string> keys;
       for (auto& k : r.elements[1].elements)
-        if (k.str.rfind(kHeartbeatPrefix, 0) != 0) keys.push_back(std::move(k.str));
+        if (wanted(db, k.str, false)) keys.push_back(std::move(k.str));
       std::vector<Reply> exists(keys.size());
       {
         Pipeline pipe(source_, o_.compare.pipeline);
@@ -180,6 +180,7 @@ nlohmann::json VerifyReport::to_json() const {
   for (Cause c : all_causes()) causes[cause_name(c)] = by_cause.count(cause_name(c)) ? by_cause.at(cause_name(c)) : 0;
   nlohmann::json j{{"summary",
                     {{"keys_compared", keys_compared},
+                     {"filtered", filtered},
                      {"divergences", divergences},
                      {"by_cause", causes},
                      {"unexplained", unexplained()},
@@ -201,6 +202,7 @@ nlohmann::json VerifyReport::to_json() const {
 std::string VerifyReport::to_table() const {
   std::string out = fmt::format("ferry verify ({}): {} -> {}, DBs [{}]\n", compare_level, source, target, fmt::join(dbs, ","));
   out += fmt::format("  keys compared     {}\n", keys_compared);
+  if (filtered) out += fmt::format("  keys filtered     {} (the task's filters leave them out: not compared)\n", filtered);
   out += fmt::format("  rounds            {} (keys differing after each: {})\n", differing_per_round.size(),
                      fmt::join(differing_per_round, ", "));
   out += fmt::format("  divergences       {}\n", divergences);

@@ -40,6 +40,7 @@ struct VerifyReport {
   std::vector<int> dbs;
   std::string compare_level;
   uint64_t keys_compared = 0;                 // round 1, both directions
+  uint64_t filtered = 0;                      // source keys the task's filters leave out: not compared
   std::vector<uint64_t> differing_per_round;  // keys still differing after each round
   uint64_t divergences = 0;
   std::map<std::string, uint64_t> by_cause;

@@ -1,6 +1,6 @@
 // The replication applier's two properties, run by `ferry fuzz applier` and by the test command.
 //
-//  - in-process: generated streams and options go through a StreamApplier writing to a
+//  - in-process: generated streams and options go through the CommandSink (over a StandaloneTarget) writing to a
 //    RecordingTarget; what arrives must be what the rules say (stream_model.h), at every generated
 //    cut (a link cut, or a restart from the state-file point: offset and stream DB), with no loss
 //    and no duplicate across the cut. Thousands of cases a minute, no server.

@@ -6,7 +6,7 @@
 // names), and applier options (DB selection, --db-map, --include/--exclude, --ttl-extend, relative
 // expiries) decoded from one more token.
 //
-// Oracle: the rules of stream_applier.h written a second time, plainly, over the target's view:
+// Oracle: the rules of sink/command_translator.h and command_sink.h written a second time, plainly, over the target's view:
 // which commands must reach which target DB, grouped as the transactions they must form. The two
 // implementations disagreeing is the finding.
 #pragma once

@@ -95,12 +95,18 @@ MixedDatasetStats fill_mixed_dataset(Connection& conn, const MixedDatasetOptions
           pipe.send(a);
           break;
         }
-        case 9: {  // stream with a consumer group, pending entries and an idle consumer
+        case 9: {  // stream with a consumer group, pending entries per consumer and an idle consumer
           size_t n = 1 + g.below(big ? 300 : 20);
           for (size_t j = 0; j < n; ++j) pipe.send({"XADD", key, fmt::format("{}-{}", 1000 + j, j % 3), "f", g.text(8), "n", std::to_string(j)});
           pipe.send({"XGROUP", "CREATE", key, "readers", "0"});
           size_t read = 1 + g.below(n);
           pipe.send({"XREADGROUP", "GROUP", "readers", "alice", "COUNT", std::to_string(read), "STREAMS", key, ">"});
+          if (read < n) {  // a second consumer with entries of its own pending, one of alice's claimed twice
+            size_t more = 1 + g.below(n - read);
+            pipe.send({"XREADGROUP", "GROUP", "readers", "carol", "COUNT", std::to_string(more), "STREAMS", key, ">"});
+            pipe.send({"XCLAIM", key, "readers", "carol", "0", "1000-0", "RETRYCOUNT", "3"});
+            read += more;
+          }
           if (has_createconsumer) pipe.send({"XGROUP", "CREATECONSUMER", key, "readers", "bob"});
           // Delete an entry nobody has read: max-deleted-id moves, the PEL stays reproducible.
           if (read < n) pipe.send({"XDEL", key, fmt::format("{}-{}", 1000 + n - 1, (n - 1) % 3)});

@@ -272,7 +272,8 @@ std::string RdbTestWriter::score_text(double score) {
 
 RdbTestWriter::RdbTestWriter(int rdb_version) : version_(rdb_version) {
   char header[16];
-  std::snprintf(header, sizeof header, "REDIS%04d", rdb_version);
+  if (rdb_version == 80) std::snprintf(header, sizeof header, "VALKEY080");
+  else std::snprintf(header, sizeof header, "REDIS%04d", rdb_version);
   out_ = header;
 }
 
@@ -556,6 +557,47 @@ RdbTestWriter& RdbTestWriter::zset_listpack(std::string_view key, const ScoredMe
 // ---- Hashes ----
 // Type 4: <count> (<field> <value>)...   Types 9, 13, 16: one zipmap / ziplist / listpack blob of
 // field, value, field, value ...
+
+RdbTestWriter& RdbTestWriter::hash2_valkey(std::string_view key,
+                                          const std::vector<std::tuple<std::string, std::string, int64_t>>& entries) {
+  key_header(22, key);
+  put_length(entries.size());
+  for (const auto& [f, v, at] : entries) {
+    put_string(f);
+    put_string(v);
+    put_le(out_, static_cast<uint64_t>(at), 8);
+  }
+  return *this;
+}
+
+RdbTestWriter& RdbTestWriter::function_pre_ga(std::string_view name, std::string_view engine, std::string_view description,
+                                              std::string_view code) {
+  opcode(246);
+  put_raw_string(name);
+  put_raw_string(engine);
+  put_length(description.empty() ? 0 : 1);
+  if (!description.empty()) put_raw_string(description);
+  put_raw_string(code);
+  return *this;
+}
+
+RdbTestWriter& RdbTestWriter::module_aux(std::string_view type_name, uint64_t value) {
+  static constexpr char kCharset[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  uint64_t id = 0;
+  for (char c : type_name) id = (id << 6) | static_cast<uint64_t>(std::string_view(kCharset).find(c));
+  opcode(247);
+  put_length(id << 10);  // encver 0
+  put_length(2);         // when: RDB_MODULE_OPCODE_UINT
+  put_length(1);         // REDISMODULE_AUX_BEFORE_RDB
+  put_length(2);         // a value: RDB_MODULE_OPCODE_UINT
+  put_length(value);
+  put_length(0);         // RDB_MODULE_OPCODE_EOF
+  return *this;
+}
+
+RdbTestWriter& RdbTestWriter::typed_blob(uint8_t type, std::string_view key, const std::string& blob) {
+  return blob_value(type, key, blob);
+}
 
 RdbTestWriter& RdbTestWriter::hash_plain(std::string_view key, const FieldValues& pairs) {
   key_header(kHash, key);

@@ -19,6 +19,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -102,6 +103,21 @@ class RdbTestWriter {
   RdbTestWriter& hash_zipmap(std::string_view key, const FieldValues& pairs, uint8_t free_bytes = 0);
   RdbTestWriter& hash_ziplist(std::string_view key, const FieldValues& pairs);   // type 13
   RdbTestWriter& hash_listpack(std::string_view key, const FieldValues& pairs);  // type 16
+
+  // ---- What other tools write ----
+  // Valkey 9 (write with version 80: "VALKEY080"): type 22, RDB_TYPE_HASH_2, as Valkey documents
+  // it: a count, then field, value and the field's absolute expiry in ms (8 bytes little-endian,
+  // -1 for none) for each.
+  RdbTestWriter& hash2_valkey(std::string_view key, const std::vector<std::tuple<std::string, std::string, int64_t>>& entries);
+  // Opcode 246: a function library as Redis 7.0 rc1/rc2 saved it (name, engine, an optional
+  // description, the code without its #! line).
+  RdbTestWriter& function_pre_ga(std::string_view name, std::string_view engine, std::string_view description,
+                                 std::string_view code);
+  // Opcode 247: aux data of a module type (a 9-character name; encver 0), written "before keys",
+  // holding one unsigned integer.
+  RdbTestWriter& module_aux(std::string_view type_name, uint64_t value);
+  // A value of type `type` for `key` whose body is `body` verbatim (a blob string is put_blob'd).
+  RdbTestWriter& typed_blob(uint8_t type, std::string_view key, const std::string& blob);
 
   // 0xFF, then the CRC-64 of everything before it, little-endian (or 8 zero bytes: "checksum
   // disabled"). Versions before 5 have no checksum. Returns the finished file; no writes after.

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <fstream>
 #include <thread>
 
@@ -162,4 +163,66 @@ TEST_CASE("the lag is the time a write takes to reach the target: under 50 ms wh
   CHECK(j["lag_ms"].get<long long>() < 50);  // level: not the age of the last heartbeat (~1000 ms)
   CHECK_THAT(r.err, Catch::Contains("lag < 50 ms"));
   CHECK_THAT(r.out, Catch::Contains("< 50 ms"));
+}
+
+TEST_CASE("a target user without channel permissions: the precheck says so, --no-publish leaves PUBLISH out",
+          "[repl][sync][acl]") {
+  RedisServerOptions o;
+  o.acl_users = {"u on >u-pw ~* +@all"};  // Redis 7: no channels (acl-pubsub-default resetchannels)
+  RedisServer src, dst(o);
+  auto s = test::connect(src);
+  s->checked({"SET", "k", "v"});
+  const std::string target = fmt::format("redis://u:u-pw@127.0.0.1:{}", dst.port());
+  auto refused = run_ferry({"migrate", "--mode", "sync", "--until-caught-up", "--source", src.uri(), "--target", target});
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("precheck target-permission"));
+  CHECK_THAT(refused.err, Catch::Contains("allchannels"));
+  CHECK_THAT(refused.err, Catch::Contains("--no-publish"));
+  CHECK(refused.err.find("u-pw") == std::string::npos);
+
+  std::string report = dst.dir() + "/r.json";
+  BackgroundFerry ferry({"migrate", "--mode", "sync", "--source", src.uri(), "--target", target, "--no-publish",
+                         "--no-heartbeat", "--report", report});
+  test::wait_for_replica(*s, 30);  // it PUBLISHes once, and waits for ferry's acknowledgement
+  for (int i = 0; i < 5; ++i) s->checked({"PUBLISH", "news", "hello"});
+  s->checked({"SET", "after", "1"});
+  auto d = test::connect(dst);
+  REQUIRE(test::wait_until_equal(*s, *d, stream_comparison(), 20).equal());
+  auto r = ferry.stop();
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  auto j = test::read_json(report);
+  CHECK(j["stream"]["publish_dropped"].get<long long>() >= 5);
+  CHECK(j["stream"]["errors"] == 0);
+}
+
+TEST_CASE("--until-caught-up says at exit when the source still takes writes, with the rate", "[repl][sync][cutover]") {
+  RedisServer src, dst;
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    auto w = test::connect(src);
+    for (int i = 0; writing; ++i) {
+      w->checked({"SET", "live:" + std::to_string(i % 500), std::string(100, 'x')});
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // ~50 writes/s: level now and then
+    }
+  });
+  std::string report = dst.dir() + "/r.json";
+  auto r = run_ferry({"migrate", "--mode", "sync", "--until-caught-up", "--source", src.uri(), "--target", dst.uri(),
+                      "--report", report});
+  writing = false;
+  writer.join();
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("still takes writes"));
+  auto j = test::read_json(report);
+  CHECK(j["caught_up"] == true);
+  CHECK(j["source_write_bytes_per_s"].get<long long>() > 1000);  // ~50 x ~150 bytes
+  CHECK(j.contains("writes_continue"));
+
+  // A quiet source: no such warning.
+  RedisServer quiet_target;
+  auto q = run_ferry({"migrate", "--mode", "sync", "--until-caught-up", "--source", src.uri(), "--target",
+                      quiet_target.uri()});
+  CHECK(q.exit_code == 0);
+  CHECK(q.err.find("still takes writes") == std::string::npos);
 }

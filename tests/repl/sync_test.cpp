@@ -262,6 +262,11 @@ TEST_CASE("scripts: effects from 7.0, verbatim EVAL from Redis 6.0", "[repl][syn
       s->checked({"SETEX", "relative" + std::to_string(i), "1000", "v"});
       s->checked({"EXPIRE", "before", "6000"});
     }
+    // A script that writes twice and then fails with WRONGTYPE: replicated (it wrote), it fails the
+    // same way on the target; a script's own error, whatever its class, is not a failed write.
+    Reply failed = s->command({"EVAL", "redis.call('INCR', KEYS[1]); redis.call('HSET', KEYS[2], 'f', 'v'); "
+                                       "return redis.call('INCR', KEYS[2])", "2", "partial:a", "partial:h"});
+    CHECK(failed.is_error());
     auto d = test::connect(dst);
     ComparisonOptions cmp;
     cmp.ttl_tolerance_ms = 1000;  // relative expiries from 6.0 are made absolute on arrival
@@ -274,7 +279,10 @@ TEST_CASE("scripts: effects from 7.0, verbatim EVAL from Redis 6.0", "[repl][syn
     CHECK(d->checked({"GET", "counter"}).str == "20");
     CHECK(ferry.stop().exit_code == 0);
     auto j = test::read_json(report);
-    CHECK(j["stream"]["unconfirmed_scripts"] == 20);  // verbatim EVALs: outcome not confirmed
+    CHECK(j["stream"]["unconfirmed_scripts"] == 21);  // verbatim EVALs: outcome not confirmed
+    CHECK(j["stream"]["script_errors"] == 1);
+    CHECK(j["stream"]["errors"] == 0);
+    CHECK(d->checked({"HGET", "partial:h", "f"}).str == "v");
     CHECK(j["stream"]["unconfirmed_script_examples"][0].get<std::string>().find("'counter'") != std::string::npos);
   }
 }
