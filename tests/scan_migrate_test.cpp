@@ -190,10 +190,8 @@ TEST_CASE("on-conflict block stops before writing and names keys, replace overwr
   CHECK(d->checked({"DBSIZE"}).integer == 1);
   CHECK(d->checked({"GET", "key:7"}).str == "already-here");
 
-  auto warned = run_ferry(migrate_args(src, dst, {"--on-conflict", "replace"}));
-  CHECK(warned.exit_code == 2);  // existing keys are a precheck warning in replace mode
-  CHECK(d->checked({"GET", "key:7"}).str == "already-here");
-  auto replaced = run_ferry(migrate_args(src, dst, {"--on-conflict", "replace", "--accept-warnings"}));
+  // Replace mode asked for the overwrite: not a warning to accept again.
+  auto replaced = run_ferry(migrate_args(src, dst, {"--on-conflict", "replace"}));
   REQUIRE(replaced.exit_code == 0);
   CHECK(d->checked({"GET", "key:7"}).str == "from-source");
   test::require_identical(*s, *d);

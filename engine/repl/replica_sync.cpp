@@ -302,12 +302,6 @@ void ReplicaSync::tick() {
   const long long source_offset = master_offset(source());
   result_.source_offset = source_offset;
   measure_lag();
-  const auto now = Clock::now();
-  if (last_source_offset_ >= 0 && now > last_tick_at_) {  // the stream's growth: the source's write rate
-    double secs = std::chrono::duration<double>(now - last_tick_at_).count();
-    result_.source_write_bytes_per_s = static_cast<long long>((source_offset - last_source_offset_) / secs);
-  }
-  last_tick_at_ = now;
   if (options_.until_caught_up && offsets_known_ && result_.applied_offset >= source_offset) {
     result_.caught_up = true;
     warn_if_writes_continue();
@@ -342,8 +336,12 @@ void ReplicaSync::tick() {
 // --until-caught-up ends at a moment: writes the source takes after it are not on the target. When
 // the source is still being written (beyond ferry's own heartbeat), say so, with the rate.
 void ReplicaSync::warn_if_writes_continue() {
-  constexpr long long kHeartbeatBytesPerSecond = 200;
-  if (result_.source_write_bytes_per_s <= kHeartbeatBytesPerSecond) return;
+  // The stream's growth over a short look (ferry writes no heartbeat meanwhile).
+  constexpr auto kLook = std::chrono::milliseconds(300);
+  const long long before = master_offset(source());
+  std::this_thread::sleep_for(kLook);
+  result_.source_write_bytes_per_s = (master_offset(source()) - before) * 1000 / kLook.count();
+  if (result_.source_write_bytes_per_s <= 0) return;
   auto stats = source().info("stats");
   std::string w = fmt::format("caught up at offset {}, but {} still takes writes ({} bytes/s of replication stream, {} "
                               "ops/s): they will not reach the target. Stop writes before cutover, or keep the sync "

@@ -73,7 +73,7 @@ struct SyncResult {
   std::optional<long long> lag_ms;
   double snapshot_seconds = 0;
   bool caught_up = false;
-  long long source_write_bytes_per_s = 0;  // the stream's growth over the last second
+  long long source_write_bytes_per_s = 0;  // --until-caught-up: the stream's growth when it caught up
   std::string writes_continue;             // --until-caught-up ended while the source still took writes
   uint64_t partial_resyncs = 0;  // resumed with +CONTINUE after a broken link
   uint64_t retries = 0;          // reconnection attempts
@@ -135,7 +135,7 @@ class ReplicaSync {
   bool position_known_ = false;              // the target holds the stream up to applied_offset
   bool state_dirty_ = false;
   bool offsets_known_ = true;                // false after a SYNC fallback
-  std::chrono::steady_clock::time_point next_tick_, stream_started_at_, last_ack_, last_tick_at_;
+  std::chrono::steady_clock::time_point next_tick_, stream_started_at_, last_ack_;
   std::deque<CommandSink::Heartbeat> heartbeats_;  // seen in the stream, not yet known to be applied
   std::optional<long long> applied_heartbeat_ms_;
   long long quiet_ticks_ = 0, last_source_offset_ = -1;

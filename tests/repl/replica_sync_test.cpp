@@ -196,7 +196,7 @@ TEST_CASE("a target user without channel permissions: the precheck says so, --no
   CHECK(j["stream"]["errors"] == 0);
 }
 
-TEST_CASE("--until-caught-up says at exit when the source still takes writes, with the rate", "[repl][sync][cutover]") {
+TEST_CASE("until-caught-up says at exit when the source still takes writes, with the rate", "[repl][sync][cutover]") {
   RedisServer src, dst;
   std::atomic<bool> writing{true};
   std::thread writer([&] {

@@ -102,7 +102,7 @@ TEST_CASE("ferry's heartbeat is noted with its source time and never sent; PING 
   CHECK(t.stats.skipped == 2);
 }
 
-TEST_CASE("--block-flush turns a flush into a stop naming it", "[sink][translator]") {
+TEST_CASE("block-flush turns a flush into a stop naming it", "[sink][translator]") {
   StreamOptions o;
   o.block_flush = true;
   CHECK_THROWS_WITH(translate({{"FLUSHDB"}}, o), Catch::Contains("FLUSHDB"));
