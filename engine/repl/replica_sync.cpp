@@ -28,6 +28,7 @@ nlohmann::json SyncResult::to_json() const {
   j["replid"] = replid;
   j["snapshot_offset"] = snapshot_offset;
   j["applied_offset"] = applied_offset;
+  j["stream_db"] = stream_db;
   j["source_offset"] = source_offset;
   j["lag_bytes"] = source_offset > applied_offset ? source_offset - applied_offset : 0;
   j["lag_ms"] = lag_ms ? nlohmann::json(*lag_ms) : nlohmann::json();
@@ -498,6 +499,7 @@ SyncResult ReplicaSync::run() {
     }
   }
   if (options_.progress) options_.progress->done();
+  if (commands_) result_.stream_db = commands_->stream_db();
   report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   report.complete = report.is_complete(result_.stream.errors + result_.stream.unapplied);
   return std::move(result_);

@@ -67,6 +67,7 @@ struct SyncResult {
   std::string replid;
   long long snapshot_offset = 0;
   long long applied_offset = 0;
+  int stream_db = 0;            // the stream's selected DB at applied_offset
   long long source_offset = 0;  // last seen master_repl_offset
   // Now minus the source time of the newest write the target holds (0 when level); nullopt before
   // the first heartbeat came back and while offsets are unknown.

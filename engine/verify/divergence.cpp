@@ -9,11 +9,14 @@
 #include <algorithm>
 #include <fstream>
 
+#include "verify/cutover_watch.h"
+
 namespace ferry {
 
 const char* cause_name(Cause c) {
   switch (c) {
     case Cause::Filtered: return "filtered";
+    case Cause::AfterCutover: return "after-cutover";
     case Cause::Expired: return "expired";
     case Cause::TtlExtended: return "ttl-extended";
     case Cause::OomRejected: return "oom-rejected";
@@ -28,7 +31,7 @@ const char* cause_name(Cause c) {
 }
 
 const std::vector<Cause>& all_causes() {
-  static const std::vector<Cause> causes{Cause::Expired,     Cause::TtlExtended, Cause::ListDuplicates,
+  static const std::vector<Cause> causes{Cause::AfterCutover, Cause::Expired, Cause::TtlExtended, Cause::ListDuplicates,
                                          Cause::StaleExtra,  Cause::LuaUnconfirmed, Cause::Evicted,
                                          Cause::OomRejected, Cause::Unsupported, Cause::Filtered,
                                          Cause::Unexplained};
@@ -61,6 +64,11 @@ TaskContext TaskContext::from_report_file(const std::string& path) {
     if (j.contains("unsupported"))
       for (const auto& k : j["unsupported"])
         t.unsupported[{k.at("db").get<int>(), k.at("key").get<std::string>()}] = k.value("why", "");
+    if (j.contains("replid") && j.contains("applied_offset")) {
+      t.replid = j["replid"].get<std::string>();
+      t.applied_offset = j["applied_offset"].get<long long>();
+      t.stream_db = j.value("stream_db", 0);
+    }
     if (j.contains("stream")) {
       const auto& s = j["stream"];
       if (s.contains("oom_rejected")) keys(s["oom_rejected"], t.oom_rejected);
@@ -84,8 +92,8 @@ nlohmann::json Divergence::to_json() const {
 }
 
 DivergenceExplainer::DivergenceExplainer(Connection& source, Connection& target, const TaskContext& task,
-                                         long long ttl_tolerance_ms, size_t window)
-    : source_(source), target_(target), task_(task), tolerance_ms_(ttl_tolerance_ms), window_(window) {
+                                         long long ttl_tolerance_ms, size_t window, const CutoverWatch* watch)
+    : source_(source), target_(target), task_(task), tolerance_ms_(ttl_tolerance_ms), window_(window), watch_(watch) {
   auto stats = target.info("stats");
   auto memory = target.info("memory");
   long long evicted = std::atoll(stats["evicted_keys"].c_str());
@@ -109,6 +117,12 @@ Divergence DivergenceExplainer::explain(const KeyVerdict& v) {
   if (!task_.selects(v.db, v.key)) return set(Cause::Filtered, "the task's DB selection or key filters leave it out");
 
   std::pair<int, std::string> id{v.db, log::printable(v.key)};
+  if (watch_) {
+    const_cast<CutoverWatch*>(watch_)->catch_up(std::atoll(source_.info("replication")["master_repl_offset"].c_str()), 2.0);
+    if (watch_->written_since(v.db, id.second))
+      return set(Cause::AfterCutover, fmt::format("written on the source after the task's cutover at offset {}",
+                                                  watch_->from_offset()));
+  }
   if (task_.oom_rejected.count(id)) return set(Cause::OomRejected, "the task recorded an OOM error for it");
   if (auto u = task_.unsupported.find(id); u != task_.unsupported.end() && v.difference == Difference::MissingOnTarget)
     return set(Cause::Unsupported, "skipped with --skip-unsupported: " + u->second);

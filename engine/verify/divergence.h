@@ -16,7 +16,10 @@
 
 namespace ferry {
 
-enum class Cause { Filtered, Expired, TtlExtended, OomRejected, Unsupported, LuaUnconfirmed, Evicted, ListDuplicates, StaleExtra, Unexplained };
+enum class Cause {
+  Filtered, AfterCutover, Expired, TtlExtended, OomRejected, Unsupported, LuaUnconfirmed, Evicted, ListDuplicates, StaleExtra,
+  Unexplained
+};
 const char* cause_name(Cause cause);
 const std::vector<Cause>& all_causes();
 
@@ -30,6 +33,11 @@ struct TaskContext {
   std::set<std::pair<int, std::string>> oom_rejected;     // (source DB, printable key)
   std::map<std::pair<int, std::string>, std::string> unsupported;  // skipped with --skip-unsupported -> why
   std::set<std::pair<int, std::string>> script_written;   // keys of unconfirmed scripts
+  // Where a sync task ended (its report's replid, applied_offset, stream_db): verify watches the
+  // source's stream from there (CutoverWatch).
+  std::string replid;
+  long long applied_offset = -1;
+  int stream_db = 0;
   // Reads a report file; throws FerryError(CorruptInput) naming the file for one that is not JSON.
   static TaskContext from_report_file(const std::string& path);
   bool selects(int db, const std::string& key) const;
@@ -49,8 +57,9 @@ class DivergenceExplainer {
  public:
   // `expiry_window_ms`: a key expiring within this much of now counts as expiring (the two servers
   // expire it at slightly different moments).
+  // `watch`: the keys written on the source after the task's cutover (none: not watched).
   DivergenceExplainer(Connection& source, Connection& target, const TaskContext& task, long long ttl_tolerance_ms,
-                      size_t window);
+                      size_t window, const class CutoverWatch* watch = nullptr);
   // Both connections must be on the verdict's DBs (as KeyComparator::compare left them).
   Divergence explain(const KeyVerdict& verdict);
 
@@ -62,6 +71,7 @@ class DivergenceExplainer {
   const TaskContext& task_;
   long long tolerance_ms_;
   size_t window_;
+  const CutoverWatch* watch_;
   bool evicting_ = false;
   std::string eviction_evidence_;
 };

@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "task/disk_key_set.h"
 #include "redis/keyspace.h"
+#include "verify/cutover_watch.h"
 #include "task/progress.h"
 
 #include <fmt/format.h>
@@ -25,8 +26,8 @@ const char* level_name(CompareLevel l) {
 // Runs the rounds; one per object so the state shared by the steps stays in one place.
 class Verifier {
  public:
-  Verifier(Connection& source, Connection& target, const VerifyOptions& o, VerifyReport& report)
-      : source_(source), target_(target), o_(o), report_(report), comparator_(source, target, o.compare) {}
+  Verifier(Connection& source, Connection& target, const VerifyOptions& o, VerifyReport& report, const CutoverWatch* watch)
+      : source_(source), target_(target), o_(o), report_(report), comparator_(source, target, o.compare), watch_(watch) {}
 
   void run() {
     std::vector<int> dbs = choose_dbs();
@@ -144,7 +145,7 @@ class Verifier {
         continue;
       }
       if (!explainer_) explainer_ = std::make_unique<DivergenceExplainer>(source_, target_, o_.task, o_.compare.ttl_tolerance_ms,
-                                                                          o_.compare.window);
+                                                                          o_.compare.window, watch_);
       select(db);
       Divergence d = explainer_->explain(v);
       ++report_.divergences;
@@ -159,6 +160,7 @@ class Verifier {
   VerifyReport& report_;
   KeyComparator comparator_;
   std::unique_ptr<DivergenceExplainer> explainer_;
+  const CutoverWatch* watch_;
   uint64_t total_ = 0;
   bool last_round_ = false;
 };
@@ -187,6 +189,8 @@ nlohmann::json VerifyReport::to_json() const {
                      {"rounds", differing_per_round.size()},
                      {"differing_per_round", differing_per_round},
                      {"not_reproducible", not_reproducible},
+                     {"after_cutover", {{"watched", cutover_watched}, {"offset", cutover_offset}, {"keys_written", cutover_keys},
+                                        {"not_watched", cutover_not_watched}}},
                      {"compare", compare_level},
                      {"strict", strict},
                      {"seconds", seconds}}},
@@ -203,6 +207,10 @@ std::string VerifyReport::to_table() const {
   std::string out = fmt::format("ferry verify ({}): {} -> {}, DBs [{}]\n", compare_level, source, target, fmt::join(dbs, ","));
   out += fmt::format("  keys compared     {}\n", keys_compared);
   if (filtered) out += fmt::format("  keys filtered     {} (the task's filters leave them out: not compared)\n", filtered);
+  if (cutover_watched)
+    out += fmt::format("  after cutover     {} keys written on the source since offset {} (watched as a replica)\n",
+                       cutover_keys, cutover_offset);
+  else if (!cutover_not_watched.empty()) out += fmt::format("  after cutover     not watched: {}\n", cutover_not_watched);
   out += fmt::format("  rounds            {} (keys differing after each: {})\n", differing_per_round.size(),
                      fmt::join(differing_per_round, ", "));
   out += fmt::format("  divergences       {}\n", divergences);
@@ -236,7 +244,17 @@ VerifyReport run_verify(const Endpoint& source_ep, const Endpoint& target_ep, co
   report.target = target->describe();
   report.compare_level = level_name(options.compare.level);
   report.strict = options.strict;
-  Verifier(*source, *target, options, report).run();
+  // After a cutover: the keys the source takes from the task's end offset on are told apart.
+  std::unique_ptr<CutoverWatch> watch;
+  if (!options.task.replid.empty() && options.task.applied_offset >= 0) {
+    CutoverWatch::Position at{options.task.replid, options.task.applied_offset, options.task.stream_db};
+    watch = CutoverWatch::start(Dialer(options.timeouts, "verify"), source_ep, at, report.cutover_not_watched);
+    if (!watch) log::warn("{}", report.cutover_not_watched);
+    report.cutover_watched = watch != nullptr;
+    report.cutover_offset = options.task.applied_offset;
+  }
+  Verifier(*source, *target, options, report, watch.get()).run();
+  if (watch) report.cutover_keys = watch->keys();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
 }

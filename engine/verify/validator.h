@@ -46,6 +46,11 @@ struct VerifyReport {
   std::map<std::string, uint64_t> by_cause;
   std::vector<Divergence> samples;            // at most max_samples
   uint64_t not_reproducible = 0;              // group entries-read differences: not divergences
+  // The source watched from the task's cutover offset: keys written after it are `after-cutover`.
+  bool cutover_watched = false;
+  long long cutover_offset = -1;
+  uint64_t cutover_keys = 0;        // keys written on the source since
+  std::string cutover_not_watched;  // why not (the backlog moved on ...), when a task report asked for it
   std::vector<std::string> not_reproducible_samples;
   double seconds = 0;
   bool strict = false;

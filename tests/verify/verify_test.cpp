@@ -297,3 +297,36 @@ TEST_CASE("compare levels, stream group state, DB mapping and exit codes", "[ver
     CHECK(down.exit_code == 4);
   }
 }
+
+// After a cutover the source may go on taking writes: verify, given the task report, watches the
+// source's stream from the task's end offset and explains those keys as after-cutover; without the
+// backlog to replay from it says so and goes on as before.
+TEST_CASE("writes after the cutover are explained as after-cutover", "[verify][cutover]") {
+  RedisServer src, dst;
+  auto s = test::connect(src);
+  for (int i = 0; i < 200; ++i) s->checked({"SET", "k:" + std::to_string(i), "v"});
+  std::string task = dst.dir() + "/task.json";
+  REQUIRE(run_ferry({"migrate", "--mode", "sync", "--until-caught-up", "--no-heartbeat", "--source", src.uri(), "--target",
+                     dst.uri(), "--report", task})
+              .exit_code == 0);
+  // The application goes on writing to the old server after the cutover.
+  for (int i = 0; i < 30; ++i) s->checked({"SET", "k:" + std::to_string(i), "changed"});
+  s->checked({"SET", "late:new", "v"});
+  s->checked({"DEL", "k:199"});
+  auto v = verify(src, dst, {"--task-report", task});
+  INFO(v.out);
+  CHECK(v.exit_code == 0);  // every divergence explained
+  CHECK(count(v.report, "after-cutover") == 32);
+  CHECK(count(v.report, "unexplained") == 0);
+  CHECK(v.report["summary"]["after_cutover"]["watched"] == true);
+  CHECK(causes(v.report)["late:new"] == "after-cutover");
+
+  // A backlog that no longer covers the offset: said, and verify goes on without the watch.
+  s->checked({"CONFIG", "SET", "repl-backlog-size", "16384"});
+  for (int i = 0; i < 2000; ++i) s->checked({"SET", "filler:" + std::to_string(i % 10), std::string(200, 'x')});
+  auto fallback = verify(src, dst, {"--task-report", task, "--rounds", "1"});
+  CHECK(fallback.exit_code == 1);  // the later writes are unexplained now
+  CHECK(fallback.report["summary"]["after_cutover"]["watched"] == false);
+  CHECK_THAT(fallback.report["summary"]["after_cutover"]["not_watched"].get<std::string>(),
+             Catch::Contains("backlog no longer covers"));
+}
