@@ -2,6 +2,7 @@
 
 #include "common_options.h"
 #include "core/log.h"
+#include "core/version.h"
 #include "process/redis_server.h"
 #include "reports/run_report.h"
 #include "scenario/scenario_runner.h"
@@ -73,6 +74,8 @@ struct DemoOptions {
 // Part two: the scenario, with its HTML report.
 bool run_demo_scenario(const DemoOptions& o) {
   if (!o.redis_server.empty()) ::setenv("FERRY_REDIS_SERVER", o.redis_server.c_str(), 1);  // for the scenario's servers
+  if (std::filesystem::exists(o.report_dir + "/report.html"))
+    fmt::print("ferry demo: replacing the previous demo's report in {}\n", o.report_dir);
   std::filesystem::create_directories(o.report_dir);
   std::string file = o.report_dir + "/demo-scenario.toml";
   std::ofstream(file) << kDemoScenario;
@@ -82,6 +85,7 @@ bool run_demo_scenario(const DemoOptions& o) {
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   ro.ferry_binary = ec ? "build/ferry" : self.string();
   ro.seed = spec.seed;
+  ro.ferry_version = kVersion;
   ro.out_dir = o.report_dir + "/" + spec.name;
   fmt::print("\nferry demo: scenario '{}': a live sync under a write load of every command, with the link slowed, cut, "
              "held and sliced ...\n",
@@ -89,7 +93,7 @@ bool run_demo_scenario(const DemoOptions& o) {
   auto started = std::chrono::steady_clock::now();
   std::vector<sim::ScenarioResult> results{sim::run_scenario(spec, ro)};
   const auto& r = results.front();
-  reports::RunInfo info{"ferry demo", "", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
+  reports::RunInfo info{"ferry demo", kVersion, "", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
   reports::write_run_json(o.report_dir + "/run.json", info, results);
   reports::write_junit(o.report_dir + "/junit.xml", info, results);
   reports::write_html(o.report_dir + "/report.html", info, results);

@@ -3,6 +3,7 @@
 #include "config_command.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/version.h"
 #include "demo_command.h"
 #include "matrix_command.h"
 #include "migrate_command.h"
@@ -25,7 +26,7 @@ int main(int argc, char** argv) {
   CLI::App app{"ferry: migrate a live Redis dataset to another Redis-compatible server, and prove the copy is right"};
   app.footer(ferry::exit_code_table());
   app.require_subcommand(1);
-  app.set_version_flag("--version", "ferry 0.1.0");
+  app.set_version_flag("--version", ferry::kVersion);
   std::signal(SIGPIPE, SIG_IGN);
 
   std::function<int()> run;

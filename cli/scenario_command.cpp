@@ -40,6 +40,18 @@ std::string now_utc() {
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", tm);
 }
 
+// `ferry --version` of the binary that runs the scenarios.
+std::string version_of(const std::string& binary) {
+  std::string out;
+  if (std::FILE* p = ::popen(("'" + binary + "' --version 2>/dev/null").c_str(), "r")) {
+    char buf[256];
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    ::pclose(p);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out.empty() ? "unknown" : out;
+}
+
 }  // namespace
 
 int run_scenarios(const ScenarioOptions& o, const std::string& command) {
@@ -55,6 +67,12 @@ int run_scenarios(const ScenarioOptions& o, const std::string& command) {
     base = std::strtoull(o.seed.c_str(), nullptr, 10);
   }
   std::string dir = o.report_dir.empty() ? fmt::format("ferry-scenarios/{}", now_utc()) : o.report_dir;
+  // A directory holding another run's reports keeps them: this run's go to a fresh sub-folder.
+  if (std::filesystem::exists(dir + "/run.json") || std::filesystem::exists(dir + "/report.html")) {
+    std::string fresh = fmt::format("{}/run-{}", dir, now_utc());
+    log::warn("{} holds another run's reports: this run's go to {}", dir, fresh);
+    dir = fresh;
+  }
   std::filesystem::create_directories(dir);
 
   struct Job {
@@ -70,11 +88,13 @@ int run_scenarios(const ScenarioOptions& o, const std::string& command) {
   std::mutex print;
   auto started = std::chrono::steady_clock::now();
   std::string ferry = o.ferry.empty() ? self_path() : o.ferry;
+  const std::string version = version_of(ferry);
   auto worker = [&] {
     for (size_t i; (i = next++) < jobs.size();) {
       const Job& job = jobs[i];
       sim::RunnerOptions ro;
       ro.ferry_binary = ferry;
+      ro.ferry_version = version;
       ro.seed = job.seed;
       ro.out_dir = fmt::format("{}/{}-seed{}{}", dir, job.spec->name, job.seed, o.repeat > 1 ? fmt::format("-r{}", job.repeat) : "");
       {
@@ -95,7 +115,7 @@ int run_scenarios(const ScenarioOptions& o, const std::string& command) {
   for (int j = 0; j < std::max(1, o.jobs); ++j) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
 
-  reports::RunInfo info{command, now_utc(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
+  reports::RunInfo info{command, version, now_utc(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
   reports::write_run_json(dir + "/run.json", info, results);
   reports::write_junit(o.junit.empty() ? dir + "/junit.xml" : o.junit, info, results);
   if (!o.junit.empty()) reports::write_junit(dir + "/junit.xml", info, results);

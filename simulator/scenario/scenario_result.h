@@ -16,6 +16,9 @@ struct TimelineSample {
   double t = 0;               // seconds since the load started (negative: before)
   double ops_per_sec = 0;     // the source's commands per second
   long long lag_bytes = -1;   // source offset minus ferry's acknowledged offset (-1: no replica)
+  // Now minus when the source first held a write ferry has not acknowledged (0: level, -1: no
+  // replica). ferry acknowledges once a second, so this is an upper bound by up to that second.
+  double lag_ms = -1;
   long long target_memory = 0;
 };
 
@@ -26,6 +29,7 @@ struct ScenarioResult {
   std::string skipped;  // why it did not run (a server version not fetched): counts as passed
   std::vector<std::string> failures;
   std::string repro;  // the command that runs it again with this seed
+  std::string ferry_version;  // `ferry --version` of the binary that ran
   int ferry_exit = -1;
   double seconds = 0;
   std::string out_dir;

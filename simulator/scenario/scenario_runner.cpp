@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <deque>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -213,6 +214,7 @@ class Run {
     std::unique_ptr<Connection> m, t;
     long long last_total = -1;
     auto last = Clock::now();
+    std::deque<std::pair<double, long long>> offsets;  // (t, the source's offset): when each write was made
     while (!sampling_done_) {
       try {
         if (!m) m = Connection::open(source_->master().endpoint("source"));
@@ -229,8 +231,19 @@ class Run {
         s.ops_per_sec = last_total >= 0 && dt > 0 ? (total - last_total) / dt : 0;
         last_total = total;
         last = Clock::now();
-        long long offset = replica_offset(*m);
-        s.lag_bytes = offset < 0 ? -1 : std::max(0LL, info_number(m->info("replication"), "master_repl_offset") - offset);
+        long long acked = replica_offset(*m);
+        const long long source_offset = info_number(m->info("replication"), "master_repl_offset");
+        s.lag_bytes = acked < 0 ? -1 : std::max(0LL, source_offset - acked);
+        offsets.emplace_back(s.t, source_offset);
+        while (offsets.size() > 2 && offsets.front().first < s.t - 120) offsets.pop_front();
+        if (acked >= 0) {
+          s.lag_ms = 0;
+          for (const auto& [at, offset] : offsets)  // the first sample holding a write not acknowledged
+            if (offset > acked) {
+              s.lag_ms = (s.t - at) * 1000;
+              break;
+            }
+        }
         s.target_memory = info_number(t->info("memory"), "used_memory");
         std::lock_guard lock(samples_mu_);
         r_.samples.push_back(s);
@@ -459,6 +472,7 @@ ScenarioResult run_scenario(const ScenarioSpec& spec, const RunnerOptions& optio
   r.seed = options.seed;
   r.out_dir = options.out_dir;
   r.repro = fmt::format("{} scenario run {} --seed {}", options.ferry_binary, spec.file, options.seed);
+  r.ferry_version = options.ferry_version;
   auto started = Clock::now();
   Run run(spec, options, r);
   try {

@@ -19,6 +19,7 @@ namespace ferry::sim {
 
 struct RunnerOptions {
   std::string ferry_binary = "build/ferry";
+  std::string ferry_version;  // as `ferry --version` says it, for the report
   std::string out_dir;  // this run of this scenario
   uint64_t seed = 1;
 };
