@@ -198,19 +198,42 @@ void CommandTranslator::translate(Command& args, const Emit& emit) {
     return;
   }
   if (options_.relative_expiries || options_.ttl_extend_ms || !facts_.takes_pxat()) rewrite_expiry(args);
-  if (!facts_.takes_pxat() && name == "LMOVE" && args.size() == 5) {
-    // LMOVE (6.2+; BLMOVE arrives as LMOVE) for an older target: RPOPLPUSH, or the same pop and push
-    // in one script (atomic like LMOVE).
+  if (!facts_.takes_pxat()) rewrite_for_old_target(name, args);
+  if ((name == "EVAL" || name == "EVALSHA") && args.size() >= 3) note_script(name, args);
+  count();
+  emit(target_db(stream_db_), std::move(args));
+}
+
+// Commands a target before 6.2 lacks, as what it has, each as atomic as the original.
+void CommandTranslator::rewrite_for_old_target(const std::string& name, Command& args) {
+  if (name == "LMOVE" && args.size() == 5) {  // BLMOVE arrives as LMOVE: RPOPLPUSH, or a pop and push
     std::string from = upper(args[3]), to = upper(args[4]);
     if (from == "RIGHT" && to == "LEFT")
       args = {"RPOPLPUSH", args[1], args[2]};
     else
       args = {"EVAL", "local v = redis.call(ARGV[1], KEYS[1]) if v then redis.call(ARGV[2], KEYS[2], v) end return v",
               "2", args[1], args[2], from == "LEFT" ? "LPOP" : "RPOP", to == "LEFT" ? "LPUSH" : "RPUSH"};
+  } else if (name == "COPY" && args.size() >= 3) {  // COPY src dst [DB n] [REPLACE]: DUMP and RESTORE in one script
+    std::string db, replace;
+    for (size_t i = 3; i < args.size(); ++i) {
+      if (upper(args[i]) == "REPLACE") replace = "1";
+      else if (upper(args[i]) == "DB" && i + 1 < args.size()) db = args[++i];
+    }
+    args = {"EVAL",
+            "local v = redis.call('DUMP', KEYS[1]) if not v then return 0 end "
+            "local ttl = redis.call('PTTL', KEYS[1]) if ttl < 0 then ttl = 0 end "
+            "if ARGV[1] ~= '' then redis.call('SELECT', ARGV[1]) end "
+            "if redis.call('EXISTS', KEYS[2]) == 1 then if ARGV[2] == '' then return 0 end redis.call('DEL', KEYS[2]) end "
+            "redis.call('RESTORE', KEYS[2], ttl, v) return 1",
+            "2", args[1], args[2], db, replace};
+  } else if (name == "XGROUP" && args.size() == 5 && upper(args[1]) == "CREATECONSUMER") {
+    // A consumer is created by reading its (empty) history; one that exists is left as it is.
+    args = {"EVAL",
+            "for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do "
+            "if c[2] == ARGV[2] then return 0 end end "
+            "redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 1, 'STREAMS', KEYS[1], '0') return 1",
+            "1", args[2], args[3], args[4]};
   }
-  if ((name == "EVAL" || name == "EVALSHA") && args.size() >= 3) note_script(name, args);
-  count();
-  emit(target_db(stream_db_), std::move(args));
 }
 
 // Only sources older than 7.0 with verbatim script replication send scripts: the target runs them

@@ -64,6 +64,7 @@ class CommandTranslator {
  private:
   bool selected(int db) const { return dbs_.empty() || dbs_.count(db); }
   void rewrite_expiry(Command& args);
+  void rewrite_for_old_target(const std::string& name, Command& args);
   // The key-filter rule (see above): false when the command is not applied; may rewrite `args`.
   bool filter_keys(const std::string& name, Command& args);
   void note_script(const std::string& name, const Command& args);

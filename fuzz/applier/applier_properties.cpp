@@ -100,8 +100,8 @@ void in_process_case(RecordingTarget& target) {
   using namespace rc;
   const auto tokens = *gen::container<std::vector<StreamToken>>(
       gen::tuple(gen::inRange(0, kOperations), gen::inRange(0, 4), gen::inRange(0, 4), gen::inRange(0, 4), gen::inRange(0, 1000)));
-  const auto option_token =
-      *gen::tuple(gen::inRange(0, 4), gen::inRange(0, 4), gen::inRange(0, 5), gen::inRange(0, 3), gen::arbitrary<bool>());
+  const auto option_token = *gen::tuple(gen::inRange(0, 4), gen::inRange(0, 4), gen::inRange(0, 5), gen::inRange(0, 3),
+                                        gen::arbitrary<bool>(), gen::inRange(0, 3));
   // Where the applier stops: after how many stream commands, and whether ferry restarts there from
   // its state file (true) or only the replication link breaks (false).
   auto cuts = *gen::container<std::vector<std::pair<int, bool>>>(
@@ -118,10 +118,12 @@ void in_process_case(RecordingTarget& target) {
   auto fail = [&](const std::string& what) { RC_FAIL(story + what); };
 
   target.clear();
+  target.set_version(version_text(options.target_version));  // its capabilities change what is sent
   const long long now_lo = unix_ms();
-  auto applier = std::make_unique<InProcessApplier>(target.endpoint(), options);
+  auto applier = std::make_unique<InProcessApplier>(target.endpoint(), options.stream);
   applier->set_start_offset(0);
   size_t pos = 0;
+  size_t instance_from = 0;  // where the current applier (one ferry process) was first fed from
   auto feed = [&](size_t until) {
     for (; pos < until; ++pos) {
       auto args = stream[pos];
@@ -143,9 +145,10 @@ void in_process_case(RecordingTarget& target) {
     if (restart) {  // the state file holds the offset and the stream DB
       const int stream_db = applier->stream_db();
       applier.reset();
-      applier = std::make_unique<InProcessApplier>(target.endpoint(), options);
+      applier = std::make_unique<InProcessApplier>(target.endpoint(), options.stream);
       applier->set_start_offset(offset);
       applier->set_stream_db(stream_db);
+      instance_from = static_cast<size_t>(offset / 100);
     }
     pos = static_cast<size_t>(offset / 100);  // the source resends from the offset the applier holds
   }
@@ -156,13 +159,13 @@ void in_process_case(RecordingTarget& target) {
   std::string why;
   if (!same_units(expected.units, target_view(as_pairs(target.received())), now_lo, now_hi, &why))
     fail("at the end: " + why);
-  if (cuts.empty()) {  // counters restart with ferry and count replayed commands again: checked uncut
-    if (applier->stats.unapplied != expected.unapplied)
-      fail(fmt::format("unapplied commands counted {}, expected {}", applier->stats.unapplied, expected.unapplied));
-    if (applier->last_heartbeat != expected.heartbeat_ms)
-      fail(fmt::format("last heartbeat seen {}, expected {}", applier->last_heartbeat.value_or(-1),
-                       expected.heartbeat_ms.value_or(-1)));
-  }
+  // Counters restart with ferry and count replayed commands again: checked uncut.
+  if (cuts.empty() && applier->stats.unapplied != expected.unapplied)
+    fail(fmt::format("unapplied commands counted {}, expected {}", applier->stats.unapplied, expected.unapplied));
+  // The heartbeat the last ferry process saw, across link cuts and under filters.
+  auto heartbeat = last_heartbeat(stream, instance_from, stream.size(), options.stream.heartbeat_prefix);
+  if (applier->last_heartbeat != heartbeat)
+    fail(fmt::format("last heartbeat seen {}, expected {}", applier->last_heartbeat.value_or(-1), heartbeat.value_or(-1)));
   RC_TAG(cuts.size());
 }
 
@@ -229,59 +232,111 @@ bool caught_up(Connection& source, double seconds) {
   return false;
 }
 
+// One source, and a target of each version at hand (the system's 7.0; 6.0 and 8.0 when fetched):
+// each case draws the one it writes to, so what a target's capabilities change is covered.
 struct Servers {
-  sim::RedisServer source, target;
+  sim::RedisServer source;
   std::unique_ptr<Connection> s = Connection::open(source.endpoint("source"));
-  std::unique_ptr<Connection> t = Connection::open(target.endpoint("target"));
+  std::vector<std::unique_ptr<sim::RedisServer>> targets;
+  Servers() {
+    for (const char* version : {"system", "redis-6.0", "redis-8.0"}) {
+      auto binary = sim::server_binary(version);
+      if (!binary) continue;
+      sim::RedisServerOptions o;
+      o.binary = *binary;
+      targets.push_back(std::make_unique<sim::RedisServer>(o));
+    }
+  }
 };
 
 constexpr const char* kScript = "redis.call('SET', KEYS[1], ARGV[1]); redis.call('RPUSH', KEYS[2], ARGV[1]); return 1";
+
+// Gives some of the source's keys other values on the target: what --on-conflict replace overwrites.
+void plant_conflicts(Connection& source, Connection& target, int count) {
+  Reply scan = source.checked({"SCAN", "0", "COUNT", "50"});
+  int planted = 0;
+  for (const auto& k : scan.elements[1].elements) {
+    if (planted++ == count) break;
+    target.checked({"DEL", k.str});
+    target.checked({"SET", k.str, "on the target before the task"});
+  }
+}
+
+// The source's replica (ferry) is back after a cut and holds everything sent so far.
+void wait_resumed(Connection& source, sim::ChildProcess& ferry) {
+  auto by = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!sim::replica_online(source) && std::chrono::steady_clock::now() < by && ferry.running())
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  caught_up(source, 10);
+}
 
 void server_case(Servers& servers, const PropertyRun& run, const std::string& work_dir) {
   using namespace rc;
   const auto seed = *gen::inRange<uint64_t>(1, 1'000'000);
   const auto picks = *gen::container<std::vector<int>>(gen::inRange(0, kStepPool));  // the load, in order
   const auto snapshot_at = *gen::inRange<size_t>(0, picks.size() + 1);  // steps sent before ferry starts
-  auto cuts = *gen::container<std::vector<size_t>>(*gen::inRange<size_t>(0, 3), gen::inRange<size_t>(0, picks.size() + 1));
+  auto cuts = *gen::container<std::vector<size_t>>(*gen::inRange<size_t>(0, 4), gen::inRange<size_t>(0, picks.size() + 1));
+  // The task's options and target: what changes the write path.
+  const auto target_index = *gen::inRange<size_t>(0, servers.targets.size());
+  const bool commands_mode = *gen::arbitrary<bool>();  // --write-mode commands: every key written natively
+  const bool small_big_keys = *gen::arbitrary<bool>();  // --big-key-threshold 2K: big values through the chunked writer
+  const bool conflicts = *gen::arbitrary<bool>();       // --on-conflict replace over keys the target holds already
+  const bool heartbeat = *gen::arbitrary<bool>();
   for (auto& c : cuts) c = std::max(c, snapshot_at);
   std::sort(cuts.begin(), cuts.end());
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());  // writes between every two resumes
 
   Connection& s = *servers.s;
-  Connection& t = *servers.t;
+  sim::RedisServer& target = *servers.targets[target_index];
+  auto t_conn = Connection::open(target.endpoint("target"));
+  Connection& t = *t_conn;
   s.checked({"FLUSHALL"});
   t.checked({"FLUSHALL"});
   const std::string sha = s.checked({"SCRIPT", "LOAD", kScript}).str;
   const auto pool = step_pool(seed, sha);
   send_steps(s, pool, picks, 0, snapshot_at);
-  sim::ChildProcess ferry({run.ferry_binary, "migrate", "--mode", "sync", "--source", servers.source.uri(), "--target",
-                           servers.target.uri(), "--no-heartbeat", "--accept-warnings", "--log-level", "warn"},
-                          work_dir + "/ferry.out", work_dir + "/ferry.err");
-  auto online_by = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!sim::replica_online(s) && std::chrono::steady_clock::now() < online_by && ferry.running())
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (conflicts) plant_conflicts(s, t, 5);
+  std::vector<std::string> args{run.ferry_binary, "migrate", "--mode", "sync", "--source", servers.source.uri(),
+                                "--target", target.uri(), "--accept-warnings", "--log-level", "warn"};
+  if (!heartbeat) args.push_back("--no-heartbeat");
+  if (commands_mode) args.insert(args.end(), {"--write-mode", "commands"});
+  if (small_big_keys) args.insert(args.end(), {"--big-key-threshold", "2K"});
+  if (conflicts) args.insert(args.end(), {"--on-conflict", "replace"});
+  sim::ChildProcess ferry(args, work_dir + "/ferry.out", work_dir + "/ferry.err");
+  wait_resumed(s, ferry);
   size_t sent = snapshot_at;
   for (size_t c : cuts) {
     send_steps(s, pool, picks, sent, c);
     sent = c;
     s.command({"CLIENT", "KILL", "TYPE", "replica"});
+    wait_resumed(s, ferry);
   }
   send_steps(s, pool, picks, sent, picks.size());
   const bool level = caught_up(s, 30);
+  const bool same_version = target.version() / 100 == servers.source.version() / 100;
   ComparisonOptions cmp;
   cmp.group_entries_read = false;
+  cmp.stream_v7_fields = target.version() >= 70000;
+  // A target before 6.2 takes no absolute expiry (SET ... PXAT): the time left is sent, and the
+  // moment it arrives sets the expiry, a few ms later.
+  if (target.version() < 60200) cmp.ttl_tolerance_ms = 1000;
   ComparisonResult eq = compare_datasets(s, t, cmp);
   ferry.signal(SIGTERM);
   const auto exit_code = ferry.wait(30);
-  const bool same = eq.equal() && eq.source_digest == eq.target_digest;
+  // The whole-server digest: with no heartbeat key on the source, between servers that digest alike.
+  const bool same = eq.equal() && (heartbeat || !same_version || eq.source_digest == eq.target_digest);
   if (!level || !same || exit_code != 0) {
     std::string cut_list;
     for (size_t c : cuts) cut_list += " " + std::to_string(c);
     RC_FAIL(fmt::format("load seed {}: {} steps, ferry's snapshot after {}, the replication link cut after steps:{}\n"
-                        "{}{}\nferry exit {} (its output: {}/ferry.err)\n"
+                        "a Redis {} target{}{}{}{}\n{}{}\nferry exit {} (its output: {}/ferry.err)\n"
                         "the steps as a redis-cli script (first: SCRIPT LOAD \"{}\"):\n{}",
-                        seed, picks.size(), snapshot_at, cut_list.empty() ? " none" : cut_list,
-                        level ? "" : "ferry did not catch up within 30 s\n", eq.summary(),
-                        exit_code ? std::to_string(*exit_code) : "none (killed)", work_dir, kScript, as_script(pool, picks)));
+                        seed, picks.size(), snapshot_at, cut_list.empty() ? " none" : cut_list, target.version(),
+                        commands_mode ? ", --write-mode commands" : "", small_big_keys ? ", --big-key-threshold 2K" : "",
+                        conflicts ? ", --on-conflict replace over 5 keys the target held" : "",
+                        heartbeat ? ", the heartbeat on" : "", level ? "" : "ferry did not catch up within 30 s\n",
+                        eq.summary(), exit_code ? std::to_string(*exit_code) : "none (killed)", work_dir, kScript,
+                        as_script(pool, picks)));
   }
   RC_TAG(cuts.size());
 }

@@ -54,6 +54,7 @@ struct RecordingTarget::Impl {
   std::atomic<bool> stopping{false};
   mutable std::mutex mu;
   std::vector<ReceivedCommand> received;
+  std::string version = "7.0.15";
   std::thread thread;
 
   void serve() {
@@ -82,7 +83,11 @@ struct RecordingTarget::Impl {
       while (auto args = take_command(buf)) {
         std::string name = args->empty() ? "" : ascii_upper((*args)[0]);
         if (name == "INFO") {  // a question (the server's version), not a write: answered as Redis 7.0, not recorded
-          const std::string info = "# Server\r\nredis_version:7.0.15\r\n";
+          std::string info;
+          {
+            std::lock_guard lock(mu);
+            info = "# Server\r\nredis_version:" + version + "\r\n";
+          }
           out += "$" + std::to_string(info.size()) + "\r\n" + info + "\r\n";
           continue;
         }
@@ -142,6 +147,11 @@ Endpoint RecordingTarget::endpoint() const {
 std::vector<ReceivedCommand> RecordingTarget::received() const {
   std::lock_guard lock(impl_->mu);
   return impl_->received;
+}
+
+void RecordingTarget::set_version(const std::string& version) {
+  std::lock_guard lock(impl_->mu);
+  impl_->version = version;
 }
 
 void RecordingTarget::clear() {

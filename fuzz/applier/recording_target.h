@@ -26,6 +26,8 @@ class RecordingTarget {
   RecordingTarget& operator=(const RecordingTarget&) = delete;
 
   Endpoint endpoint() const;
+  // The version INFO answers with from now on ("7.0.15" at first).
+  void set_version(const std::string& version);
   // What arrived so far. Complete for a client that has read every reply (a flushed applier).
   std::vector<ReceivedCommand> received() const;
   void clear();

@@ -89,9 +89,14 @@ std::vector<Command> decode_stream(const std::vector<StreamToken>& tokens) {
   return out;
 }
 
-StreamOptions decode_options(const OptionsToken& token) {
-  const auto& [dbs_mode, map_mode, filter_mode, ttl_mode, relative] = token;
-  StreamOptions o;
+std::string version_text(int v) { return fmt::format("{}.{}.{}", v / 10000, v / 100 % 100, v % 100); }
+
+CaseOptions decode_options(const OptionsToken& token) {
+  const auto& [dbs_mode, map_mode, filter_mode, ttl_mode, relative, target_mode] = token;
+  CaseOptions c;
+  const int versions[] = {70015, 60016, 80002};
+  c.target_version = versions[std::abs(target_mode) % 3];
+  StreamOptions& o = c.stream;
   const std::vector<int> dbs[] = {{}, {0}, {0, 1}, {1, 3}};
   o.dbs = dbs[std::abs(dbs_mode) % 4];
   const char* maps[] = {"", "0:5,5:0", "0:1,1:0", "1:7,7:1,3:2,2:3"};
@@ -106,15 +111,16 @@ StreamOptions decode_options(const OptionsToken& token) {
   const long long ttl[] = {0, 5000, 86'400'000};
   o.ttl_extend_ms = ttl[std::abs(ttl_mode) % 3];
   o.relative_expiries = relative;
-  return o;
+  return c;
 }
 
-std::string describe_options(const StreamOptions& o) {
+std::string describe_options(const CaseOptions& c) {
+  const StreamOptions& o = c.stream;
   std::string dbs;
   for (int d : o.dbs) dbs += (dbs.empty() ? "" : ",") + num(d);
-  return fmt::format("--db '{}' --db-map '{}' {} --ttl-extend {}ms{}", dbs.empty() ? "all" : dbs, o.db_map.describe(),
-                     o.filter.empty() ? "no filter" : o.filter.describe(), o.ttl_extend_ms,
-                     o.relative_expiries ? ", relative expiries (source < 7.0)" : "");
+  return fmt::format("--db '{}' --db-map '{}' {} --ttl-extend {}ms{}, a {} target", dbs.empty() ? "all" : dbs,
+                     o.db_map.describe(), o.filter.empty() ? "no filter" : o.filter.describe(), o.ttl_extend_ms,
+                     o.relative_expiries ? ", relative expiries (source < 7.0)" : "", version_text(c.target_version));
 }
 
 namespace {
@@ -122,7 +128,8 @@ namespace {
 // The oracle: the documented rules, applied command by command.
 class Oracle {
  public:
-  explicit Oracle(const StreamOptions& o) : o_(o), dbs_(o.dbs.begin(), o.dbs.end()) {}
+  explicit Oracle(const CaseOptions& c)
+      : o_(c.stream), pxat_(c.target_version >= 60200), dbs_(o_.dbs.begin(), o_.dbs.end()) {}
 
   Expected run(const std::vector<Command>& stream) {
     std::optional<std::vector<Command>> queued;  // the body of an open MULTI: it runs at EXEC
@@ -208,7 +215,7 @@ class Oracle {
   // Expiries become absolute when the source sends relative ones (older than 7.0) or when
   // --ttl-extend is set; the extension is added to every one.
   void expiry(Command& c) {
-    if (!o_.relative_expiries && o_.ttl_extend_ms == 0) return;
+    if (!o_.relative_expiries && o_.ttl_extend_ms == 0 && pxat_) return;
     const long long ext = o_.ttl_extend_ms;
     auto rel = [&](long long ms) { return "@now+" + num(ms + ext); };
     const std::string name = ascii_upper(c[0]);
@@ -233,6 +240,27 @@ class Oracle {
       if (ttl > 0 && absttl) c[2] = num(ttl + ext);
       else if (ttl > 0) c[2] = rel(ttl), c.push_back("ABSTTL");
     }
+    // A target before 6.2 has no SET ... PXAT: the time left, as PX.
+    if (!pxat_ && ascii_upper(c[0]) == "SET")
+      for (size_t i = 3; i + 1 < c.size(); ++i)
+        if (ascii_upper(c[i]) == "PXAT") c[i] = "PX", c[i + 1] = "@left:" + c[i + 1];
+  }
+
+  // A target before 6.2 has no LMOVE and no COPY: RPOPLPUSH, or a script doing the same.
+  void old_target(Command& c) {
+    if (pxat_) return;
+    const std::string name = ascii_upper(c[0]);
+    if (name == "LMOVE" && c.size() == 5) {
+      const std::string from = ascii_upper(c[3]), to = ascii_upper(c[4]);
+      if (from == "RIGHT" && to == "LEFT") c = {"RPOPLPUSH", c[1], c[2]};
+      else
+        c = {"EVAL", "local v = redis.call(ARGV[1], KEYS[1]) if v then redis.call(ARGV[2], KEYS[2], v) end return v", "2",
+             c[1], c[2], from == "LEFT" ? "LPOP" : "RPOP", to == "LEFT" ? "LPUSH" : "RPUSH"};
+    } else if (name == "COPY") {  // DUMP + RESTORE in a script: the keys and the DB and REPLACE arguments
+      const bool replace = std::find(c.begin(), c.end(), "REPLACE") != c.end();
+      const std::string db = c.size() > 4 && ascii_upper(c[3]) == "DB" ? c[4] : "";
+      c = {"EVAL", "@copy-script", "2", c[1], c[2], db, replace ? "1" : ""};
+    }
   }
 
   void translate(Command c, std::vector<std::pair<int, Command>>& emit) {
@@ -242,10 +270,7 @@ class Oracle {
       cur_ = std::stoi(c[1]);
       return;
     }
-    if (c.size() > 1 && c[1].rfind(o_.heartbeat_prefix, 0) == 0) {  // ferry's own key: never applied
-      if (name == "SET") out_.heartbeat_ms = std::stoll(c[2]);
-      return;
-    }
+    if (c.size() > 1 && c[1].rfind(o_.heartbeat_prefix, 0) == 0) return;  // ferry's own key: never applied
     if (!o_.filter.empty() && !filter(c)) return;
     const std::string now = ascii_upper(c[0]);
     if (now == "FLUSHALL") {
@@ -283,14 +308,17 @@ class Oracle {
         ++out_.unapplied;
         return;
       }
+      old_target(c);
       return emit.push_back({map(cur_), c});
     }
     if (!sel(cur_)) return;
     expiry(c);
+    old_target(c);
     emit.push_back({map(cur_), c});
   }
 
   const StreamOptions& o_;
+  const bool pxat_;  // the target has SET ... PXAT and LMOVE (6.2+)
   std::set<int> dbs_;
   int cur_ = 0;
   Expected out_;
@@ -298,8 +326,25 @@ class Oracle {
 
 }  // namespace
 
-Expected expected_target(const std::vector<Command>& stream, const StreamOptions& options) {
+Expected expected_target(const std::vector<Command>& stream, const CaseOptions& options) {
   return Oracle(options).run(stream);
+}
+
+std::optional<long long> last_heartbeat(const std::vector<Command>& stream, size_t from, size_t to, const std::string& prefix) {
+  std::optional<long long> last, in_tx;
+  bool open = false;
+  for (size_t i = from; i < to && i < stream.size(); ++i) {
+    const Command& c = stream[i];
+    const std::string name = ascii_upper(c[0]);
+    if (name == "MULTI") open = true, in_tx.reset();
+    else if (name == "EXEC") {
+      if (open && in_tx) last = in_tx;
+      open = false;
+    } else if (name == "SET" && c.size() > 2 && c[1].rfind(prefix, 0) == 0) {
+      (open ? in_tx : last) = std::stoll(c[2]);
+    }
+  }
+  return last;
 }
 
 long long expected_applied_offset(const std::vector<Command>& stream, size_t fed) {
@@ -352,10 +397,24 @@ std::string show(const std::vector<TargetUnit>& units) {
 
 bool same_units(const std::vector<TargetUnit>& expected, const std::vector<TargetUnit>& actual, long long now_lo,
                 long long now_hi, std::string* why) {
+  // The bounds of a time: a number, or "@now+<ms>".
+  auto bounds = [&](const std::string& e) -> std::pair<long long, long long> {
+    if (e.rfind("@now+", 0) == 0) {
+      long long ms = std::stoll(e.substr(5));
+      return {now_lo + ms, now_hi + ms};
+    }
+    return {std::atoll(e.c_str()), std::atoll(e.c_str())};
+  };
   auto same_arg = [&](const std::string& e, const std::string& a) {
+    if (e == "@copy-script") return a.find("redis.call('RESTORE', KEYS[2], ttl, v)") != std::string::npos;
+    const long long got = std::atoll(a.c_str());
+    if (e.rfind("@left:", 0) == 0) {  // the time left until then, at least 1
+      auto [lo, hi] = bounds(e.substr(6));
+      return got >= std::max(1LL, lo - now_hi) && got <= std::max(1LL, hi - now_lo);
+    }
     if (e.rfind("@now+", 0) != 0) return e == a;
-    long long ms = std::stoll(e.substr(5)), at = std::atoll(a.c_str());
-    return at >= now_lo + ms && at <= now_hi + ms;
+    auto [lo, hi] = bounds(e);
+    return got >= lo && got <= hi;
   };
   const size_t n = std::min(expected.size(), actual.size());
   for (size_t u = 0; u < n; ++u) {

@@ -22,12 +22,21 @@ namespace ferry::fuzz {
 
 using Command = std::vector<std::string>;
 using StreamToken = std::tuple<int, int, int, int, int>;   // operation, key, second key, DB, number
-using OptionsToken = std::tuple<int, int, int, int, bool>;  // DBs, DB map, filter, TTL extension, relative expiries
+// DBs, DB map, filter, TTL extension, relative expiries, the target's version
+using OptionsToken = std::tuple<int, int, int, int, bool, int>;
+
+// A case's options: the applier's, and the target it writes to (its capabilities change commands).
+struct CaseOptions {
+  StreamOptions stream;
+  int target_version = 70015;  // 60016, 70015 or 80002
+};
 
 constexpr int kOperations = 36;
 std::vector<Command> decode_stream(const std::vector<StreamToken>& tokens);
-StreamOptions decode_options(const OptionsToken& token);
-std::string describe_options(const StreamOptions& options);
+CaseOptions decode_options(const OptionsToken& token);
+std::string describe_options(const CaseOptions& options);
+// "7.0.15" for 70015: what the recording target answers INFO with.
+std::string version_text(int version);
 
 // The offset after stream command i (the stream starts at offset 0).
 inline long long end_offset(size_t i) { return 100 * static_cast<long long>(i + 1); }
@@ -45,10 +54,13 @@ struct TargetUnit {
 struct Expected {
   std::vector<TargetUnit> units;  // a transaction still open at the end of the stream is not here
   uint64_t unapplied = 0;
-  std::optional<long long> heartbeat_ms;
 };
 
-Expected expected_target(const std::vector<Command>& stream, const StreamOptions& options);
+Expected expected_target(const std::vector<Command>& stream, const CaseOptions& options);
+
+// The time in the last heartbeat an applier fed stream[from, to) has seen (a transaction's only
+// when its EXEC is in the range).
+std::optional<long long> last_heartbeat(const std::vector<Command>& stream, size_t from, size_t to, const std::string& prefix);
 
 // The offset a flushed applier must report after being fed stream[0, fed) (a MULTI without its EXEC
 // is dropped, so the offset stays before it).
@@ -57,7 +69,8 @@ long long expected_applied_offset(const std::vector<Command>& stream, size_t fed
 // Reads what a target received (per connection, SELECT tracked, MULTI/EXEC grouped) as units.
 std::vector<TargetUnit> target_view(const std::vector<std::pair<int, Command>>& received);
 
-// Equal, with "@now+<ms>" in `expected` matching any time in [now_lo + ms, now_hi + ms].
+// Equal, with "@now+<ms>" in `expected` matching any time in [now_lo + ms, now_hi + ms], and
+// "@left:<t>" (t a time or "@now+<ms>") the milliseconds from then until t, at least 1.
 bool same_units(const std::vector<TargetUnit>& expected, const std::vector<TargetUnit>& actual, long long now_lo,
                 long long now_hi, std::string* why);
 

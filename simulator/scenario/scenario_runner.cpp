@@ -161,6 +161,7 @@ class Run {
       fill_mixed_dataset(*master_, d);
     }
     if (spec_.dataset.newer_types) fill_newer_types(*master_);
+    master_->select(0);  // short-lived keys and lists go to DB 0, beside the target's [target] keys
     Pipeline pipe(*master_);
     long long ttl = std::max<long long>(10, spec_.dataset.short_ttl_ms);
     for (size_t i = 0; i < spec_.dataset.short_lived; ++i)
