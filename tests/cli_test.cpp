@@ -30,6 +30,27 @@ TEST_CASE("help shows the exit code table and exits 0", "[cli]") {
   CHECK(m.out.find("--on-conflict") != std::string::npos);
   CHECK(m.out.find("may or may not be copied") != std::string::npos);
   CHECK(m.out.find("5  corrupt or unreadable input file") != std::string::npos);
+  CHECK(m.out.find("target-memory") != std::string::npos);  // --skip-check lists the check names
+  // Every subcommand's help ends with examples.
+  for (std::vector<std::string> sub : std::vector<std::vector<std::string>>{
+           {"migrate"}, {"precheck"}, {"verify"}, {"demo"}, {"rdb", "inspect"}, {"config", "check"}, {"sim", "load"},
+           {"scenario", "run"}, {"fuzz", "applier"}, {"bench"}, {"matrix"}}) {
+    sub.push_back("--help");
+    auto h = run_ferry(sub);
+    INFO(sub[0]);
+    CHECK(h.exit_code == 0);
+    CHECK(h.out.find("Examples:\n  ferry ") != std::string::npos);
+  }
+}
+
+TEST_CASE("a mistyped option or subcommand says ferry: error and what was meant", "[cli]") {
+  auto typo = run_ferry({"migrate", "--sorce", "redis://h:1", "--target", "redis://h:2"});
+  CHECK(typo.exit_code == 3);
+  CHECK(typo.err.rfind("ferry: error: ", 0) == 0);
+  CHECK_THAT(typo.err, Catch::Contains("did you mean --source?"));
+  auto sub = run_ferry({"migrat"});
+  CHECK(sub.exit_code == 3);
+  CHECK_THAT(sub.err, Catch::Contains("did you mean migrate?"));
 }
 
 TEST_CASE("the demo runs its own servers, migrates, verifies and leaves no server behind", "[cli][demo]") {

@@ -111,6 +111,11 @@ TEST_CASE("permissions, renamed PSYNC, replica target, same server, missing DB",
     CHECK(status_of(j, "output-buffer") == "warn");
     for (const auto& c : j["checks"])
       if (c["name"] == "backlog") CHECK(c["fix"].get<std::string>().find("CONFIG SET repl-backlog-size") != std::string::npos);
+    for (const auto& c : j["checks"])  // both fixes: the server's and the task's
+      if (c["name"] == "output-buffer") {
+        CHECK(c["fix"].get<std::string>().find("CONFIG SET client-output-buffer-limit") != std::string::npos);
+        CHECK(c["fix"].get<std::string>().find("--spool-dir") != std::string::npos);
+      }
   }
 }
 

@@ -42,8 +42,10 @@ void TerminalProgress::copy(std::string_view phase, uint64_t done, uint64_t tota
     auto left = static_cast<long long>((total - done) / per_second);
     eta = fmt::format("{}:{:02}", left / 60, left % 60);
   }
-  std::string of = total ? fmt::format(" / {} {} ({:.1f}%)", total, unit, 100.0 * done / total) : fmt::format(" {}", unit);
-  fmt::print(stderr, "\r\033[K{}: {}{}  {:.0f} {}/s  {:.1f} MB  ETA {}", phase, done, of, per_second, unit, bytes / 1e6, eta);
+  std::string of = total ? fmt::format(" / {} {} ({:.1f}%)", total, unit, 100.0 * std::min(done, total) / total)
+                         : fmt::format(" {}", unit);
+  std::string moved = unit == "bytes" ? "" : fmt::format("  {:.1f} MB", bytes / 1e6);  // bytes counted already
+  fmt::print(stderr, "\r\033[K{}: {}{}  {:.0f} {}/s{}  ETA {}", phase, done, of, per_second, unit, moved, eta);
   std::fflush(stderr);
 }
 

@@ -226,3 +226,30 @@ TEST_CASE("until-caught-up says at exit when the source still takes writes, with
   CHECK(q.exit_code == 0);
   CHECK(q.err.find("still takes writes") == std::string::npos);
 }
+
+// The progress line as a terminal shows it (stderr with --progress always): the snapshot against
+// the RDB's own size ($len) or, diskless, the source's key count; never past 100%.
+TEST_CASE("the snapshot's progress is counted against the RDB's size, or its keys when diskless", "[repl][progress]") {
+  for (bool diskless : {false, true}) {
+    INFO((diskless ? "diskless" : "disk"));
+    RedisServerOptions o;
+    o.config = {{"repl-diskless-sync", diskless ? "yes" : "no"}};
+    RedisServer src(o), dst;
+    auto s = test::connect(src);
+    {
+      Pipeline pipe(*s);
+      for (int i = 0; i < 60000; ++i) pipe.send({"SET", "p:" + std::to_string(i), std::string(100, 'x')});
+    }
+    auto r = run_ferry({"migrate", "--mode", "snapshot", "--source", src.uri(), "--target", dst.uri(), "--progress", "always",
+                        "--max-ops", "40000"});  // paced, so the line is drawn a few times
+    REQUIRE(r.exit_code == 0);
+    const std::string unit = diskless ? " keys (" : " bytes (";
+    CHECK_THAT(r.err, Catch::Contains("snapshot: ") && Catch::Contains(unit));
+    if (diskless) CHECK_THAT(r.err, Catch::Contains("/ 60000 keys"));
+    // No percentage above 100.
+    for (size_t at = r.err.find("%)"); at != std::string::npos; at = r.err.find("%)", at + 1)) {
+      size_t open = r.err.rfind('(', at);
+      CHECK(std::stod(r.err.substr(open + 1, at - open - 1)) <= 100.0);
+    }
+  }
+}
