@@ -1,10 +1,11 @@
 #include "precheck/precheck.h"
-#include "rdb/rdb_inspector.h"
 
 #include "core/log.h"
 #include "io/byte_source.h"
+#include "rdb/rdb_inspector.h"
 #include "rdb/rdb_parser.h"
 #include "redis/command_keys.h"
+#include "cluster/server_group.h"
 
 #include <fmt/format.h>
 
@@ -49,6 +50,33 @@ std::optional<std::string> dry_run(Connection& conn, const std::string& user, co
     return r.str;  // e.g. "ERR User ... has no permissions to run the 'psync' command"
   }
   return r.str == "OK" ? std::string() : r.str;
+}
+
+// Up to ~1000 of the source's keys (in the selected DBs) with their MEMORY USAGE, within ~200 ms.
+std::vector<std::pair<std::string, long long>> sample_key_sizes(Connection& source, const std::vector<int>& dbs) {
+  std::vector<std::pair<std::string, long long>> out;
+  std::vector<int> which = dbs;
+  if (which.empty())
+    for (const auto& [db, n] : keyspace(source)) which.push_back(db);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+  for (int db : which) {
+    source.select(db);
+    std::string cursor = "0";
+    do {
+      Reply page = source.command({"SCAN", cursor, "COUNT", "200"});
+      if (!page.is_array() || page.elements.size() != 2) break;
+      cursor = page.elements[0].str;
+      Pipeline pipe(source);
+      for (const auto& k : page.elements[1].elements)
+        pipe.send({"MEMORY", "USAGE", k.str}, [&out, key = k.str](Reply&& r) {
+          out.emplace_back(key, r.is_integer() ? r.integer : static_cast<long long>(key.size()));
+        });
+      pipe.drain();
+    } while (cursor != "0" && out.size() < 1000 && std::chrono::steady_clock::now() < deadline);
+    if (out.size() >= 1000 || std::chrono::steady_clock::now() >= deadline) break;
+  }
+  source.select(0);
+  return out;
 }
 
 class Checker {
@@ -233,16 +261,47 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
     input_before = num(source->info("stats"), "total_net_input_bytes");
   }
 
-  // Cluster: not supported yet on either side.
-  bool cluster = false;
-  for (Connection* conn : {source.get(), target.get()}) {
-    if (conn && conn->info("cluster")["cluster_enabled"] == "1") {
-      c.fail("cluster", fmt::format("{} runs in cluster mode", conn->describe()),
-             "ferry does not migrate Redis Cluster yet: migrate each shard's master separately");
-      cluster = true;
+  // Cluster: a cluster target is written shard by shard (routed by slot); a cluster source is not
+  // read yet. `masters` are the connections the target's checks below ask: the one server, or
+  // every master of the cluster (each check names the shard it found something on).
+  std::optional<ServerGroup> group;
+  std::vector<Connection*> masters{target.get()};
+  const ClusterTopology* topology = nullptr;
+  auto shard_name = [&](size_t i) { return group ? group->describe_node(i) : target->describe(); };
+  bool source_cluster = source && is_cluster(*source);
+  if (source_cluster)
+    c.fail("cluster", fmt::format("{} runs in cluster mode", source->describe()),
+           "ferry does not read from a Redis Cluster yet: migrate each shard's master separately");
+  if (is_cluster(*target)) {
+    try {
+      group.emplace(Connection::open(target_ep, o.timeouts), o.timeouts);
+    } catch (const FerryError& e) {
+      c.fail("cluster", e.what(), "check that every master of the cluster is reachable from here, with the same password");
+      if (e.code() == ExitCode::Connection) report.connection_error = ExitCode::Connection;
+      return report;
     }
+    topology = group->topology();
+    masters.clear();
+    for (size_t i = 0; i < group->size(); ++i) masters.push_back(&group->node(i));
+    std::vector<std::string> problems;
+    int uncovered = 0;
+    for (int owner : topology->slots.owner) uncovered += owner < 0;
+    if (uncovered) problems.push_back(fmt::format("{} of the 16384 slots have no master", uncovered));
+    if (!topology->ok) problems.push_back("cluster_state is not ok");
+    if (!problems.empty()) {
+      c.fail("cluster", fmt::format("{} is a cluster, but {}", target->describe(), fmt::join(problems, "; ")),
+             "fix the cluster first (redis-cli --cluster check / fix)");
+      return report;
+    }
+    std::vector<std::string> shards;
+    for (size_t i = 0; i < topology->masters.size(); ++i)
+      shards.push_back(fmt::format("{} slots {}", topology->masters[i].address(), topology->slots_of(i)));
+    c.pass("cluster", fmt::format("the target is a cluster of {} masters ({}), all 16384 slots covered, state ok: keys are "
+                                  "routed by slot",
+                                  topology->masters.size(), fmt::join(shards, "; ")));
+  } else if (!source_cluster) {
+    c.pass("cluster", "neither side runs in cluster mode");
   }
-  if (!cluster) c.pass("cluster", "neither side runs in cluster mode");
 
   // Same server.
   if (source) {
@@ -298,54 +357,95 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
     }
   }
 
-  // Target write permission and role.
+  // Target write permission and role, on every master.
   {
-    const std::string& user = target->endpoint().user;  // as logged in (a user:password split included)
-    std::optional<std::string> restore = dry_run(*target, user, {"RESTORE", "ferry:precheck:probe", "0", "x"});
-    std::optional<std::string> set = dry_run(*target, user, {"SET", "ferry:precheck:probe", "x"});
-    // The stream carries PUBLISH (a non-cluster source replicates it): Redis 7 gives new users no
-    // channel (acl-pubsub-default resetchannels), and the first PUBLISH would stop the task.
-    std::optional<std::string> publish;
-    if (o.mode == "sync" && o.publish) publish = dry_run(*target, user, {"PUBLISH", "ferry:precheck:probe", "x"});
-    if ((restore && !restore->empty()) || (set && !set->empty()))
-      c.fail("target-permission", fmt::format("{}: {}", target->describe(), restore && !restore->empty() ? *restore : *set),
-             "grant the user +@write +restore (or +@all)");
-    else if (publish && !publish->empty())
-      c.fail("target-permission", fmt::format("{}: {} (the stream's PUBLISH commands would be refused)", target->describe(),
-                                              *publish),
-             "grant the user the channels (ACL SETUSER <user> allchannels, or &*), or leave PUBLISH out with --no-publish");
-    else if (!restore)
-      c.warn("target-permission", fmt::format("{}: write permission could not be verified (no ACL DRYRUN)", target->describe()),
-             "make sure the user may run RESTORE and the write commands");
-    else
-      c.pass("target-permission", "RESTORE and writes are allowed");
-    std::string role = target->info("replication")["role"];
-    if (role == "slave")
+    std::optional<std::string> failure, unverified;
+    std::string fix = "grant the user +@write +restore (or +@all)";
+    for (size_t i = 0; i < masters.size() && !failure; ++i) {
+      Connection& t = *masters[i];
+      const std::string& user = t.endpoint().user;  // as logged in (a user:password split included)
+      std::optional<std::string> restore = dry_run(t, user, {"RESTORE", "ferry:precheck:probe", "0", "x"});
+      std::optional<std::string> set = dry_run(t, user, {"SET", "ferry:precheck:probe", "x"});
+      // The stream carries PUBLISH (a non-cluster source replicates it): Redis 7 gives new users no
+      // channel (acl-pubsub-default resetchannels), and the first PUBLISH would stop the task.
+      std::optional<std::string> publish;
+      if (o.mode == "sync" && o.publish) publish = dry_run(t, user, {"PUBLISH", "ferry:precheck:probe", "x"});
+      if ((restore && !restore->empty()) || (set && !set->empty())) {
+        failure = fmt::format("{}: {}", shard_name(i), restore && !restore->empty() ? *restore : *set);
+      } else if (publish && !publish->empty()) {
+        failure = fmt::format("{}: {} (the stream's PUBLISH commands would be refused)", shard_name(i), *publish);
+        fix = "grant the user the channels (ACL SETUSER <user> allchannels, or &*), or leave PUBLISH out with --no-publish";
+      } else if (!restore && !unverified) {
+        unverified = fmt::format("{}: write permission could not be verified (no ACL DRYRUN)", shard_name(i));
+      }
+    }
+    if (failure) c.fail("target-permission", *failure, fix);
+    else if (unverified) c.warn("target-permission", *unverified, "make sure the user may run RESTORE and the write commands");
+    else c.pass("target-permission", topology ? "RESTORE and writes are allowed on every master" : "RESTORE and writes are allowed");
+    if (topology)
+      c.pass("target-role", fmt::format("writes go to the cluster's {} masters{}", masters.size(),
+                                        target->info("replication")["role"] == "slave" ? " (the node named is a replica: fine)" : ""));
+    else if (target->info("replication")["role"] == "slave")
       c.fail("target-role", fmt::format("{} is a replica (read-only)", target->describe()), "point --target at a master");
     else
       c.pass("target-role", fmt::format("{} is a master", target->describe()));
   }
 
-  // Memory and eviction.
+  // Memory and eviction. A cluster's shards each hold the source keys that hash to them: each
+  // shard's free memory against its share of the source, estimated from sampled keys.
   {
-    long long maxmemory = num(target_mem, "maxmemory");
-    long long total = maxmemory ? maxmemory : num(target_mem, "total_system_memory");
-    long long free = total - num(target_mem, "used_memory");
     long long source_used = source ? num(source_mem, "used_memory") : rdb_used_memory;
-    long long need = static_cast<long long>(1.1 * static_cast<double>(source_used));
-    std::string where = maxmemory ? "under maxmemory" : "of the host's memory (maxmemory 0)";
     const char* what = source ? "the source's used memory" : "the RDB file's used-mem";
-    if (need > 0 && free < need)
-      c.fail("target-memory", fmt::format("{} has {} free {}, less than 1.1 x {} ({})", target->describe(), mb(free),
-                                          where, what, mb(need)),
-             fmt::format("raise maxmemory on the target to at least {} (CONFIG SET maxmemory {})", mb(need + num(target_mem, "used_memory")),
-                         need + num(target_mem, "used_memory")));
-    else
-      c.pass("target-memory", fmt::format("{} free {}, {} needed (1.1 x {})", mb(free), where, mb(need), what));
-    std::string policy = target_mem["maxmemory_policy"];
-    if (!policy.empty() && policy != "noeviction")
-      c.warn("eviction-policy", fmt::format("{} has maxmemory-policy {}: a full target evicts keys silently", target->describe(), policy),
-             "CONFIG SET maxmemory-policy noeviction on the target for the migration");
+    std::vector<double> share(masters.size(), 1.0 / static_cast<double>(masters.size()));
+    std::string estimated;
+    if (topology && source) {
+      auto sample = sample_key_sizes(*source, o.dbs);
+      std::vector<double> bytes(masters.size(), 0);
+      double total = 0;
+      for (const auto& [key, size] : sample) {
+        const int owner = topology->slots.owner[static_cast<size_t>(key_slot(key))];
+        if (owner >= 0 && static_cast<size_t>(owner) < bytes.size()) bytes[static_cast<size_t>(owner)] += static_cast<double>(size);
+        total += static_cast<double>(size);
+      }
+      if (total > 0)
+        for (size_t i = 0; i < masters.size(); ++i) share[i] = bytes[i] / total;
+      estimated = fmt::format(", its share estimated from {} sampled keys", sample.size());
+    } else if (topology) {
+      estimated = ", an even share per shard";
+    }
+    std::optional<std::string> failure, fix;
+    std::vector<std::string> passes;
+    for (size_t i = 0; i < masters.size(); ++i) {
+      Info mem = masters[i] == target.get() ? target_mem : masters[i]->info("memory");
+      long long maxmemory = num(mem, "maxmemory");
+      long long total = maxmemory ? maxmemory : num(mem, "total_system_memory");
+      long long free = total - num(mem, "used_memory");
+      long long need = static_cast<long long>(1.1 * share[i] * static_cast<double>(source_used));
+      std::string where = maxmemory ? "under maxmemory" : "of the host's memory (maxmemory 0)";
+      if (need > 0 && free < need && !failure) {
+        failure = topology ? fmt::format("{} has {} free {}, less than 1.1 x its share of {} ({}{})", shard_name(i), mb(free),
+                                         where, what, mb(need), estimated)
+                           : fmt::format("{} has {} free {}, less than 1.1 x {} ({})", target->describe(), mb(free), where,
+                                         what, mb(need));
+        fix = fmt::format("raise maxmemory on {} to at least {} (CONFIG SET maxmemory {})",
+                          topology ? topology->masters[i].address() : "the target", mb(need + num(mem, "used_memory")),
+                          need + num(mem, "used_memory"));
+      }
+      passes.push_back(topology ? fmt::format("{} {} free, {} needed", topology->masters[i].address(), mb(free), mb(need))
+                                : fmt::format("{} free {}, {} needed (1.1 x {})", mb(free), where, mb(need), what));
+    }
+    if (failure) c.fail("target-memory", *failure, *fix);
+    else if (topology) c.pass("target-memory", fmt::format("{} (1.1 x each shard's share of {}{})", fmt::join(passes, "; "), what, estimated));
+    else c.pass("target-memory", passes.front());
+
+    std::vector<std::string> evicting;
+    for (size_t i = 0; i < masters.size(); ++i) {
+      std::string policy = masters[i] == target.get() ? target_mem["maxmemory_policy"] : masters[i]->info("memory")["maxmemory_policy"];
+      if (!policy.empty() && policy != "noeviction") evicting.push_back(fmt::format("{} has maxmemory-policy {}", shard_name(i), policy));
+    }
+    if (!evicting.empty())
+      c.warn("eviction-policy", fmt::format("{}: a full target evicts keys silently", fmt::join(evicting, "; ")),
+             fmt::format("CONFIG SET maxmemory-policy noeviction on {} for the migration", topology ? "every master" : "the target"));
     else
       c.pass("eviction-policy", "noeviction");
   }
@@ -354,7 +454,21 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
   std::vector<int> dbs = o.dbs;
   if (dbs.empty() && source)
     for (const auto& [db, n] : keyspace(*source)) dbs.push_back(db);
-  {
+  if (topology) {
+    std::vector<std::string> not_zero;
+    for (int db : dbs)
+      if (o.db_map.target(db) != 0) not_zero.push_back(std::to_string(db));
+    if (dbs.size() > 1)
+      c.fail("databases", fmt::format("the target is a cluster (DB 0 only) and the selection holds DBs {}", fmt::join(dbs, ", ")),
+             fmt::format("copy one DB per task into the cluster: --db N --db-map N:0 (e.g. --db {} --db-map {}:0)", dbs.front(),
+                         dbs.front()));
+    else if (!not_zero.empty())
+      c.fail("databases", fmt::format("the target is a cluster (DB 0 only) and source DB {} would go to DB {}", dbs.front(),
+                                      o.db_map.target(dbs.front())),
+             fmt::format("map it: --db-map {}:0", dbs.front()));
+    else
+      c.pass("databases", dbs.empty() ? "the target is a cluster: DB 0" : fmt::format("source DB {} -> the cluster's DB 0", dbs.front()));
+  } else {
     std::vector<std::string> missing;
     for (int db : dbs) {
       for (Connection* conn : {source.get(), target.get()}) {
@@ -373,25 +487,28 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
     else c.fail("databases", fmt::format("missing: {}", fmt::join(missing, "; ")), "raise 'databases' on the target, or map the DBs");
   }
   {
-    auto target_keys = keyspace(*target);
     std::vector<std::string> busy;
     // "DB 0: 12 keys, e.g. 'a', 'b'": a few names, so the user sees what is there.
-    auto describe_busy = [&](int db, long long n) {
-      target->select(db);
-      Reply sample = target->command({"SCAN", "0", "COUNT", "100"});
+    auto describe_busy = [&](Connection& t, const std::string& where, int db, long long n) {
+      t.select(db);
+      Reply sample = t.command({"SCAN", "0", "COUNT", "100"});
       std::vector<std::string> examples;
       if (sample.is_array() && sample.elements.size() == 2)
         for (const auto& k : sample.elements[1].elements)
           if (examples.size() < 3) examples.push_back("'" + log::printable(k.str, 60) + "'");
-      return fmt::format("DB {}: {} keys{}", db, n, examples.empty() ? "" : fmt::format(", e.g. {}", fmt::join(examples, ", ")));
+      t.select(0);
+      return fmt::format("{}DB {}: {} keys{}", where, db, n, examples.empty() ? "" : fmt::format(", e.g. {}", fmt::join(examples, ", ")));
     };
-    for (int source_db : dbs) {
-      int db = o.db_map.target(source_db);
-      if (target_keys.count(db)) busy.push_back(describe_busy(db, target_keys[db]));
+    for (size_t i = 0; i < masters.size(); ++i) {
+      auto target_keys = keyspace(*masters[i]);
+      const std::string where = topology ? topology->masters[i].address() + " " : "";
+      for (int source_db : dbs) {
+        int db = o.db_map.target(source_db);
+        if (target_keys.count(db)) busy.push_back(describe_busy(*masters[i], where, db, target_keys[db]));
+      }
+      if ((o.mode == "rdb" && dbs.empty()) || (topology && dbs.empty()))
+        for (const auto& [db, n] : target_keys) busy.push_back(describe_busy(*masters[i], where, db, n));
     }
-    if (o.mode == "rdb" && dbs.empty())
-      for (const auto& [db, n] : target_keys) busy.push_back(describe_busy(db, n));
-    target->select(0);
     if (o.resuming)
       c.pass("existing-keys", busy.empty() ? "the target's selected DBs are empty"
                                            : fmt::format("the target holds this task's earlier writes ({}): the task resumes "
@@ -540,8 +657,11 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
     }
 
     // Biggest keys (sampled) against the target's proto-max-bulk-len.
-    Reply bulk = target->command({"CONFIG", "GET", "proto-max-bulk-len"});
-    long long max_bulk = bulk.is_array() && bulk.elements.size() >= 2 ? std::atoll(bulk.elements[1].str.c_str()) : 512LL << 20;
+    long long max_bulk = 512LL << 20;
+    for (Connection* t : masters) {  // a cluster's nodes may differ: the smallest counts
+      Reply bulk = t->command({"CONFIG", "GET", "proto-max-bulk-len"});
+      if (bulk.is_array() && bulk.elements.size() >= 2) max_bulk = std::min(max_bulk, std::atoll(bulk.elements[1].str.c_str()));
+    }
     long long biggest = 0;
     std::string biggest_key;
     for (int i = 0; i < 20; ++i) {

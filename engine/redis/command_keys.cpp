@@ -22,6 +22,13 @@ void all_from(CommandKeys& k, size_t from, size_t n) {
 
 }  // namespace
 
+bool is_word(std::string_view word, std::string_view upper) {
+  if (word.size() != upper.size()) return false;
+  for (size_t i = 0; i < word.size(); ++i)
+    if ((word[i] >= 'a' && word[i] <= 'z' ? word[i] - 32 : word[i]) != upper[i]) return false;
+  return true;
+}
+
 std::string ascii_upper(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;

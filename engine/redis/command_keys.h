@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ferry {
@@ -17,6 +18,8 @@ struct CommandKeys {
 
 std::string ascii_upper(std::string s);
 std::string ascii_lower(std::string s);
+// Whether `word` is `upper` (given in upper case) in any case, without copying.
+bool is_word(std::string_view word, std::string_view upper);
 
 // `name` is the command name upper-cased (args[0] as the stream has it may be any case).
 CommandKeys command_keys(const std::string& name, const std::vector<std::string>& args);

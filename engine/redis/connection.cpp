@@ -200,7 +200,11 @@ void Pipeline::send(const Args& args, Handler on_reply) {
   while (!pending_.empty() && (pending_.size() >= limits_.max_commands || bytes_in_flight_ + bytes > limits_.max_bytes))
     read_one();
   conn_.append(args);
-  pending_.push_back({bytes, std::move(on_reply)});
+  const bool multi = !args.empty() && is_word(args[0], "MULTI");
+  const bool in_transaction = multi || in_multi_;
+  if (multi) in_multi_ = true;
+  else if (in_multi_ && (is_word(args[0], "EXEC") || is_word(args[0], "DISCARD"))) in_multi_ = false;
+  pending_.push_back({bytes, std::move(on_reply), redirect_ ? args : Args{}, in_transaction});
   bytes_in_flight_ += bytes;
   // Written as it builds up rather than when a reply is next awaited, so the server always has
   // commands to work on while ferry prepares more (a blocking write here is the server's back-pressure).
@@ -212,12 +216,47 @@ void Pipeline::read_one() {
   pending_.pop_front();
   bytes_in_flight_ -= p.bytes;
   Reply r = conn_.read_reply();
-  if (p.handler) {
-    p.handler(std::move(r));
+  if (redirect_) {
+    if (p.in_transaction) {
+      const bool ends = !p.args.empty() && (is_word(p.args[0], "EXEC") || is_word(p.args[0], "DISCARD"));
+      held_.push_back({Sent{std::move(p.args), std::move(p.handler)}, std::move(r)});
+      if (!ends) return;
+      auto held = std::move(held_);
+      held_.clear();
+      const Reply* redirected = nullptr;
+      for (const auto& [sent, reply] : held)
+        if (reply.is_error() && is_redirect_(reply)) {
+          redirected = &reply;
+          break;
+        }
+      if (redirected) {
+        Reply why = *redirected;
+        std::vector<Sent> commands;
+        for (auto& [sent, reply] : held) commands.push_back(std::move(sent));
+        redirect_(std::move(commands), std::move(why));
+        return;
+      }
+      for (auto& [sent, reply] : held) hand_over(std::move(sent), std::move(reply));
+      return;
+    }
+    if (r.is_error() && is_redirect_(r)) {
+      std::vector<Sent> one;
+      one.push_back({std::move(p.args), std::move(p.handler)});
+      redirect_(std::move(one), std::move(r));
+      return;
+    }
+  }
+  hand_over(Sent{std::move(p.args), std::move(p.handler)}, std::move(r));
+}
+
+void Pipeline::hand_over(Sent&& sent, Reply&& r) {
+  if (sent.handler) {
+    sent.handler(std::move(r));
   } else if (r.is_error()) {  // nobody asked for this reply: an error must not vanish
     // The caller unwinds: handlers of the commands still in flight may refer to its frames, so
     // their replies will be read and dropped, never handed over.
     for (auto& p : pending_) p.handler = nullptr;
+    held_.clear();
     auto kind = classify_error(r.str);
     throw CommandError(kind, fmt::format("pipelined command on {} failed: {} ({})", conn_.describe(), r.str, explain_error(kind)));
   }
@@ -228,8 +267,17 @@ void Pipeline::drain() {
 }
 
 void Pipeline::discard() {
+  auto redirect = std::move(redirect_);
+  redirect_ = nullptr;
+  held_.clear();
   for (auto& p : pending_) p.handler = [](Reply&&) {};
-  drain();
+  try {
+    drain();
+  } catch (...) {
+    redirect_ = std::move(redirect);
+    throw;
+  }
+  redirect_ = std::move(redirect);
 }
 
 }  // namespace ferry

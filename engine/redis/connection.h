@@ -131,9 +131,21 @@ struct PipelineLimits {
 
 // Sends commands without waiting, reading replies only to stay within the limits; each reply goes
 // to the handler given with its command, in order.
+//
+// A cluster's node may answer "not here" (MOVED, ASK, TRYAGAIN, CLUSTERDOWN). With a redirect set,
+// the pipeline keeps each command until its reply is read, and a reply that `is_redirect` picks is
+// handed with its command to the redirect instead of the handler. A transaction is one unit: its
+// replies are held until EXEC is answered, and when a command in it was redirected (EXEC then
+// answers EXECABORT) the whole MULTI ... EXEC goes to the redirect, with the first such reply.
 class Pipeline {
  public:
   using Handler = std::function<void(Reply&&)>;
+  struct Sent {
+    Args args;
+    Handler handler;
+  };
+  using Redirect = std::function<void(std::vector<Sent>&& commands, Reply&& reply)>;
+
   Pipeline(Connection& conn, PipelineLimits limits = {}) : conn_(conn), limits_(limits) {}
   ~Pipeline();
 
@@ -142,26 +154,41 @@ class Pipeline {
   void push() { conn_.flush_output(); }
   // Reads every outstanding reply.
   void drain();
-  // Reads every outstanding reply without handing it to its handler.
+  // Reads every outstanding reply without handing it to its handler (nor redirecting it).
   void discard();
   // Forgets every outstanding reply unread (the connection is dead): handlers are not called.
   void abandon() {
     pending_.clear();
+    held_.clear();
     bytes_in_flight_ = 0;
+    in_multi_ = false;
   }
   size_t in_flight() const { return pending_.size(); }
   Connection& connection() { return conn_; }
 
+  void set_redirect(std::function<bool(const Reply&)> is_redirect, Redirect redirect) {
+    is_redirect_ = std::move(is_redirect);
+    redirect_ = std::move(redirect);
+  }
+
  private:
   void read_one();
+  void hand_over(Sent&& sent, Reply&& reply);
   Connection& conn_;
   PipelineLimits limits_;
   struct Pending {
     size_t bytes;
     Handler handler;
+    Args args;            // kept only with a redirect set
+    bool in_transaction;  // MULTI, what it queues, EXEC/DISCARD
   };
   std::deque<Pending> pending_;
   size_t bytes_in_flight_ = 0;
+  bool in_multi_ = false;  // a MULTI was sent and its EXEC not yet
+  std::function<bool(const Reply&)> is_redirect_;
+  Redirect redirect_;
+  // A transaction's replies read so far (with a redirect set), handed over when EXEC's arrives.
+  std::vector<std::pair<Sent, Reply>> held_;
 };
 
 }  // namespace ferry

@@ -79,7 +79,7 @@ void ReplicaSync::save(Mark mark) {
 
 // The state file, the conflict check, and the target's own keys (kept by a full resync).
 void ReplicaSync::prepare() {
-  target_run_id_ = target_.request_connection().info("server")["run_id"];
+  target_run_id_ = target_.identity();
   conflict_mode_ = options_.copy.on_conflict == ConflictMode::Replace ? "replace" : "block";
   if (!options_.state_file.empty() && !options_.snapshot_only) saved_ = load_state(options_.state_file);
   if (!saved_) {
@@ -96,7 +96,7 @@ void ReplicaSync::prepare() {
   delete_survivors_ = saved_->conflict_mode == "block";
   std::string why = saved_->snapshot_in_progress            ? "a snapshot was being applied"
                     : saved_->dirty                          ? "writes were in flight when it stopped"
-                    : saved_->target_run_id != target_run_id_ ? "the target restarted (its run_id changed)"
+                    : saved_->target_run_id != target_run_id_ ? "the target restarted (its run_id, or a cluster's nodes, changed)"
                                                              : "";
   if (!why.empty()) {
     log::warn("restarting from {}: full resync ({})", options_.state_file, why);
@@ -468,6 +468,7 @@ SyncResult ReplicaSync::run() {
   so.relative_expiries = source().version() < 70000;
   so.skip_unsupported = options_.copy.skip_unsupported;
   so.publish = options_.publish;
+  so.cross_slot = options_.cross_slot;
   commands_ = std::make_unique<CommandSink>(target_, so, report, result_.stream);
   if (saved_ && position_known_) commands_->set_stream_db(saved_->stream_db);
 

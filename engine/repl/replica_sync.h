@@ -43,6 +43,7 @@ struct SyncOptions {
   bool until_caught_up = false;    // --until-caught-up
   bool heartbeat = true;           // --no-heartbeat turns it off
   bool publish = true;             // --no-publish: the stream's PUBLISH is left out
+  CrossSlot cross_slot = CrossSlot::Stop;  // --cross-slot
   std::string task_id;             // the heartbeat key is ferry:heartbeat:<task_id>
   bool block_flush = false;
   long long max_ops = 0;           // commands per second, 0: unlimited

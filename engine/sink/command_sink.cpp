@@ -2,6 +2,9 @@
 
 #include "core/log.h"
 #include "redis/command_keys.h"
+#include "target/cluster_slots.h"
+
+#include <set>
 
 #include <fmt/format.h>
 
@@ -19,6 +22,24 @@ std::string routing_key(const std::vector<std::string>& args) {
 
 bool is_script(const std::string& upper_name) { return upper_name == "EVAL" || upper_name == "EVALSHA"; }
 
+// The keys a command names, each once.
+size_t distinct_keys(const std::vector<std::string>& args) {
+  CommandKeys keys = command_keys(ascii_upper(args[0]), args);
+  std::set<std::string_view> names;
+  for (size_t i : keys.written) names.insert(args[i]);
+  for (size_t i : keys.read) names.insert(args[i]);
+  return names.size();
+}
+
+// The slots of a command's keys (none for a keyless command).
+std::set<int> slots_of(const std::vector<std::string>& args) {
+  CommandKeys keys = command_keys(ascii_upper(args[0]), args);
+  std::set<int> out;
+  for (size_t i : keys.written) out.insert(key_slot(args[i]));
+  for (size_t i : keys.read) out.insert(key_slot(args[i]));
+  return out;
+}
+
 KeySinkOptions restore_options(const StreamOptions& o) {
   KeySinkOptions k;
   k.copy.skip_unsupported = o.skip_unsupported;
@@ -32,6 +53,7 @@ CommandSink::CommandSink(Target& target, StreamOptions options, MigrationReport&
     : target_(target),
       stats_(stats),
       translator_(options, target.facts(), stats, std::move(now_ms)),
+      options_cross_slot_(options.cross_slot),
       restores_(std::make_unique<KeySink>(target, restore_options(options), report)) {}
 
 void CommandSink::target_replaced() {
@@ -74,15 +96,28 @@ void CommandSink::send(int db, std::vector<std::string> args, bool in_transactio
   const std::string key = routing_key(args);
   // The command as the messages name it (name, key and a little more): kept until its reply.
   std::string what = fmt::format("DB {} {}", db, describe_command(args));
-  const bool script = is_script(ascii_upper(args[0]));
-  Pipeline& pipe = target_.pipeline_for(db, key);
+  const std::string name = ascii_upper(args[0]);
+  const bool script = is_script(name);
+  if (key.empty() && target_.facts().cluster && !in_transaction && name != "PUBLISH" && name != "SPUBLISH") {
+    // FLUSHALL, FLUSHDB, SCRIPT, FUNCTION: every master holds keys (or runs scripts).
+    for (Pipeline* pipe : target_.every_pipeline(db))
+      pipe->send(args, [this, what, source_db = stream_db(), script](Reply&& r) {
+        on_reply(what, source_db, {}, script, std::move(r));
+      });
+    return;
+  }
+  Pipeline& pipe = target_.pipeline_for(db, name == "SPUBLISH" && args.size() > 1 ? args[1] : key);
   if (in_transaction) {  // errors inside a transaction come with EXEC
     pipe.send(args, [](Reply&&) {});
     return;
   }
+  const bool fence = target_.facts().cluster && distinct_keys(args) > 1;
   pipe.send(args, [this, what = std::move(what), source_db = stream_db(), key, script](Reply&& r) {
     on_reply(what, source_db, key, script, std::move(r));
   });
+  // A multi-key command answered TRYAGAIN (its slot migrating) is sent again: nothing for its node
+  // may go before that, or a later write to one of its keys would be overtaken.
+  if (fence) target_.drain();
 }
 
 void CommandSink::restore(int db, std::vector<std::string>& args) {
@@ -105,29 +140,93 @@ void CommandSink::apply(std::vector<std::string>& args, long long end_offset) {
     multi_.push_back(std::move(args));
     return;
   }
-  translator_.translate(args, [this](int db, std::vector<std::string> out) {
-    if (out.size() >= 4 && ascii_upper(out[0]) == "RESTORE") {
-      restore(db, out);
-    } else {
-      send(db, std::move(out), false);
-    }
-  });
+  try {
+    translator_.translate(args, [this](int db, std::vector<std::string> out) {
+      if (out.size() >= 4 && ascii_upper(out[0]) == "RESTORE") {
+        restore(db, out);
+      } else {
+        send(db, std::move(out), false);
+      }
+    });
+  } catch (const FerryError& e) {
+    throw stopped_at(e, end_offset);
+  }
   if (auto hb = translator_.take_heartbeat()) heartbeat_ = Heartbeat{*hb, end_offset};
   pending_offset_ = end_offset;
+}
+
+FerryError CommandSink::stopped_at(const FerryError& e, long long end_offset) const {
+  return FerryError(e.code(), fmt::format("{} (the command ending at stream offset {}; the target holds the stream up to "
+                                          "offset {})",
+                                          e.what(), end_offset, applied_offset_));
 }
 
 // Each queued command goes through the same rules as a single one; what they produce for the
 // target becomes one transaction there.
 void CommandSink::apply_transaction(long long end_offset) {
   in_multi_ = false;
-  std::vector<std::pair<int, std::vector<std::string>>> body;
-  for (auto& cmd : multi_)
-    translator_.translate(cmd, [&body](int db, std::vector<std::string> out) { body.emplace_back(db, std::move(out)); });
+  Body body;
+  try {
+    for (auto& cmd : multi_)
+      translator_.translate(cmd, [&body](int db, std::vector<std::string> out) { body.emplace_back(db, std::move(out)); });
+  } catch (const FerryError& e) {
+    multi_.clear();
+    throw stopped_at(e, end_offset);
+  }
   multi_.clear();
   if (auto hb = translator_.take_heartbeat()) heartbeat_ = Heartbeat{*hb, end_offset};
   pending_offset_ = end_offset;
   if (body.empty()) return;
   ++stats_.transactions;
+  if (!target_.facts().cluster) return send_transaction(std::move(body));
+
+  // A cluster runs a transaction on one node, over keys of one slot.
+  std::vector<std::pair<int, Body>> per_slot;  // -1: keyless (FLUSHALL ...)
+  for (auto& [db, cmd] : body) {
+    const std::set<int> slots = slots_of(cmd);
+    const int slot = slots.empty() ? -1 : *slots.begin();
+    auto it = std::find_if(per_slot.begin(), per_slot.end(), [slot](const auto& g) { return g.first == slot; });
+    if (it == per_slot.end()) it = per_slot.insert(per_slot.end(), {slot, Body{}});
+    it->second.emplace_back(db, cmd);
+  }
+  if (per_slot.size() == 1 && per_slot.front().first < 0) {  // keyless only: on every master
+    for (auto& [db, cmd] : body) send(db, std::move(cmd), false);
+    return;
+  }
+  if (per_slot.size() == 1) {
+    const bool fence = body.size() > 1;
+    send_transaction(std::move(body));
+    if (fence) target_.drain();  // a TRYAGAIN is sent again before anything else reaches that node
+    return;
+  }
+  if (options_cross_slot_ == CrossSlot::Stop) {
+    std::string slots;
+    for (const auto& [slot, cmds] : per_slot)
+      slots += fmt::format("{}{}", slots.empty() ? "" : ", ",
+                           slot < 0 ? describe_command(cmds.front().second) + " (every master)"
+                                    : fmt::format("{} in slot {}", describe_command(cmds.front().second), slot));
+    throw stopped_at(FerryError(ExitCode::Failed,
+                                fmt::format("a MULTI/EXEC of {} commands spans {} slots of the cluster target ({}): a "
+                                            "cluster runs a transaction over keys of one slot; --cross-slot split applies "
+                                            "it as one transaction per slot (not atomic)",
+                                            body.size(), per_slot.size(), slots)),
+                     end_offset);
+  }
+  ++stats_.split;
+  if (stats_.split == 1)
+    stats_.note("--cross-slot split: a transaction spanning slots of the cluster target was applied as one transaction per "
+                "slot (not atomic across them)");
+  for (auto& [slot, cmds] : per_slot) {
+    if (slot < 0) {
+      for (auto& [db, cmd] : cmds) send(db, std::move(cmd), false);
+      continue;
+    }
+    send_transaction(std::move(cmds));
+  }
+  target_.drain();
+}
+
+void CommandSink::send_transaction(Body body) {
   // SELECT before MULTI: inside, a SELECT only runs if EXEC does.
   Pipeline& pipe = target_.pipeline_for(body.front().first, routing_key(body.front().second));
   pipe.send({"MULTI"}, [](Reply&&) {});

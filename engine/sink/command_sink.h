@@ -59,12 +59,17 @@ class CommandSink {
  private:
   void send(int db, std::vector<std::string> args, bool in_transaction);
   void on_reply(const std::string& what, int source_db, const std::string& key, bool script, Reply&& r);
+  using Body = std::vector<std::pair<int, std::vector<std::string>>>;  // (target DB, command)
   void apply_transaction(long long end_offset);
+  void send_transaction(Body body);
+  // `e` with where the stream stands: the command's end offset and what the target holds.
+  FerryError stopped_at(const FerryError& e, long long end_offset) const;
   void restore(int db, std::vector<std::string>& args);
 
   Target& target_;
   StreamStats& stats_;
   CommandTranslator translator_;
+  CrossSlot options_cross_slot_;
   std::unique_ptr<KeySink> restores_;
   bool in_multi_ = false;
   std::vector<std::vector<std::string>> multi_;

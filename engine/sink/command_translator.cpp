@@ -3,6 +3,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "redis/command_keys.h"
+#include "target/cluster_slots.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -27,7 +28,8 @@ nlohmann::json StreamStats::to_json() const {
   nlohmann::json j{{"commands", commands},     {"skipped", skipped},
           {"transactions", transactions}, {"errors", errors}, {"script_errors", script_errors},
           {"unapplied", unapplied},   {"filtered", filtered},
-          {"reduced", reduced},       {"publish_dropped", publish_dropped},       {"per_command", per_command},
+          {"reduced", reduced},       {"publish_dropped", publish_dropped},       {"split", split},
+          {"per_command", per_command},
           {"unconfirmed_scripts", unconfirmed_script_count},
           {"unconfirmed_script_examples", unconfirmed_scripts},
           {"notes", notes}};
@@ -146,6 +148,10 @@ void CommandTranslator::translate(Command& args, const Emit& emit) {
       ++stats_.skipped;
       return;
     }
+    if (facts_.cluster)
+      throw FerryError(ExitCode::Failed, fmt::format("the source ran SWAPDB {} {}, which swaps a migrated DB: a cluster "
+                                                     "target has DB 0 only, where this has no meaning",
+                                                     a, b));
     if (selected(a) != selected(b)) {
       ++stats_.unapplied;
       stats_.note(fmt::format("SWAPDB {} {} swaps a selected DB with an unselected one: not applied (divergence)", a, b));
@@ -168,6 +174,10 @@ void CommandTranslator::translate(Command& args, const Emit& emit) {
       emit(target_db(stream_db_), {"DEL", args[1]});
       return;
     }
+    if (facts_.cluster && to_selected)
+      throw FerryError(ExitCode::Failed, fmt::format("the source ran MOVE '{}' {} into a migrated DB: a cluster target has DB "
+                                                     "0 only, where this has no meaning",
+                                                     log::printable(args[1]), to));
     if (!from_selected) {
       ++stats_.unapplied;
       stats_.note(fmt::format("MOVE of '{}' from unselected DB {} into DB {}: its value is not known here (divergence)",
@@ -201,7 +211,47 @@ void CommandTranslator::translate(Command& args, const Emit& emit) {
   if (!facts_.takes_pxat()) rewrite_for_old_target(name, args);
   if ((name == "EVAL" || name == "EVALSHA") && args.size() >= 3) note_script(name, args);
   count();
+  if (facts_.cluster && split_across_slots(upper(args[0]), args, emit)) return;
   emit(target_db(stream_db_), std::move(args));
+}
+
+bool CommandTranslator::split_across_slots(const std::string& name, Command& args, const Emit& emit) {
+  CommandKeys keys = command_keys(name, args);
+  std::vector<size_t> all = keys.written;
+  all.insert(all.end(), keys.read.begin(), keys.read.end());
+  if (all.size() < 2) return false;
+  const int first = key_slot(args[all.front()]);
+  size_t other = 0;
+  for (size_t i : all)
+    if (key_slot(args[i]) != first) other = i;
+  if (!other) return false;
+  const bool pairs = name == "MSET" || name == "MSETNX";
+  if (pairs || name == "DEL" || name == "UNLINK" || name == "TOUCH" || name == "EXISTS") {
+    std::vector<std::pair<int, Command>> per_slot;  // in the order the slots first appear
+    const size_t step = pairs ? 2 : 1;
+    for (size_t i = 1; i + step - 1 < args.size(); i += step) {
+      const int slot = key_slot(args[i]);
+      auto it = std::find_if(per_slot.begin(), per_slot.end(), [slot](const auto& g) { return g.first == slot; });
+      if (it == per_slot.end()) it = per_slot.insert(per_slot.end(), {slot, Command{args[0]}});
+      for (size_t j = i; j < i + step; ++j) it->second.push_back(std::move(args[j]));
+    }
+    ++stats_.split;
+    if (name == "MSETNX" && !noted_msetnx_split_) {
+      noted_msetnx_split_ = true;
+      stats_.note("MSETNX across slots of the cluster target is applied per slot: not atomic there (the source ran it, so "
+                  "none of its keys existed)");
+    }
+    for (auto& [slot, command] : per_slot) emit(target_db(stream_db_), std::move(command));
+    return true;
+  }
+  const bool script = name == "EVAL" || name == "EVALSHA" || name == "FCALL";
+  throw FerryError(ExitCode::Failed,
+                   fmt::format("{} names keys in different slots of the cluster target ('{}' in slot {}, '{}' in slot {}): "
+                               "{} (the source is not a cluster, so it ran there)",
+                               describe_command(args), log::printable(args[all.front()]), first, log::printable(args[other]),
+                               key_slot(args[other]),
+                               script ? "a script runs on one node, over keys of one slot"
+                                      : "a cluster runs a command only over keys of one slot"));
 }
 
 // Commands a target before 6.2 lacks, as what it has, each as atomic as the original.

@@ -8,6 +8,12 @@
 // applied, its time noted), PING and REPLCONF (not applied), --db-map (every DB number the target
 // sees is mapped) and --include/--exclude (the multi-key rule below).
 //
+// A cluster target (DB 0 only, one slot per command): DEL, UNLINK, TOUCH, EXISTS, MSET and MSETNX
+// whose keys span slots become one command per slot (MSETNX is then not atomic: said in the notes);
+// any other command, or a script, whose keys span slots stops the task, naming it; SWAPDB touching
+// a selected DB and MOVE into one stop it too (a cluster has one DB). MULTI/EXEC across slots is
+// the command sink's (--cross-slot).
+//
 // Key filters, one rule: a command is applied when every key it names is selected, and dropped
 // (counted as filtered) when none of the keys it writes is. When it mixes selected and excluded
 // keys, commands that act on each key alone keep only their selected keys (DEL, UNLINK, MSET,
@@ -29,6 +35,9 @@
 
 namespace ferry {
 
+// What a transaction (or a script) whose keys are in several slots of a cluster target becomes.
+enum class CrossSlot { Stop, Split };
+
 struct StreamOptions {
   std::vector<int> dbs;            // empty: every DB
   DbMap db_map;                    // source DB -> target DB
@@ -38,6 +47,7 @@ struct StreamOptions {
   bool relative_expiries = false;  // the source is older than 7.0: EXPIRE & co. are relative
   bool skip_unsupported = false;   // a RESTORE whose data the target cannot hold is skipped and listed
   bool publish = true;             // false (--no-publish): PUBLISH is left out, counted
+  CrossSlot cross_slot = CrossSlot::Stop;  // --cross-slot
   std::string heartbeat_prefix = "ferry:heartbeat:";
 };
 
@@ -68,6 +78,9 @@ class CommandTranslator {
   // The key-filter rule (see above): false when the command is not applied; may rewrite `args`.
   bool filter_keys(const std::string& name, Command& args);
   void note_script(const std::string& name, const Command& args);
+  // A cluster target runs a command only on keys of one slot: commands that act on each key alone
+  // are emitted once per slot (true); any other command whose keys span slots stops the task.
+  bool split_across_slots(const std::string& name, Command& args, const Emit& emit);
 
   StreamOptions options_;
   TargetFacts facts_;
@@ -76,6 +89,7 @@ class CommandTranslator {
   std::set<int> dbs_;
   int stream_db_ = 0;
   std::optional<long long> heartbeat_ms_;
+  bool noted_msetnx_split_ = false;
 };
 
 // "SET 'key' ... ": a command as messages name it (name, key and a little more; never whole values).

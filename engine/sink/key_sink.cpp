@@ -222,7 +222,9 @@ void KeySink::commit_writer(const KeyInfo& key, std::optional<long long> expire,
 void KeySink::on_aux(const std::string& name, const std::string& value) {
   if (name != "lua") return;
   // RDBs of Redis < 7 carry the scripts EVALSHA may call: load them so those calls keep working.
-  Reply r = target_.request_connection().command({"SCRIPT", "LOAD", value});
+  Reply r;
+  for (Connection* master : target_.masters())  // EVALSHA may run on any of them
+    if (!r.is_error()) r = master->command({"SCRIPT", "LOAD", value});
   if (r.is_error()) {
     report_.warnings.push_back(fmt::format("a Lua script from the RDB could not be loaded on {}: {}", target_.describe(), r.str));
     return;
@@ -255,7 +257,9 @@ void KeySink::on_function(const std::string& code) {
   Args load{"FUNCTION", "LOAD"};
   if (replace()) load.push_back("REPLACE");
   load.push_back(code);
-  Reply r = target_.request_connection().command(load);
+  Reply r;
+  for (Connection* master : target_.masters())  // FCALL may run on any of them
+    if (!r.is_error()) r = master->command(load);
   if (!r.is_error()) {
     ++report_.functions_loaded;
     return;

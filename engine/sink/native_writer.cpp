@@ -1,6 +1,7 @@
 #include "sink/native_writer.h"
 
 #include "core/log.h"
+#include "target/cluster_slots.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -29,7 +30,8 @@ void NativeWriter::begin(int db, const std::string& key, KeyType type) {
     pipe_ = &target_.pipeline_for(db_, key_);
     return;
   }
-  temp_ = fmt::format("ferry:tmp:{}:{}", getpid(), ++counter_);
+  // In the key's slot (its hash tag's), so that the RENAME onto it stays on one cluster node.
+  temp_ = fmt::format("ferry:tmp:{{{}}}:{}:{}", tag_for_slot(key_slot(key)), getpid(), ++counter_);
   pipe_ = &target_.pipeline_for(db_, key_);
   pipe_->send({"DEL", temp_});  // a leftover of an earlier run with the same pid
 }

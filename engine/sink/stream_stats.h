@@ -23,6 +23,9 @@ struct StreamStats {
   uint64_t filtered = 0;   // dropped: every key they write is excluded by --include/--exclude
   uint64_t reduced = 0;    // applied to their selected keys only (DEL/MSET ... naming excluded keys too)
   uint64_t publish_dropped = 0;  // PUBLISH left out (--no-publish)
+  // A cluster target: commands (DEL, MSET ...) and transactions (--cross-slot split) whose keys are
+  // in several slots, applied as one command or transaction per slot.
+  uint64_t split = 0;
   std::map<std::string, uint64_t> per_command;
   std::vector<std::string> unconfirmed_scripts;  // "EVALSHA <sha> keys: a b" (first few)
   uint64_t unconfirmed_script_count = 0;

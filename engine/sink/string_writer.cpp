@@ -17,7 +17,8 @@ StringWriter::StringWriter(Target& target, bool replace, Callbacks callbacks)
 
 void StringWriter::add(int db, int target_db, std::string key, std::string value, std::optional<long long> expire_ms) {
   if (!batch_.empty() && target_db != batch_target_db_) flush();  // before anything selects another DB
-  if (expire_ms) return set_one(db, target_db, std::move(key), std::move(value), expire_ms);
+  // A cluster takes a multi-key command only for keys of one slot: there, each key is a SET.
+  if (expire_ms || target_.facts().cluster) return set_one(db, target_db, std::move(key), std::move(value), expire_ms);
   if (batch_.empty()) batch_.push_back(replace_ ? "MSET" : "MSETNX");
   batch_db_ = db;
   batch_target_db_ = target_db;

@@ -1,6 +1,7 @@
 #include "target/target.h"
 
 #include "rdb/format.h"
+#include "target/cluster_target.h"
 #include "redis/command_keys.h"
 
 #include <fmt/format.h>
@@ -25,8 +26,11 @@ bool TargetFacts::has_module_for_type(std::string_view module_type) const {
   return false;
 }
 
-std::unique_ptr<Target> open_target(const Dialer& dialer, const Endpoint& endpoint, PipelineLimits limits) {
-  return std::make_unique<StandaloneTarget>(dialer.connect(endpoint), limits);
+std::unique_ptr<Target> open_target(const Dialer& dialer, const Endpoint& endpoint, PipelineLimits limits,
+                                    std::chrono::seconds retry) {
+  auto conn = dialer.connect(endpoint);
+  if (is_cluster(*conn)) return std::make_unique<ClusterTarget>(dialer, std::move(conn), limits, retry);
+  return std::make_unique<StandaloneTarget>(std::move(conn), limits);
 }
 
 StandaloneTarget::StandaloneTarget(std::unique_ptr<Connection> conn, PipelineLimits limits)

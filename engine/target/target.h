@@ -1,11 +1,12 @@
 // Where writes go. Both sinks (sink/key_sink.h, sink/command_sink.h) ask the target for the
 // pipeline that writes a (db, key) and never select DBs or pick connections themselves: a
-// standalone server hands out its one pipeline with the DB selected; a cluster (next) routes by
-// slot behind the same interface.
+// standalone server hands out its one pipeline with the DB selected; a cluster
+// (target/cluster_target.h) hands out its slot's master's pipeline and follows redirections.
 #pragma once
 
 #include "redis/dialer.h"
 
+#include <chrono>
 #include <memory>
 #include <set>
 #include <string>
@@ -20,6 +21,7 @@ struct TargetFacts {
   std::string version_string;  // "7.0.15"
   int rdb_version = 0;         // the newest RDB version its RESTORE reads
   std::set<std::string> modules;  // MODULE LIST names, lower case
+  bool cluster = false;           // a Redis Cluster: DB 0 only, keys of one command in one slot
 
   bool takes_pxat() const { return version >= 60200; }          // SET ... PXAT, LMOVE, CREATECONSUMER
   bool takes_field_expiry() const { return version >= 70400; }  // HPEXPIREAT
@@ -42,7 +44,8 @@ class Target {
   // The pipeline that writes `key` in target DB `db`. When its connection has another DB selected,
   // SELECT is queued on it first, so what was queued before is applied where it was meant to be.
   virtual Pipeline& pipeline_for(int db, std::string_view key) = 0;
-  // Every pipeline, each with `db` selected: commands without a key (FLUSHDB, FLUSHALL).
+  // Every master's pipeline, each with `db` selected: commands without a key (FLUSHDB, FLUSHALL,
+  // SCRIPT, FUNCTION). Whatever was sent before is answered first.
   virtual std::vector<Pipeline*> every_pipeline(int db) = 0;
   // A transaction that carried a SELECT was refused (EXECABORT): which DB `pipe`'s connection has
   // selected is no longer known, and the next pipeline_for selects again.
@@ -57,6 +60,9 @@ class Target {
   virtual void discard() = 0;
   // A connection for request/reply commands (INFO, SCAN, DBSIZE), every reply read first.
   virtual Connection& request_connection() = 0;
+  // Every master's connection for request/reply commands (a cluster's keys are spread over them),
+  // every reply read first.
+  virtual std::vector<Connection*> masters() = 0;
 
   // The connection broke: connects again (one attempt; FerryError(Connection) when it fails).
   // Replies in flight on the old connection are dropped unread: their fate is unknown.
@@ -64,10 +70,17 @@ class Target {
 
   virtual const TargetFacts& facts() const = 0;
   virtual std::string describe() const = 0;
+  // The server that holds `key`, for messages ("target shard 10.0.0.3:6379 (slots 5461-10922)").
+  virtual std::string describe_for(std::string_view) { return describe(); }
+  // What stays the same while the target keeps its data (its run_id; a cluster's node ids): a
+  // change since the state file was written means the target restarted.
+  virtual std::string identity() = 0;
 };
 
-// Connects to the target `endpoint` names (a cluster, next: every master).
-std::unique_ptr<Target> open_target(const Dialer& dialer, const Endpoint& endpoint, PipelineLimits limits);
+// Connects to the target `endpoint` names: one server, or, when INFO says cluster_enabled:1, every
+// master of its cluster. `retry`: how long a cluster's TRYAGAIN and CLUSTERDOWN are waited out.
+std::unique_ptr<Target> open_target(const Dialer& dialer, const Endpoint& endpoint, PipelineLimits limits,
+                                    std::chrono::seconds retry = std::chrono::seconds(60));
 
 // One server: one connection, one pipeline.
 class StandaloneTarget : public Target {
@@ -82,9 +95,11 @@ class StandaloneTarget : public Target {
   void drain() override { pipe_->drain(); }
   void discard() override { pipe_->discard(); }
   Connection& request_connection() override;
+  std::vector<Connection*> masters() override { return {&request_connection()}; }
   void reconnect(const Dialer& dialer) override;
   const TargetFacts& facts() const override { return facts_; }
   std::string describe() const override { return conn_->describe(); }
+  std::string identity() override { return request_connection().info("server")["run_id"]; }
 
  private:
   PipelineLimits limits_;

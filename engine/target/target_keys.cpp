@@ -12,10 +12,11 @@ namespace ferry {
 
 void check_target_empty(Target& target, const CopyOptions& copy, const std::vector<int>& source_dbs) {
   if (copy.on_conflict != ConflictMode::Block) return;
-  Connection& conn = target.request_connection();
   std::set<int> written;  // the target DBs that will be written (empty: any)
   for (int db : source_dbs) written.insert(copy.target_db(db));
-  for (const auto& [db, keys] : keyspace(conn)) {
+  for (Connection* master : target.masters()) {
+    Connection& conn = *master;
+    for (const auto& [db, keys] : keyspace(conn)) {
     if (!written.empty() && !written.count(db)) continue;
     conn.select(db);
     Reply sample = conn.checked({"SCAN", "0", "COUNT", "100"});
@@ -25,13 +26,16 @@ void check_target_empty(Target& target, const CopyOptions& copy, const std::vect
     throw FerryError(ExitCode::Failed,
                      fmt::format("{} already holds {} key(s) in DB {} (e.g. {}); nothing was written. Empty {}, pick "
                                  "other DBs with --db/--db-map, or overwrite with --on-conflict replace",
-                                 target.describe(), keys, db, fmt::join(examples, ", "),
+                                 target.facts().cluster ? "target shard " + conn.endpoint().address() : target.describe(),
+                                 keys, db, fmt::join(examples, ", "),
                                  written.empty() ? "the whole target" : "the selected DBs"));
+    }
   }
 }
 
 void scan_target_keys(Target& target, const CopyOptions& copy, DiskKeySet& keys, const std::function<void()>& tick) {
-  Connection& conn = target.request_connection();
+  for (Connection* master : target.masters()) {
+  Connection& conn = *master;
   std::vector<int> which;
   for (int db : copy.dbs) which.push_back(copy.target_db(db));
   if (which.empty())
@@ -46,6 +50,7 @@ void scan_target_keys(Target& target, const CopyOptions& copy, DiskKeySet& keys,
         if (copy.filter.selects(k.str)) keys.add(db, k.str);
       if (tick) tick();
     } while (cursor != "0");
+  }
   }
 }
 

@@ -146,6 +146,7 @@ repl::SyncOptions sync_options(const TaskConfig& config, const TaskHooks& hooks)
   o.until_caught_up = config.until_caught_up;
   o.heartbeat = config.heartbeat;
   o.publish = config.publish;
+  o.cross_slot = config.cross_slot == "split" ? CrossSlot::Split : CrossSlot::Stop;
   o.task_id = config.effective_task_id();
   o.block_flush = config.block_flush;
   o.unsafe_resync_append = config.unsafe_resync_append;
@@ -178,7 +179,7 @@ TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
     log::warn("--unsafe-resync-append: a full resync will duplicate list entries and keep deleted keys (for reproducing "
               "that failure only)");
   const Dialer dialer(config.timeouts(), config.effective_task_id());
-  auto target = open_target(dialer, config.target_endpoint(), config.pipeline());
+  auto target = open_target(dialer, config.target_endpoint(), config.pipeline(), std::chrono::seconds(config.retry_other));
   int input_code = 0;
   if (config.mode == "scan") {
     run_scan(config, dialer, *target, hooks, result.report);
@@ -227,6 +228,7 @@ std::string TaskResult::summary_text() const {
     out += fmt::format("  stream filter     {} commands left out, {} applied to their selected keys only\n", st.filtered,
                        st.reduced);
   if (st.publish_dropped) out += fmt::format("  publish dropped   {} (--no-publish)\n", st.publish_dropped);
+  if (st.split) out += fmt::format("  split per slot    {} (commands and transactions across cluster slots)\n", st.split);
   if (r.retries)
     out += fmt::format("  link              {} reconnection attempts, {} partial resyncs, {} full resyncs ({} keys gone from "
                        "the source deleted)\n",

@@ -204,6 +204,9 @@ std::vector<TaskSetting> make_settings() {
       flag("sync", "publish", "--no-publish", &TaskConfig::publish,
            "sync: leave the stream's PUBLISH commands out (counted), e.g. for a target user without channel permissions",
            true),
+      choice("sync", "cross-slot", "--cross-slot", &TaskConfig::cross_slot, {"stop", "split"},
+             "A cluster target: a transaction whose keys span slots stops the task (stop), or is applied as one "
+             "transaction per slot, not atomic across them (split)"),
       integer("sync", "max-ops", "--max-ops", &TaskConfig::max_ops, 0,
               "At most this many keys (full copies) or commands (the stream) per second (0: no limit)"),
       integer("sync", "max-bytes", "--max-bytes", &TaskConfig::max_bytes, 0,

@@ -44,6 +44,7 @@ struct TaskConfig {
   bool block_flush = false;
   bool heartbeat = true;
   bool publish = true;
+  std::string cross_slot = "stop";  // stop, split
   long long max_ops = 0;
   long long max_bytes = 0;
   long long retry_connection = 43200;

@@ -206,6 +206,7 @@ until-caught-up = false     # mode "sync": exit 0 once the target holds everythi
 block-flush = false         # stop on FLUSHALL/FLUSHDB instead of applying them
 heartbeat = true            # write ferry:heartbeat:<task-id> on the source to measure lag
 publish = true              # apply the stream's PUBLISH commands (false: left out and counted)
+cross-slot = "stop"         # cluster target: a transaction spanning slots stops the task | "split" per slot
 max-ops = 0                 # commands applied per second at most (0: no limit)
 max-bytes = 0               # bytes applied per second at most (0: no limit)
 retry-connection = 43200    # seconds a broken link to the source is retried (partial resync)

@@ -1,11 +1,12 @@
 #include "verify/validator.h"
 
+#include "cluster/server_group.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "task/disk_key_set.h"
 #include "redis/keyspace.h"
-#include "verify/cutover_watch.h"
+#include "task/disk_key_set.h"
 #include "task/progress.h"
+#include "verify/cutover_watch.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -23,16 +24,17 @@ const char* level_name(CompareLevel l) {
   return l == CompareLevel::Full ? "full" : l == CompareLevel::Length ? "length" : "outline";
 }
 
-// Runs the rounds; one per object so the state shared by the steps stays in one place.
+// Runs the rounds; one per object so the state shared by the steps stays in one place. Either side
+// may be a cluster: each key is compared between the nodes that hold it on each side.
 class Verifier {
  public:
-  Verifier(Connection& source, Connection& target, const VerifyOptions& o, VerifyReport& report, const CutoverWatch* watch)
-      : source_(source), target_(target), o_(o), report_(report), comparator_(source, target, o.compare), watch_(watch) {}
+  Verifier(ServerGroup& source, ServerGroup& target, const VerifyOptions& o, VerifyReport& report, const CutoverWatch* watch)
+      : source_(source), target_(target), o_(o), report_(report), watch_(watch) {}
 
   void run() {
     std::vector<int> dbs = choose_dbs();
     report_.dbs = dbs;
-    total_ = keys_in(source_, dbs);
+    for (size_t i = 0; i < source_.size(); ++i) total_ += keys_in(source_.node(i), dbs);
 
     auto pending = std::make_unique<DiskKeySet>(o_.work_dir);
     last_round_ = o_.rounds <= 1;
@@ -61,8 +63,11 @@ class Verifier {
     }
     // Keys that differed up to the round limit ended before it when nothing was left: they are all
     // explained already (last_round_ was set when recorded).
-    report_.not_reproducible = comparator_.not_reproducible;
-    report_.not_reproducible_samples = comparator_.not_reproducible_samples;
+    for (auto& [nodes, pair] : pairs_) {
+      report_.not_reproducible += pair.comparator->not_reproducible;
+      for (const auto& sample : pair.comparator->not_reproducible_samples)
+        if (report_.not_reproducible_samples.size() < 20) report_.not_reproducible_samples.push_back(sample);
+    }
   }
 
  private:
@@ -70,20 +75,33 @@ class Verifier {
   std::vector<int> choose_dbs() {
     if (!o_.dbs.empty()) return o_.dbs;
     std::set<int> out;
-    for (const auto& [db, n] : keyspace(source_)) out.insert(db);
-    for (const auto& [tdb, n] : keyspace(target_)) {
-      int source_db = -1;
-      for (const auto& [s, t] : o_.db_map.pairs())
-        if (t == tdb) source_db = s;
-      if (source_db < 0 && !o_.db_map.pairs().count(tdb)) source_db = tdb;
-      if (source_db >= 0) out.insert(source_db);
-    }
+    for (size_t i = 0; i < source_.size(); ++i)
+      for (const auto& [db, n] : keyspace(source_.node(i))) out.insert(db);
+    for (size_t i = 0; i < target_.size(); ++i)
+      for (const auto& [tdb, n] : keyspace(target_.node(i))) {
+        int source_db = -1;
+        for (const auto& [s, t] : o_.db_map.pairs())
+          if (t == tdb) source_db = s;
+        if (source_db < 0 && !o_.db_map.pairs().count(tdb)) source_db = tdb;
+        if (source_db >= 0) out.insert(source_db);
+      }
     return {out.begin(), out.end()};
   }
 
   void select(int db) {
     source_.select(db);
     target_.select(o_.db_map.target(db));
+  }
+
+  // The comparator (and explainer) of a source node and a target node.
+  struct NodePair {
+    std::unique_ptr<KeyComparator> comparator;
+    std::unique_ptr<DivergenceExplainer> explainer;
+  };
+  NodePair& pair(size_t s, size_t t) {
+    NodePair& p = pairs_[{s, t}];
+    if (!p.comparator) p.comparator = std::make_unique<KeyComparator>(source_.node(s), target_.node(t), o_.compare);
+    return p;
   }
 
   // Keys the task copies: not ferry's heartbeat, and what its filters select (a key they leave out
@@ -97,69 +115,84 @@ class Verifier {
 
   void first_round_db(int db, DiskKeySet& pending) {
     select(db);
-    // Source keys.
-    std::string cursor = "0";
-    do {
-      Reply r = source_.checked({"SCAN", cursor, "COUNT", std::to_string(o_.scan_count)});
-      cursor = r.elements[0].str;
-      std::vector<std::string> keys;
-      for (auto& k : r.elements[1].elements)
-        if (wanted(db, k.str)) keys.push_back(std::move(k.str));
-      for (size_t at = 0; at < keys.size(); at += o_.batch) {
-        std::vector<std::string> batch(keys.begin() + static_cast<long>(at),
-                                       keys.begin() + static_cast<long>(std::min(keys.size(), at + o_.batch)));
-        report_.keys_compared += batch.size();
-        compare_batch(db, batch, pending);
-        if (o_.progress) o_.progress->copy("verify", report_.keys_compared, total_, "keys", 0);
-      }
-    } while (cursor != "0");
+    // Source keys, node by node.
+    for (size_t node = 0; node < source_.size(); ++node) {
+      Connection& source = source_.node(node);
+      std::string cursor = "0";
+      do {
+        Reply r = source.checked({"SCAN", cursor, "COUNT", std::to_string(o_.scan_count)});
+        cursor = r.elements[0].str;
+        std::vector<std::string> keys;
+        for (auto& k : r.elements[1].elements)
+          if (wanted(db, k.str)) keys.push_back(std::move(k.str));
+        for (size_t at = 0; at < keys.size(); at += o_.batch) {
+          std::vector<std::string> batch(keys.begin() + static_cast<long>(at),
+                                         keys.begin() + static_cast<long>(std::min(keys.size(), at + o_.batch)));
+          report_.keys_compared += batch.size();
+          compare_batch(db, batch, pending);
+          if (o_.progress) o_.progress->copy("verify", report_.keys_compared, total_, "keys", 0);
+        }
+      } while (cursor != "0");
+    }
     // Target keys the source does not have.
-    cursor = "0";
-    do {
-      Reply r = target_.checked({"SCAN", cursor, "COUNT", std::to_string(o_.scan_count)});
-      cursor = r.elements[0].str;
-      std::vector<std::string> keys;
-      for (auto& k : r.elements[1].elements)
-        if (wanted(db, k.str, false)) keys.push_back(std::move(k.str));
-      std::vector<Reply> exists(keys.size());
-      {
-        Pipeline pipe(source_, o_.compare.pipeline);
+    for (size_t node = 0; node < target_.size(); ++node) {
+      Connection& target = target_.node(node);
+      std::string cursor = "0";
+      do {
+        Reply r = target.checked({"SCAN", cursor, "COUNT", std::to_string(o_.scan_count)});
+        cursor = r.elements[0].str;
+        std::vector<std::string> keys;
+        for (auto& k : r.elements[1].elements)
+          if (wanted(db, k.str, false)) keys.push_back(std::move(k.str));
+        std::vector<Reply> exists(keys.size());
+        {
+          std::vector<std::unique_ptr<Pipeline>> pipes(source_.size());
+          for (size_t i = 0; i < keys.size(); ++i) {
+            const size_t s = source_.node_of(keys[i]);
+            if (!pipes[s]) pipes[s] = std::make_unique<Pipeline>(source_.node(s), o_.compare.pipeline);
+            pipes[s]->send({"EXISTS", keys[i]}, [&exists, i](Reply&& e) { exists[i] = std::move(e); });
+          }
+          for (auto& p : pipes)
+            if (p) p->drain();
+        }
+        std::vector<std::string> extra;
         for (size_t i = 0; i < keys.size(); ++i)
-          pipe.send({"EXISTS", keys[i]}, [&exists, i](Reply&& e) { exists[i] = std::move(e); });
-        pipe.drain();
-      }
-      std::vector<std::string> extra;
-      for (size_t i = 0; i < keys.size(); ++i)
-        if (exists[i].is_integer() && exists[i].integer == 0) extra.push_back(std::move(keys[i]));
-      report_.keys_compared += extra.size();
-      if (!extra.empty()) compare_batch(db, extra, pending);
-    } while (cursor != "0");
+          if (exists[i].is_integer() && exists[i].integer == 0) extra.push_back(std::move(keys[i]));
+        report_.keys_compared += extra.size();
+        if (!extra.empty()) compare_batch(db, extra, pending);
+      } while (cursor != "0");
+    }
   }
 
   void compare_batch(int db, const std::vector<std::string>& keys, DiskKeySet& next) {
     select(db);
-    for (auto& v : comparator_.compare(db, keys)) {
-      if (v.difference == Difference::None) continue;
-      if (!last_round_) {
-        next.add(db, v.key);
-        continue;
+    std::map<std::pair<size_t, size_t>, std::vector<std::string>> by_nodes;
+    for (const auto& k : keys) by_nodes[{source_.node_of(k), target_.node_of(k)}].push_back(k);
+    for (const auto& [nodes, group] : by_nodes) {
+      NodePair& p = pair(nodes.first, nodes.second);
+      for (auto& v : p.comparator->compare(db, group)) {
+        if (v.difference == Difference::None) continue;
+        if (!last_round_) {
+          next.add(db, v.key);
+          continue;
+        }
+        if (!p.explainer)
+          p.explainer = std::make_unique<DivergenceExplainer>(source_.node(nodes.first), target_.node(nodes.second), o_.task,
+                                                              o_.compare.ttl_tolerance_ms, o_.compare.window, watch_);
+        select(db);
+        Divergence d = p.explainer->explain(v);
+        ++report_.divergences;
+        ++report_.by_cause[cause_name(d.cause)];
+        if (report_.samples.size() < o_.max_samples) report_.samples.push_back(std::move(d));
       }
-      if (!explainer_) explainer_ = std::make_unique<DivergenceExplainer>(source_, target_, o_.task, o_.compare.ttl_tolerance_ms,
-                                                                          o_.compare.window, watch_);
-      select(db);
-      Divergence d = explainer_->explain(v);
-      ++report_.divergences;
-      ++report_.by_cause[cause_name(d.cause)];
-      if (report_.samples.size() < o_.max_samples) report_.samples.push_back(std::move(d));
     }
   }
 
-  Connection& source_;
-  Connection& target_;
+  ServerGroup& source_;
+  ServerGroup& target_;
   const VerifyOptions& o_;
   VerifyReport& report_;
-  KeyComparator comparator_;
-  std::unique_ptr<DivergenceExplainer> explainer_;
+  std::map<std::pair<size_t, size_t>, NodePair> pairs_;
   const CutoverWatch* watch_;
   uint64_t total_ = 0;
   bool last_round_ = false;
@@ -237,11 +270,11 @@ std::string VerifyReport::to_table() const {
 
 VerifyReport run_verify(const Endpoint& source_ep, const Endpoint& target_ep, const VerifyOptions& options) {
   auto started = std::chrono::steady_clock::now();
-  auto source = Connection::open(source_ep, options.timeouts);
-  auto target = Connection::open(target_ep, options.timeouts);
+  auto source = ServerGroup::open(source_ep, options.timeouts);
+  auto target = ServerGroup::open(target_ep, options.timeouts);
   VerifyReport report;
-  report.source = source->describe();
-  report.target = target->describe();
+  report.source = source.describe();
+  report.target = target.describe();
   report.compare_level = level_name(options.compare.level);
   report.strict = options.strict;
   // After a cutover: the keys the source takes from the task's end offset on are told apart.
@@ -253,7 +286,7 @@ VerifyReport run_verify(const Endpoint& source_ep, const Endpoint& target_ep, co
     report.cutover_watched = watch != nullptr;
     report.cutover_offset = options.task.applied_offset;
   }
-  Verifier(*source, *target, options, report, watch.get()).run();
+  Verifier(source, target, options, report, watch.get()).run();
   if (watch) report.cutover_keys = watch->keys();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;

@@ -1,0 +1,104 @@
+#include "cluster/cluster_topology.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace ferry {
+namespace {
+
+// A flat [name, value, name, value ...] reply's field.
+const Reply* field(const Reply& map, std::string_view name) {
+  for (size_t i = 0; i + 1 < map.elements.size(); i += 2)
+    if (map.elements[i].str == name) return &map.elements[i + 1];
+  return nullptr;
+}
+
+std::string text(const Reply* r) {
+  if (!r) return "";
+  return r->is_integer() ? std::to_string(r->integer) : r->str;
+}
+
+void assign(SlotMap& map, long long first, long long last, int index) {
+  for (long long s = std::max(0LL, first); s <= last && s < kClusterSlots; ++s) map.owner[static_cast<size_t>(s)] = index;
+}
+
+ClusterTopology from_shards(const Reply& shards) {
+  ClusterTopology t;
+  for (const auto& shard : shards.elements) {
+    const Reply* slots = field(shard, "slots");
+    const Reply* nodes = field(shard, "nodes");
+    if (!slots || !nodes) continue;
+    const Reply* master = nullptr;
+    for (const auto& n : nodes->elements)
+      if (text(field(n, "role")) == "master" && text(field(n, "health")) != "fail") master = &n;
+    if (!master || slots->elements.empty()) continue;
+    ClusterMaster m;
+    m.id = text(field(*master, "id"));
+    m.host = text(field(*master, "ip"));
+    if (m.host.empty() || m.host == "?") m.host = text(field(*master, "endpoint"));
+    m.port = std::atoi(text(field(*master, "port")).c_str());
+    const int index = static_cast<int>(t.masters.size());
+    t.masters.push_back(m);
+    for (size_t i = 0; i + 1 < slots->elements.size(); i += 2)
+      assign(t.slots, slots->elements[i].integer, slots->elements[i + 1].integer, index);
+  }
+  return t;
+}
+
+ClusterTopology from_slots(const Reply& ranges) {
+  ClusterTopology t;
+  for (const auto& range : ranges.elements) {
+    if (range.elements.size() < 3 || range.elements[2].elements.size() < 2) continue;
+    const Reply& node = range.elements[2];
+    ClusterMaster m;
+    m.host = node.elements[0].str;
+    m.port = static_cast<int>(node.elements[1].integer);
+    m.id = node.elements.size() > 2 ? node.elements[2].str : m.address();
+    int index = -1;
+    for (size_t i = 0; i < t.masters.size(); ++i)
+      if (t.masters[i].address() == m.address()) index = static_cast<int>(i);
+    if (index < 0) {
+      index = static_cast<int>(t.masters.size());
+      t.masters.push_back(m);
+    }
+    assign(t.slots, range.elements[0].integer, range.elements[1].integer, index);
+  }
+  return t;
+}
+
+}  // namespace
+
+std::string ClusterMaster::address() const { return fmt::format("{}:{}", host, port); }
+
+bool is_cluster(Connection& conn) {
+  Reply r = conn.command({"INFO", "cluster"});
+  return !r.is_error() && r.str.find("cluster_enabled:1") != std::string::npos;
+}
+
+ClusterTopology read_cluster_topology(Connection& node) {
+  ClusterTopology t;
+  Reply shards = node.version() >= 70000 ? node.command({"CLUSTER", "SHARDS"}) : Reply{};
+  if (shards.is_array()) t = from_shards(shards);
+  else t = from_slots(node.checked({"CLUSTER", "SLOTS"}));
+  t.ok = node.checked({"CLUSTER", "INFO"}).str.find("cluster_state:ok") != std::string::npos;
+  // Masters in the order of their first slot, as people list them.
+  std::vector<int> first(t.masters.size(), kClusterSlots);
+  for (int s = kClusterSlots - 1; s >= 0; --s)
+    if (int o = t.slots.owner[static_cast<size_t>(s)]; o >= 0) first[static_cast<size_t>(o)] = s;
+  std::vector<size_t> order(t.masters.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return first[a] < first[b]; });
+  std::vector<int> index_of(order.size());
+  ClusterTopology sorted;
+  sorted.ok = t.ok;
+  for (size_t i = 0; i < order.size(); ++i) {
+    index_of[order[i]] = static_cast<int>(i);
+    sorted.masters.push_back(t.masters[order[i]]);
+  }
+  for (size_t s = 0; s < sorted.slots.owner.size(); ++s)
+    if (t.slots.owner[s] >= 0) sorted.slots.owner[s] = index_of[static_cast<size_t>(t.slots.owner[s])];
+  return sorted;
+}
+
+}  // namespace ferry
