@@ -88,8 +88,9 @@ void CommandSink::on_reply(const std::string& what, int source_db, const std::st
   }
   stats_.note(fmt::format("{} failed on {}: {}", what, target_.describe(), r.str));
   if (!fatal_ && fatal)
-    fatal_ = fmt::format("{} rejected '{}': {} ({}); the target holds the stream up to offset {}", target_.describe(), what,
-                         r.str, explain_error(kind), applied_offset_);
+    fatal_ = fmt::format("{} {} '{}': {} ({}); the target holds the stream up to offset {}", target_.describe_for(key),
+                         kind == RedisErrorKind::Oom ? "is out of memory at" : "rejected", what, r.str, explain_error(kind),
+                         applied_offset_);
 }
 
 void CommandSink::send(int db, std::vector<std::string> args, bool in_transaction) {

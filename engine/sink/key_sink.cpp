@@ -90,7 +90,9 @@ void KeySink::written(int target_db, const std::string& key, size_t bytes) {
 void KeySink::fail(const KeyInfo& key, const std::string& error, RedisErrorKind kind) {
   report_.add_failure(key.db, log::printable(key.key), error);
   if (!fatal_ && stops_writing(kind, error))
-    fatal_ = fmt::format("{} rejected a write: {} ({})", target_.describe(), error, explain_error(kind));
+    fatal_ = fmt::format("{} {} {}: {} ({})", target_.describe_for(key.key),
+                         kind == RedisErrorKind::Oom ? "is out of memory at" : "rejected a write at", key_context(key.db, key.key),
+                         error, explain_error(kind));
 }
 
 void KeySink::unsupported(const KeyInfo& key, const std::string& why) {

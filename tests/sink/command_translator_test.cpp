@@ -2,8 +2,10 @@
 // capabilities, with a fixed clock. (The in-process applier property and the sync tests check the
 // same rules against the writer and real servers.)
 #include "sink/command_translator.h"
+#include "target/cluster_slots.h"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <utility>
 #include <vector>
@@ -14,10 +16,11 @@ namespace {
 
 using Command = std::vector<std::string>;
 
-TargetFacts facts_of(int version) {
+TargetFacts facts_of(int version, bool cluster = false) {
   TargetFacts f;
   f.version = version;
   f.version_string = std::to_string(version);
+  f.cluster = cluster;
   return f;
 }
 
@@ -27,9 +30,10 @@ struct Translated {
 };
 
 // Runs the commands through one translator (state carries over, as in a stream).
-Translated translate(std::vector<Command> commands, StreamOptions options = {}, int target_version = 70015) {
+Translated translate(std::vector<Command> commands, StreamOptions options = {}, int target_version = 70015,
+                     bool cluster = false) {
   Translated t;
-  CommandTranslator tr(options, facts_of(target_version), t.stats, [] { return 1'000'000LL; });
+  CommandTranslator tr(options, facts_of(target_version, cluster), t.stats, [] { return 1'000'000LL; });
   for (auto& c : commands) tr.translate(c, [&](int db, Command cmd) { t.out.emplace_back(db, std::move(cmd)); });
   return t;
 }
@@ -106,4 +110,60 @@ TEST_CASE("block-flush turns a flush into a stop naming it", "[sink][translator]
   StreamOptions o;
   o.block_flush = true;
   CHECK_THROWS_WITH(translate({{"FLUSHDB"}}, o), Catch::Contains("FLUSHDB"));
+}
+
+TEST_CASE("a cluster target: per-key commands split per slot, others across slots stop naming the keys", "[sink][translator][cluster]") {
+  // "a" is in slot 15495, "b" in 3300; "{a}x" shares "a"'s slot.
+  REQUIRE(key_slot("a") != key_slot("b"));
+  REQUIRE(key_slot("{a}x") == key_slot("a"));
+  auto t = translate({{"DEL", "a", "b", "{a}x"}, {"MSET", "a", "1", "b", "2"}, {"MSETNX", "a", "1", "b", "2"},
+                      {"DEL", "a", "{a}x"}, {"SET", "a", "v"}},
+                     {}, 70015, true);
+  REQUIRE(t.out.size() == 8);
+  CHECK(t.out[0].second == Command{"DEL", "a", "{a}x"});  // slots in the order they first appear
+  CHECK(t.out[1].second == Command{"DEL", "b"});
+  CHECK(t.out[2].second == Command{"MSET", "a", "1"});
+  CHECK(t.out[3].second == Command{"MSET", "b", "2"});
+  CHECK(t.out[4].second == Command{"MSETNX", "a", "1"});
+  CHECK(t.out[5].second == Command{"MSETNX", "b", "2"});
+  CHECK(t.out[6].second == Command{"DEL", "a", "{a}x"});  // one slot: as it is
+  CHECK(t.out[7].second == Command{"SET", "a", "v"});
+  CHECK(t.stats.split == 3);
+  REQUIRE(t.stats.notes.size() == 1);
+  CHECK(t.stats.notes[0].find("MSETNX") != std::string::npos);
+  CHECK(t.stats.notes[0].find("not atomic") != std::string::npos);
+
+  try {
+    translate({{"RENAME", "a", "b"}}, {}, 70015, true);
+    FAIL("a RENAME across slots was translated");
+  } catch (const FerryError& e) {
+    std::string m = e.what();
+    CHECK(m.find("RENAME a b") != std::string::npos);
+    CHECK(m.find(fmt::format("slot {}", key_slot("b"))) != std::string::npos);
+  }
+  CHECK_THROWS_WITH(translate({{"EVAL", "return 1", "2", "a", "b"}}, {}, 70015, true),
+                    Catch::Contains("a script runs on one node"));
+  // Within one slot they pass.
+  CHECK(translate({{"RENAME", "{u}a", "{u}b"}}, {}, 70015, true).out.size() == 1);
+  // One DB: SWAPDB and MOVE into the migrated DB stop; MOVE out of it is a DEL there.
+  StreamOptions db0;
+  db0.dbs = {0};
+  CHECK_THROWS_WITH(translate({{"SWAPDB", "0", "1"}}, db0, 70015, true), Catch::Contains("DB 0 only"));
+  CHECK_THROWS_WITH(translate({{"SELECT", "3"}, {"MOVE", "k", "0"}}, db0, 70015, true), Catch::Contains("DB 0 only"));
+  auto moved_out = translate({{"MOVE", "k", "3"}}, db0, 70015, true);
+  REQUIRE(moved_out.out.size() == 1);
+  CHECK(moved_out.out[0].second == Command{"DEL", "k"});
+}
+
+TEST_CASE("hash slots as Redis computes them", "[cluster]") {
+  CHECK(crc16("123456789") == 0x31C3);  // the CRC16-CCITT check value (Redis' crc16.c)
+  CHECK(key_slot("foo") == 12182);
+  CHECK(key_slot("{user1000}.following") == key_slot("{user1000}.followers"));
+  CHECK(key_slot("foo{}{bar}") == key_slot("foo{}{bar}"));
+  CHECK(hash_tag("foo{}{bar}") == "foo{}{bar}");  // an empty tag: the whole key
+  CHECK(hash_tag("foo{{bar}}zap") == "{bar");
+  CHECK(hash_tag("foo{bar}{zap}") == "bar");
+  for (int slot : {0, 1, 5460, 5461, 12182, 16383}) CHECK(key_slot("{" + tag_for_slot(slot) + "}tmp") == slot);
+  for (int slot = 0; slot < kClusterSlots; ++slot)
+    if (key_slot(tag_for_slot(slot)) != slot) FAIL("tag_for_slot(" << slot << ") hashes elsewhere");
 }
