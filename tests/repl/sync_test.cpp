@@ -137,7 +137,10 @@ TEST_CASE("until-caught-up exits once the target is level, and the heartbeat nev
   REQUIRE(r.exit_code == 0);
   j = test::read_json(report);
   CHECK(j["caught_up"] == true);
-  CHECK(j["applied_offset"].get<long long>() >= j["source_offset"].get<long long>());
+  // The source may move on after the moment of catching up (its keys with a TTL expire, and each
+  // expiry is a DEL in the stream): then the report's last source offset is ahead, and says why.
+  if (j["applied_offset"].get<long long>() < j["source_offset"].get<long long>())
+    CHECK(j.contains("writes_continue"));
   ComparisonOptions cmp;
   cmp.group_entries_read = false;
   test::require_identical(*s, *test::connect(dst2), cmp, false);  // the source still holds the heartbeat key

@@ -39,7 +39,7 @@ TEST_CASE("config example is a valid task file naming every key", "[config]") {
       "write.on-conflict", "write.ttl-extend", "write.write-mode", "write.big-key-threshold",
       "write.skip-unsupported", "write.scan-count",
       "sync.until-caught-up", "sync.block-flush", "sync.heartbeat", "sync.publish", "sync.max-ops", "sync.max-bytes",
-      "sync.retry-connection", "sync.retry-other", "sync.state", "sync.spool-dir", "sync.unsafe-resync-append",
+      "sync.cross-slot", "sync.retry-connection", "sync.retry-other", "sync.state", "sync.spool-dir", "sync.unsafe-resync-append",
       "connection.connect-timeout", "connection.read-timeout", "connection.pipeline-commands",
       "connection.pipeline-bytes", "output.report", "output.log-file", "output.log-level", "output.progress"};
   std::set<std::string> found;
