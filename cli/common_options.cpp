@@ -100,7 +100,7 @@ void add_examples(CLI::App& app) {
        "  ferry verify --source redis://src:6379 --target redis://dst:6379 --task-report m.json\n"
        "  ferry verify --config task.toml --rounds 5 --report v.json"},
       {"sim", "  ferry sim servers --replicas 1\n  ferry sim load --target redis://127.0.0.1:6380 --seed 7 --rate 1000 --duration 30"},
-      {"servers", "  ferry sim servers --replicas 1 --version redis-6.0"},
+      {"servers", "  ferry sim servers --replicas 1 --version redis-6.0\n  ferry sim servers --cluster 3x1 --duration 600"},
       {"proxy", "  ferry sim proxy --to 127.0.0.1:6379 --listen 7000 --fault latency:ms=50 --fault reset:at=10000"},
       {"load", "  ferry sim load --target redis://127.0.0.1:6380 --seed 7 --rate 1000 --duration 30"},
       {"fill", "  ferry sim fill --target redis://127.0.0.1:6380 --keys 100000 --seed 1"},

@@ -17,7 +17,10 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 namespace ferry::cli {
 namespace {
@@ -37,6 +40,7 @@ void wait_for_stop(double seconds) {
 struct ServersOptions {
   LogFlags log;
   int replicas = 0;
+  std::string cluster;  // "MASTERSxREPLICAS", e.g. "3x1"
   std::string version = "system";
   std::string maxmemory;
   std::string policy;
@@ -45,8 +49,29 @@ struct ServersOptions {
   double duration = 0;
 };
 
+// "3x1" -> {3, 1}: masters 1-100, replicas per master 0-16.
+std::pair<int, int> parse_cluster_shape(const std::string& text) {
+  int masters = -1, replicas = -1;
+  size_t x = text.find('x');
+  auto number = [](const std::string& digits) {
+    if (digits.empty() || digits.size() > 4 || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+    return std::stoi(digits);
+  };
+  if (x != std::string::npos) {
+    masters = number(text.substr(0, x));
+    replicas = number(text.substr(x + 1));
+  }
+  if (masters < 1 || masters > 100 || replicas < 0 || replicas > 16)
+    throw FerryError(ExitCode::Usage, fmt::format("--cluster '{}': expected MASTERSxREPLICAS, e.g. 3x1 (masters 1-100, "
+                                                  "replicas per master 0-16)",
+                                                  text));
+  return {masters, replicas};
+}
+
 int run_servers(const ServersOptions& o) {
   o.log.apply();
+  std::optional<std::pair<int, int>> shape;
+  if (!o.cluster.empty()) shape = parse_cluster_shape(o.cluster);
   auto binary = sim::server_binary(o.version);
   if (!binary)
     throw FerryError(ExitCode::Usage, fmt::format("server version '{}' is not fetched (run tools/fetch-servers; names: "
@@ -63,6 +88,7 @@ int run_servers(const ServersOptions& o) {
     spec.master.config.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
   spec.replicas = o.replicas;
+  if (shape) std::tie(spec.cluster_masters, spec.replicas) = *shape;
   sim::Topology topology(spec);
   std::cout << topology.describe() << std::endl;
   log::info("servers running; SIGINT or SIGTERM stops them{}", o.duration > 0 ? fmt::format(" (or {} s)", o.duration) : "");
@@ -195,11 +221,16 @@ void add_sim_command(CLI::App& app, std::function<int()>& run) {
   sim->require_subcommand(1);
 
   auto so = std::make_shared<ServersOptions>();
-  auto* servers = sim->add_subcommand("servers", "Start a master (and replicas) on free loopback ports, print them as JSON, "
-                                                 "and stop them on SIGINT/SIGTERM (or after --duration)");
+  auto* servers = sim->add_subcommand("servers", "Start a master (and replicas), or a Redis Cluster, on free loopback ports, "
+                                                 "print them as JSON, and stop them on SIGINT/SIGTERM (or after --duration)");
   so->log.add_to(*servers);
-  servers->add_option("--replicas", so->replicas, "Replicas of the master (REPLICAOF, waited for)")->capture_default_str()
-      ->check(CLI::Range(0, 16));
+  auto* replicas = servers->add_option("--replicas", so->replicas, "Replicas of the master (REPLICAOF, waited for)")
+                       ->capture_default_str()
+                       ->check(CLI::Range(0, 16));
+  servers->add_option("--cluster", so->cluster, "A Redis Cluster of MASTERSxREPLICAS, e.g. 3x1: slots spread evenly, each "
+                                                "replica on its master, waited for until every node reports cluster_state:ok "
+                                                "(the JSON gives each node's id and its shard's slots)")
+      ->excludes(replicas);
   servers->add_option("--version", so->version, "system, redis-6.0, redis-8.0, valkey-8.0, valkey-8.1 (see tools/fetch-servers)")
       ->capture_default_str();
   servers->add_option("--maxmemory", so->maxmemory, "maxmemory of the master, e.g. 50mb");

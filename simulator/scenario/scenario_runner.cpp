@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -140,13 +141,19 @@ class Run {
     t.replicas = spec_.source.replicas;
     source_ = std::make_unique<Topology>(t);
     target_options_ = server_options(spec_.target);
-    target_ = std::make_unique<RedisServer>(target_options_);
-    target_port_ = target_->port();
-    master_ = Connection::open(source_->master().endpoint("source"));
-    if (!spec_.target.keys.empty()) {
-      auto t_conn = Connection::open(target_->endpoint("target"));
-      for (const auto& k : spec_.target.keys) t_conn->checked({"SET", k, "already on the target"});
+    if (spec_.target.cluster_masters > 0) {
+      TopologySpec c;
+      c.master = target_options_;
+      c.cluster_masters = spec_.target.cluster_masters;
+      c.replicas = spec_.target.cluster_replicas;
+      target_cluster_ = std::make_unique<Topology>(c);
+    } else {
+      target_ = std::make_unique<RedisServer>(target_options_);
+      target_port_ = target_->port();
     }
+    master_ = Connection::open(source_->master().endpoint("source"));
+    for (const auto& k : spec_.target.keys)
+      Connection::open(target_node_for(k).endpoint("target"))->checked({"SET", k, "already on the target"});
     if (spec_.proxy) proxy_ = std::make_unique<FaultProxy>("127.0.0.1", source_->master().port(), FaultProxyOptions{0, o_.seed});
   }
 
@@ -187,7 +194,7 @@ class Run {
     } else {
       sub("source").insert_or_assign("uri", proxy_ ? proxy_->uri() : source_->master().uri());
     }
-    sub("target").insert_or_assign("uri", target_->uri());
+    sub("target").insert_or_assign("uri", target_node_for("").uri());
     report_path_ = o_.out_dir + "/task-report.json";
     sub("output").insert_or_assign("report", report_path_);
     sub("output").insert_or_assign("progress", "never");
@@ -211,20 +218,30 @@ class Run {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 
+  // The target's server, or the master of a cluster target that holds `key` now.
+  RedisServer& target_node_for(const std::string& key) {
+    if (!target_cluster_) return *target_;
+    std::lock_guard lock(topology_mu_);
+    return target_cluster_->master(target_cluster_->shard_of_key(key));
+  }
+  // Every master of the target (its one server), as ports: read by the sampler while the timeline
+  // may fail a shard over.
+  std::vector<int> target_ports() {
+    if (!target_cluster_) return {target_port_};
+    std::lock_guard lock(topology_mu_);
+    std::vector<int> out;
+    for (size_t i = 0; i < target_cluster_->shard_count(); ++i) out.push_back(target_cluster_->master(i).port());
+    return out;
+  }
+
   void sample_loop() {
-    std::unique_ptr<Connection> m, t;
+    std::unique_ptr<Connection> m;
     long long last_total = -1;
     auto last = Clock::now();
     std::deque<std::pair<double, long long>> offsets;  // (t, the source's offset): when each write was made
     while (!sampling_done_) {
       try {
         if (!m) m = Connection::open(source_->master().endpoint("source"));
-        if (!t) {
-          Endpoint ep;
-          ep.role = "target";
-          ep.port = target_port_;
-          t = Connection::open(ep);
-        }
         long long total = info_number(m->info("stats"), "total_commands_processed");
         TimelineSample s;
         s.t = std::chrono::duration<double>(Clock::now() - load_started_).count();
@@ -245,11 +262,19 @@ class Run {
               break;
             }
         }
-        s.target_memory = info_number(t->info("memory"), "used_memory");
+        s.target_memory = 0;
+        for (int port : target_ports()) {  // a cluster: every master's
+          Endpoint ep;
+          ep.role = "target";
+          ep.port = port;
+          auto t = target_sampling_[port] ? std::move(target_sampling_[port]) : Connection::open(ep);
+          s.target_memory += info_number(t->info("memory"), "used_memory");
+          target_sampling_[port] = std::move(t);
+        }
         std::lock_guard lock(samples_mu_);
         r_.samples.push_back(s);
       } catch (const std::exception&) {
-        t.reset();  // the target restarts: reconnect on the next tick
+        target_sampling_.clear();  // the target restarts: reconnect on the next tick
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
@@ -314,13 +339,15 @@ class Run {
         start_ferry();
         if (spec_.mode == "sync") wait_streaming();
       }
+    } else if (ev.action == "target-failover" || ev.action == "target-reshard" || ev.action == "target-shard-maxmemory") {
+      apply_to_cluster(ev);
     } else if (ev.action == "target-maxmemory") {
       Connection::open(target_->endpoint("target"))->checked({"CONFIG", "SET", "maxmemory", ev.value});
     } else if (ev.action == "target-command") {
       Args words;
       std::istringstream in(ev.value);
       for (std::string w; in >> w;) words.push_back(w);
-      if (!words.empty()) Connection::open(target_->endpoint("target"))->command(words);
+      if (!words.empty()) Connection::open(target_node_for(words.size() > 1 ? words[1] : "").endpoint("target"))->command(words);
     } else if (ev.action == "delete") {
       auto conn = Connection::open(source_->master().endpoint("source"));
       std::string cursor = "0";
@@ -329,6 +356,43 @@ class Run {
         cursor = r.elements[0].str;
         for (const auto& k : r.elements[1].elements) conn->checked({"DEL", k.str});
       } while (cursor != "0");
+    }
+  }
+
+  // target-failover "1" | "key NAME"; target-reshard "FROM TO SLOTS"; target-shard-maxmemory
+  // "SHARD BYTES" | "key NAME BYTES".
+  void apply_to_cluster(const TimelineEvent& ev) {
+    std::vector<std::string> words;
+    std::istringstream in(ev.value);
+    for (std::string w; in >> w;) words.push_back(w);
+    std::lock_guard lock(topology_mu_);
+    auto shard = [&](size_t& at) -> size_t {
+      if (at < words.size() && words[at] == "key" && at + 1 < words.size()) {
+        at += 2;
+        return target_cluster_->shard_of_key(words[at - 1]);
+      }
+      if (at >= words.size()) throw FerryError(ExitCode::Usage, fmt::format("{}: '{}' lacks a shard", ev.action, ev.value));
+      const size_t index = static_cast<size_t>(std::atoi(words[at++].c_str()));
+      if (index >= target_cluster_->shard_count())
+        throw FerryError(ExitCode::Usage, fmt::format("{}: shard {} does not exist ({} shards)", ev.action, index,
+                                                      target_cluster_->shard_count()));
+      return index;
+    };
+    size_t at = 0;
+    if (ev.action == "target-failover") {
+      const size_t s = words.empty() ? 0 : shard(at);
+      log::info("scenario: failing shard {} of the target over", s);
+      target_cluster_->failover(s);
+    } else if (ev.action == "target-reshard") {
+      const size_t from = words.empty() ? 0 : shard(at);
+      const size_t to = words.size() > at ? shard(at) : (from + 1) % target_cluster_->shard_count();
+      const int slots = words.size() > at ? std::atoi(words[at].c_str()) : 500;
+      log::info("scenario: moving {} slots of the target from shard {} to shard {}", slots, from, to);
+      target_cluster_->reshard(from, to, slots);
+    } else {
+      const size_t s = shard(at);
+      if (at >= words.size()) throw FerryError(ExitCode::Usage, fmt::format("{}: '{}' lacks the bytes", ev.action, ev.value));
+      target_cluster_->set_shard_maxmemory(s, words[at], spec_.target.policy.empty() ? "noeviction" : spec_.target.policy);
     }
   }
 
@@ -369,10 +433,10 @@ class Run {
     v.rounds = spec_.validate.rounds;
     v.interval_seconds = spec_.validate.interval;
     v.work_dir = o_.out_dir;
-    int sv = source_->master().version(), tv = target_->version();
+    int sv = source_->master().version(), tv = target_node_for("").version();
     v.compare.ttl_tolerance_ms = spec_.validate.ttl_tolerance_ms >= 0 ? spec_.validate.ttl_tolerance_ms
                                  : (sv && sv < 70000) || (tv && tv < 70000) ? 1000 : 0;
-    VerifyReport report = run_verify(source_->master().endpoint("source"), target_->endpoint("target"), v);
+    VerifyReport report = run_verify(source_->master().endpoint("source"), target_node_for("").endpoint("target"), v);
     r_.verify_report = report.to_json();
     std::ofstream(o_.out_dir + "/verify.json") << r_.verify_report.dump(2) << "\n";
   }
@@ -410,8 +474,11 @@ class Run {
       if (count("unexplained") > x.unexplained)
         fail(fmt::format("{} unexplained divergence(s) (at most {} expected)", count("unexplained"), x.unexplained));
     }
-    if (!x.absent_on_target.empty()) {
-      auto t = Connection::open(target_->endpoint("target"));
+    for (int port : x.absent_on_target.empty() ? std::vector<int>{} : target_ports()) {
+      Endpoint ep;
+      ep.role = "target";
+      ep.port = port;
+      auto t = Connection::open(ep);
       for (const auto& [name, value] : t->info("keyspace")) {
         if (name.rfind("db", 0) != 0) continue;
         t->select(std::atoi(name.c_str() + 2));
@@ -443,6 +510,11 @@ class Run {
         fs::copy_file(s->log_path(), fmt::format("{}/servers/source-{}.log", o_.out_dir, i++), fs::copy_options::overwrite_existing, ec);
     }
     if (target_) fs::copy_file(target_->log_path(), o_.out_dir + "/servers/target.log", fs::copy_options::overwrite_existing, ec);
+    if (target_cluster_) {
+      int i = 0;
+      for (auto* s : target_cluster_->servers())
+        fs::copy_file(s->log_path(), fmt::format("{}/servers/target-{}.log", o_.out_dir, i++), fs::copy_options::overwrite_existing, ec);
+    }
   }
 
   const ScenarioSpec& spec_;
@@ -452,7 +524,10 @@ class Run {
   Clock::time_point started_ = Clock::now(), load_started_ = Clock::now();
   std::unique_ptr<Topology> source_;
   RedisServerOptions target_options_;
-  std::unique_ptr<RedisServer> target_;
+  std::unique_ptr<RedisServer> target_;   // one server, or
+  std::unique_ptr<Topology> target_cluster_;  // a cluster ([target] cluster)
+  std::mutex topology_mu_;  // the timeline changes the cluster while the sampler reads it
+  std::map<int, std::unique_ptr<Connection>> target_sampling_;
   int target_port_ = 0;
   std::unique_ptr<Connection> master_;
   std::unique_ptr<FaultProxy> proxy_;

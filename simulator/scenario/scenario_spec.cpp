@@ -22,6 +22,7 @@ class Section {
   Section(const std::string& file, const std::string& name, const toml::table* table) : file_(file), name_(name), t_(table) {}
 
   bool present() const { return t_ != nullptr; }
+  const std::string& file() const { return file_; }
   void allow(const char* key) { known_.insert(key); }
 
   template <typename T>
@@ -113,7 +114,20 @@ void read_server(Section s, ServerSpec& out, bool source) {
   s.get("policy", out.policy);
   s.get("databases", out.databases);
   s.get_map("config", out.config);
-  if (!source) s.get_strings("keys", out.keys);
+  if (!source) {
+    s.get_strings("keys", out.keys);
+    std::vector<std::pair<std::string, std::string>> cluster;
+    s.get_map("cluster", cluster);
+    for (const auto& [k, v] : cluster) {
+      const int n = std::atoi(v.c_str());
+      if (k == "masters" && n >= 1 && n <= 16) out.cluster_masters = n;
+      else if (k == "replicas" && n >= 0 && n <= 4) out.cluster_replicas = n;
+      else
+        throw FerryError(ExitCode::Usage, fmt::format("{}: [target] cluster.{} = {}: cluster takes masters (1-16) and replicas "
+                                                      "(0-4)",
+                                                      s.file(), k, v));
+    }
+  }
   s.done();
 }
 
@@ -180,11 +194,20 @@ ScenarioSpec parse_scenario(const std::string& text, const std::string& path) {
       s.get("action", ev.action);
       s.get("value", ev.value);
       s.done();
-      static const std::set<std::string> actions{"", "heal", "restart-target", "restart-ferry", "kill-ferry",
-                                                 "target-maxmemory", "delete", "target-command"};
+      static const std::set<std::string> actions{"",
+                                                 "heal",
+                                                 "restart-target",
+                                                 "restart-ferry",
+                                                 "kill-ferry",
+                                                 "target-maxmemory",
+                                                 "delete",
+                                                 "target-command",
+                                                 "target-failover",
+                                                 "target-reshard",
+                                                 "target-shard-maxmemory"};
       if (!actions.count(ev.action))
         s.fail(*t, fmt::format("unknown action '{}' (heal, restart-target, restart-ferry, kill-ferry, target-maxmemory, delete, "
-                               "target-command)",
+                               "target-command, target-failover, target-reshard, target-shard-maxmemory)",
                                ev.action));
       if (ev.fault.empty() == ev.action.empty()) s.fail(*t, "an event has either a fault or an action");
       if (!ev.fault.empty()) spec.proxy = true;
@@ -226,6 +249,17 @@ ScenarioSpec parse_scenario(const std::string& text, const std::string& path) {
   x.get("time_limit", spec.expect.time_limit);
   x.get_strings("absent_on_target", spec.expect.absent_on_target);
   x.done();
+  for (const auto& ev : spec.timeline) {
+    const bool cluster_action = ev.action.rfind("target-", 0) == 0 && ev.action != "target-maxmemory" && ev.action != "target-command";
+    if (cluster_action && spec.target.cluster_masters == 0)
+      throw FerryError(ExitCode::Usage, fmt::format("{}: the timeline's {} at {} ms needs a cluster target ([target] cluster = "
+                                                    "{{ masters = 3, replicas = 1 }})",
+                                                    path, ev.action, ev.at_ms));
+    if ((ev.action == "restart-target" || ev.action == "target-maxmemory") && spec.target.cluster_masters > 0)
+      throw FerryError(ExitCode::Usage, fmt::format("{}: the timeline's {} at {} ms is for one target server; a cluster target "
+                                                    "takes target-failover, target-reshard and target-shard-maxmemory",
+                                                    path, ev.action, ev.at_ms));
+  }
   return spec;
 }
 
