@@ -137,6 +137,23 @@ void require_identical(Connection& source, Connection& target, const ComparisonO
 
 std::optional<std::string> other_server(const std::string& name) { return sim::server_binary(name); }
 
+void require_identical(ServerGroup& source, ServerGroup& target, const ComparisonOptions& options) {
+  ComparisonResult r;
+  for (int attempt = 0; attempt < 15; ++attempt) {  // keys expiring between the reads, as above
+    r = compare_datasets(source, target, options);
+    if (r.equal()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO(r.summary());
+  CHECK(r.keys_checked > 0);
+  REQUIRE(r.equal());
+}
+
+ServerGroup group_of(const sim::RedisServer& server) {
+  Timeouts timeouts;
+  return ServerGroup(connect(server), timeouts);
+}
+
 ComparisonResult wait_until_equal(Connection& source, Connection& target, const ComparisonOptions& options, double seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   ComparisonResult r;

@@ -52,6 +52,11 @@ std::unique_ptr<Connection> connect(const sim::RedisServer& server, const std::s
 void require_identical(Connection& source, Connection& target, const ComparisonOptions& options = {},
                        bool server_digest = true);
 
+// The same where either side is a cluster (or one server): key by key on each key's owner.
+void require_identical(ServerGroup& source, ServerGroup& target, const ComparisonOptions& options = {});
+// A ServerGroup of a fixture server: every master when it is a cluster node.
+ServerGroup group_of(const sim::RedisServer& server);
+
 long long now_ms();
 
 // Compares until the target holds what the source holds (key by key and by DEBUG DIGEST), at most

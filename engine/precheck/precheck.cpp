@@ -286,7 +286,9 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
     std::vector<std::string> problems;
     int uncovered = 0;
     for (int owner : topology->slots.owner) uncovered += owner < 0;
-    if (uncovered) problems.push_back(fmt::format("{} of the 16384 slots have no master", uncovered));
+    if (uncovered)
+      problems.push_back(fmt::format("{} of the 16384 slots have no master (slots {})", uncovered,
+                                     log::printable(topology->slots.ranges_of(-1), 120)));
     if (!topology->ok) problems.push_back("cluster_state is not ok");
     if (!problems.empty()) {
       c.fail("cluster", fmt::format("{} is a cluster, but {}", target->describe(), fmt::join(problems, "; ")),

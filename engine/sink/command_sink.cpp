@@ -40,6 +40,12 @@ std::set<int> slots_of(const std::vector<std::string>& args) {
   return out;
 }
 
+// Keyless commands a cluster runs on each master for its own keys (or scripts): FLUSHALL, FLUSHDB,
+// SCRIPT, FUNCTION. Others (PUBLISH) go to one node.
+bool every_master(const std::string& name) {
+  return name == "FLUSHALL" || name == "FLUSHDB" || name == "SCRIPT" || name == "FUNCTION";
+}
+
 KeySinkOptions restore_options(const StreamOptions& o) {
   KeySinkOptions k;
   k.copy.skip_unsupported = o.skip_unsupported;
@@ -99,7 +105,7 @@ void CommandSink::send(int db, std::vector<std::string> args, bool in_transactio
   std::string what = fmt::format("DB {} {}", db, describe_command(args));
   const std::string name = ascii_upper(args[0]);
   const bool script = is_script(name);
-  if (key.empty() && target_.facts().cluster && !in_transaction && name != "PUBLISH" && name != "SPUBLISH") {
+  if (key.empty() && target_.facts().cluster && !in_transaction && every_master(name)) {
     // FLUSHALL, FLUSHDB, SCRIPT, FUNCTION: every master holds keys (or runs scripts).
     for (Pipeline* pipe : target_.every_pipeline(db))
       pipe->send(args, [this, what, source_db = stream_db(), script](Reply&& r) {
@@ -157,9 +163,9 @@ void CommandSink::apply(std::vector<std::string>& args, long long end_offset) {
 }
 
 FerryError CommandSink::stopped_at(const FerryError& e, long long end_offset) const {
-  return FerryError(e.code(), fmt::format("{} (the command ending at stream offset {}; the target holds the stream up to "
-                                          "offset {})",
-                                          e.what(), end_offset, applied_offset_));
+  return FerryError(e.code(), fmt::format("{} (the command ending at stream offset {}; the stream before it, up to offset "
+                                          "{}, went to the target)",
+                                          e.what(), end_offset, pending_offset_));
 }
 
 // Each queued command goes through the same rules as a single one; what they produce for the
@@ -176,21 +182,41 @@ void CommandSink::apply_transaction(long long end_offset) {
   }
   multi_.clear();
   if (auto hb = translator_.take_heartbeat()) heartbeat_ = Heartbeat{*hb, end_offset};
+  dispatch_transaction(std::move(body), end_offset);
+  // Only now: a transaction that stops the task is not part of what the target holds.
   pending_offset_ = end_offset;
+}
+
+void CommandSink::dispatch_transaction(Body body, long long end_offset) {
   if (body.empty()) return;
   ++stats_.transactions;
   if (!target_.facts().cluster) return send_transaction(std::move(body));
 
   // A cluster runs a transaction on one node, over keys of one slot.
-  std::vector<std::pair<int, Body>> per_slot;  // -1: keyless (FLUSHALL ...)
-  for (auto& [db, cmd] : body) {
-    const std::set<int> slots = slots_of(cmd);
-    const int slot = slots.empty() ? -1 : *slots.begin();
+  // -1: a command for every master (FLUSHALL ...). A keyless command that one node serves for the
+  // whole cluster (PUBLISH: the cluster bus carries it to every node) goes with the slot before it
+  // (the first slot when it leads; -2, any node, when nothing in the transaction names a key).
+  std::vector<int> slot_of(body.size());
+  int first_slot = -2;
+  for (size_t i = 0; i < body.size(); ++i) {
+    const std::set<int> slots = slots_of(body[i].second);
+    slot_of[i] = !slots.empty() ? *slots.begin() : every_master(ascii_upper(body[i].second[0])) ? -1 : -2;
+    if (first_slot == -2 && slot_of[i] >= 0) first_slot = slot_of[i];
+  }
+  int last = first_slot;
+  for (size_t i = 0; i < body.size(); ++i) {
+    if (slot_of[i] == -2) slot_of[i] = last;
+    else if (slot_of[i] >= 0) last = slot_of[i];
+  }
+  std::vector<std::pair<int, Body>> per_slot;
+  for (size_t i = 0; i < body.size(); ++i) {
+    auto& [db, cmd] = body[i];
+    const int slot = slot_of[i];
     auto it = std::find_if(per_slot.begin(), per_slot.end(), [slot](const auto& g) { return g.first == slot; });
     if (it == per_slot.end()) it = per_slot.insert(per_slot.end(), {slot, Body{}});
     it->second.emplace_back(db, cmd);
   }
-  if (per_slot.size() == 1 && per_slot.front().first < 0) {  // keyless only: on every master
+  if (first_slot == -2) {  // keyless only (FLUSHALL, PUBLISH): each where it belongs, as outside
     for (auto& [db, cmd] : body) send(db, std::move(cmd), false);
     return;
   }

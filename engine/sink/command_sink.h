@@ -61,6 +61,8 @@ class CommandSink {
   void on_reply(const std::string& what, int source_db, const std::string& key, bool script, Reply&& r);
   using Body = std::vector<std::pair<int, std::vector<std::string>>>;  // (target DB, command)
   void apply_transaction(long long end_offset);
+  // A translated transaction to the target: as one, or per slot of a cluster (--cross-slot).
+  void dispatch_transaction(Body body, long long end_offset);
   void send_transaction(Body body);
   // `e` with where the stream stands: the command's end offset and what the target holds.
   FerryError stopped_at(const FerryError& e, long long end_offset) const;

@@ -127,30 +127,52 @@ void ClusterTarget::refresh() {
     refresh_due_ = true;
     return;
   }
+  // Commands in flight go by the old map: their redirections are followed first, so nothing sent
+  // by the new one overtakes them.
   quiesce();
-  ClusterTopology t;
+  read_map();
+  refreshed_at_ = Clock::now();
+  refresh_due_ = false;
+}
+
+namespace {
+int uncovered_slots(const ClusterTopology& t) {
+  int n = 0;
+  for (int owner : t.slots.owner) n += owner < 0;
+  return n;
+}
+}  // namespace
+
+void ClusterTarget::read_map() {
+  // Any node that answers, the masters we know first. While a failover or a reshard settles, nodes
+  // see it at different moments: a map with every slot served beats one with holes.
+  ClusterTopology best;
+  int best_holes = kClusterSlots + 1;
   std::string why;
-  for (auto& n : nodes_) {  // any node that answers, the masters we know first
-    if (!n->conn) continue;
+  for (size_t i = 0; i < nodes_.size() && best_holes > 0; ++i) {  // by index: node_for may add nodes
+    Node& n = *nodes_[i];
+    if (!n.conn) continue;
     try {
-      t = read_cluster_topology(*n->conn);
-      if (!t.masters.empty()) break;
+      ClusterTopology t = read_cluster_topology(*n.conn);
+      const int holes = uncovered_slots(t);
+      if (!t.masters.empty() && holes < best_holes) {
+        best = std::move(t);
+        best_holes = holes;
+      }
     } catch (const FerryError& e) {
-      why = fmt::format("{}: {}", n->master.address(), e.what());
+      why = fmt::format("{}: {}", n.master.address(), e.what());
     }
   }
-  if (t.masters.empty())
+  if (best.masters.empty())
     throw LinkError("target", fmt::format("no node of the target cluster {} answers with its topology{}", seed_endpoint_.address(),
                                           why.empty() ? "" : " (" + why + ")"));
-  topology_ = std::move(t);
+  topology_ = std::move(best);
   owner_of_master_.clear();
   for (const auto& m : topology_.masters) {
     Node& n = node_for(m.address());
     n.master.id = m.id;
     owner_of_master_.push_back(&n);
   }
-  refreshed_at_ = Clock::now();
-  refresh_due_ = false;
   ++counts_.refreshes;
 }
 
@@ -161,13 +183,24 @@ void ClusterTarget::maybe_refresh() {
 
 ClusterTarget::Node& ClusterTarget::owner(int slot) {
   int index = topology_.slots.owner[static_cast<size_t>(slot)];
-  if (index < 0 && !settling_) {
-    refresh();
+  if (index >= 0) return *owner_of_master_[static_cast<size_t>(index)];
+  // A hole in the map: read while a failover or a reshard settled. Read again until a master
+  // serves the slot, within --retry-other.
+  const auto deadline = Clock::now() + retry_;
+  auto pause = std::chrono::milliseconds(50);
+  for (;;) {
+    if (settling_) read_map();  // everything in flight is being followed already
+    else refresh();
     index = topology_.slots.owner[static_cast<size_t>(slot)];
+    if (index >= 0) return *owner_of_master_[static_cast<size_t>(index)];
+    ++counts_.retried;
+    if (Clock::now() + pause > deadline)
+      throw FerryError(ExitCode::Failed, fmt::format("no master of {} has served slot {} for {} s (--retry-other): is the "
+                                                     "cluster's state ok?",
+                                                     describe(), slot, retry_.count()));
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
   }
-  if (index < 0)
-    throw FerryError(ExitCode::Failed, fmt::format("no master of {} serves slot {} (is the cluster's state ok?)", describe(), slot));
-  return *owner_of_master_[static_cast<size_t>(index)];
 }
 
 Pipeline& ClusterTarget::pipeline_for(int db, std::string_view key) {
@@ -245,15 +278,7 @@ void ClusterTarget::wait_out(Redirected r) {
     // Every pipeline is read first, so the node's connection can be used alone.
     for (size_t i = 0; i < nodes_.size(); ++i)
       if (nodes_[i]->pipe) nodes_[i]->pipe->drain();  // redirections they hold queue behind this one
-    try {
-      ClusterTopology t = read_cluster_topology(*owner(slot_of(r.commands)).conn);
-      if (!t.masters.empty()) {
-        topology_ = std::move(t);
-        owner_of_master_.clear();
-        for (const auto& m : topology_.masters) owner_of_master_.push_back(&node_for(m.address()));
-      }
-    } catch (const CommandError&) {
-    }
+    read_map();
     Node& to = owner(slot_of(r.commands));
     for (const auto& c : r.commands) to.conn->append(c.args);
     std::vector<Reply> replies;
@@ -358,6 +383,14 @@ std::string ClusterTarget::identity() {
   std::string out = "cluster";
   for (const auto& id : ids) out += ":" + id;
   return out;
+}
+
+void ClusterTarget::count_routing(MigrationReport& report) const {
+  report.routing.cluster = true;
+  report.routing.moved = counts_.moved;
+  report.routing.ask = counts_.ask;
+  report.routing.retried = counts_.retried;
+  report.routing.refreshes = counts_.refreshes;
 }
 
 }  // namespace ferry

@@ -47,6 +47,7 @@ class ClusterTarget : public Target {
   std::string describe() const override;
   std::string describe_for(std::string_view key) override;
   std::string identity() override;
+  void count_routing(MigrationReport& report) const override;
 
   const ClusterTopology& topology() const { return topology_; }
   // How many redirections were followed (MOVED, ASK, TRYAGAIN/CLUSTERDOWN retries).
@@ -77,7 +78,10 @@ class ClusterTarget : public Target {
   // Reads every reply and follows every redirection until nothing is in flight.
   void quiesce();
   // Reads the topology again (after quiesce) and connects to masters it did not know.
+  // Reads the map again, after what is in flight has landed (refresh), or as it is (read_map:
+  // from inside a redirection, where everything in flight is being followed).
   void refresh();
+  void read_map();
   void maybe_refresh();
   int master_index(const std::string& address);
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "redis/dialer.h"
+#include "task/migration_report.h"
 
 #include <chrono>
 #include <memory>
@@ -75,6 +76,8 @@ class Target {
   // What stays the same while the target keeps its data (its run_id; a cluster's node ids): a
   // change since the state file was written means the target restarted.
   virtual std::string identity() = 0;
+  // A cluster target adds the redirections it followed (MigrationReport::routing).
+  virtual void count_routing(MigrationReport&) const {}
 };
 
 // Connects to the target `endpoint` names: one server, or, when INFO says cluster_enabled:1, every

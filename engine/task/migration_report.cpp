@@ -54,6 +54,9 @@ nlohmann::json MigrationReport::to_json() const {
   j["complete"] = complete;
   if (!stopped_because.empty()) j["stopped_because"] = stopped_because;
   j["warnings"] = warnings;
+  if (routing.cluster)
+    j["routing"] = {{"moved", routing.moved}, {"ask", routing.ask}, {"retried", routing.retried},
+                    {"map_reads", routing.refreshes}};
   auto& f = j["failures"] = nlohmann::json::array();
   for (const auto& x : failures) f.push_back({{"db", x.db}, {"key", x.key}, {"error", x.error}});
   return j;
@@ -79,6 +82,10 @@ std::string MigrationReport::summary_text() const {
   if (not_attempted) out += fmt::format("  not attempted     {} (the job stopped early)\n", not_attempted);
   out += fmt::format("  time              {:.2f} s, {:.1f} MB moved, {:.0f} keys/s\n", seconds, bytes / 1e6,
                      seconds > 0 ? handled() / seconds : 0.0);
+  if (routing.cluster)
+    out += fmt::format("  routing           {} MOVED and {} ASK followed, {} TRYAGAIN/CLUSTERDOWN waited out, slot map "
+                       "read {} times\n",
+                       routing.moved, routing.ask, routing.retried, routing.refreshes);
   if (!stopped_because.empty()) out += fmt::format("  stopped because:  {}\n", stopped_because);
   for (const auto& w : warnings) out += fmt::format("  warning: {}\n", w);
   for (const auto& f : failures) out += fmt::format("  failed key: db {} '{}': {}\n", f.db, f.key, f.error);

@@ -52,6 +52,11 @@ struct MigrationReport {
   // their absence with it.
   std::vector<KeyFailure> unsupported;
   static constexpr size_t kMaxKeyLists = 10000;
+  // A cluster target: the redirections ferry followed and the times it read the slot map.
+  struct Routing {
+    bool cluster = false;
+    uint64_t moved = 0, ask = 0, retried = 0, refreshes = 0;  // retried: TRYAGAIN/CLUSTERDOWN waited out
+  } routing;
 
   // The one rule for a task's outcome: nothing stopped it, no key failed or was left as a conflict,
   // and no command of the stream failed or could not be mirrored (`stream_failures`).

@@ -190,6 +190,7 @@ TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
     result.sync = sync.run();
   }
   MigrationReport& report = result.sync ? result.sync->report : result.report;
+  target->count_routing(report);
   report.warnings.insert(report.warnings.begin(), result.precheck_warnings.begin(), result.precheck_warnings.end());
   const StreamStats* stream = result.sync ? &result.sync->stream : nullptr;
   report.complete = report.is_complete(stream ? stream->errors + stream->unapplied : 0);

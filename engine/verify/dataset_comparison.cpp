@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <chrono>
+#include <memory>
 #include <set>
 
 namespace ferry {
@@ -94,10 +95,38 @@ std::string ComparisonResult::summary() const {
   return out;
 }
 
-ComparisonResult compare_datasets(Connection& source, Connection& target, const ComparisonOptions& options) {
+namespace {
+
+// One side of a comparison: one server, or every master of a cluster (each key on its slot's owner).
+struct Side {
+  std::vector<Connection*> nodes;
+  const ServerGroup* group = nullptr;
+  size_t owner(std::string_view key) const { return group ? group->node_of(key) : 0; }
+  bool relative_expiry() const { return nodes.front()->version() < 70000; }
+};
+
+Side side_of(Connection& conn) { return Side{{&conn}, nullptr}; }
+Side side_of(ServerGroup& group) {
+  Side s;
+  for (size_t i = 0; i < group.size(); ++i) s.nodes.push_back(&group.node(i));
+  if (group.cluster()) s.group = &group;
+  return s;
+}
+
+std::set<int> non_empty_dbs(const Side& side) {
+  std::set<int> dbs;
+  for (Connection* c : side.nodes) {
+    auto more = non_empty_dbs(*c);
+    dbs.insert(more.begin(), more.end());
+  }
+  return dbs;
+}
+
+ComparisonResult compare(const Side& source, const Side& target, const ComparisonOptions& options) {
   ComparisonResult result;
-  result.source_digest = source.checked({"DEBUG", "DIGEST"}).str;
-  result.target_digest = target.checked({"DEBUG", "DIGEST"}).str;
+  // The whole-server digest exists for one server; a cluster's is a set of them ("-").
+  result.source_digest = source.group ? "-" : source.nodes[0]->checked({"DEBUG", "DIGEST"}).str;
+  result.target_digest = target.group ? "-" : target.nodes[0]->checked({"DEBUG", "DIGEST"}).str;
 
   std::vector<int> dbs = options.dbs;
   if (dbs.empty()) {
@@ -109,79 +138,108 @@ ComparisonResult compare_datasets(Connection& source, Connection& target, const 
     if (result.examples.size() < options.max_examples) result.examples.push_back(std::move(text));
   };
 
-  Pipeline src_pipe(source), dst_pipe(target);
-  const bool src_relative = source.version() < 70000, dst_relative = target.version() < 70000;
+  std::vector<std::unique_ptr<Pipeline>> src_pipes, dst_pipes;
+  for (Connection* c : source.nodes) src_pipes.push_back(std::make_unique<Pipeline>(*c));
+  for (Connection* c : target.nodes) dst_pipes.push_back(std::make_unique<Pipeline>(*c));
+  const bool src_relative = source.relative_expiry(), dst_relative = target.relative_expiry();
   const char* src_expiry = src_relative ? "PTTL" : "PEXPIRETIME";
   const char* dst_expiry = dst_relative ? "PTTL" : "PEXPIRETIME";
   auto absolute = [](const Reply& r, bool relative, long long now) {
     long long v = r.integer;
     return (relative && v >= 0) ? now + v : v;
   };
+  auto dbsize = [](const Side& side) {
+    long long n = 0;
+    for (Connection* c : side.nodes) n += c->checked({"DBSIZE"}).integer;
+    return n;
+  };
   for (int db : dbs) {
-    source.select(db);
-    target.select(db);
-    long long src_size = source.checked({"DBSIZE"}).integer, dst_size = target.checked({"DBSIZE"}).integer;
+    for (Connection* c : source.nodes) c->select(db);
+    for (Connection* c : target.nodes) c->select(db);
+    long long src_size = dbsize(source), dst_size = dbsize(target);
     long long heartbeats = 0;  // ferry's own keys on the source are not data
-    std::string cursor = "0";
-    do {
-      Reply scan = source.checked({"SCAN", cursor, "COUNT", "500"});
-      cursor = scan.elements[0].str;
-      const auto& keys = scan.elements[1].elements;
-      size_t n = keys.size();
-      std::vector<Reply> sd(n), td(n), se(n), te(n), st(n);
-      for (size_t i = 0; i < n; ++i) {
-        const std::string& k = keys[i].str;
-        src_pipe.send({"DEBUG", "DIGEST-VALUE", k}, [&sd, i](Reply&& r) { sd[i] = std::move(r); });
-        src_pipe.send({src_expiry, k}, [&se, i](Reply&& r) { se[i] = std::move(r); });
-        src_pipe.send({"TYPE", k}, [&st, i](Reply&& r) { st[i] = std::move(r); });
-        dst_pipe.send({"DEBUG", "DIGEST-VALUE", k}, [&td, i](Reply&& r) { td[i] = std::move(r); });
-        dst_pipe.send({dst_expiry, k}, [&te, i](Reply&& r) { te[i] = std::move(r); });
-      }
-      src_pipe.drain();
-      dst_pipe.drain();
-      long long now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
-      for (size_t i = 0; i < n; ++i) {
-        if (keys[i].str.rfind("ferry:heartbeat:", 0) == 0) {
-          ++heartbeats;
-          continue;
+    for (size_t sn = 0; sn < source.nodes.size(); ++sn) {
+      Connection& src = *source.nodes[sn];
+      std::string cursor = "0";
+      do {
+        Reply scan = src.checked({"SCAN", cursor, "COUNT", "500"});
+        cursor = scan.elements[0].str;
+        const auto& keys = scan.elements[1].elements;
+        size_t n = keys.size();
+        std::vector<Reply> sd(n), td(n), se(n), te(n), st(n);
+        std::vector<size_t> tn(n);
+        for (size_t i = 0; i < n; ++i) {
+          const std::string& k = keys[i].str;
+          tn[i] = target.owner(k);
+          Pipeline& sp = *src_pipes[sn];
+          Pipeline& dp = *dst_pipes[tn[i]];
+          sp.send({"DEBUG", "DIGEST-VALUE", k}, [&sd, i](Reply&& r) { sd[i] = std::move(r); });
+          sp.send({src_expiry, k}, [&se, i](Reply&& r) { se[i] = std::move(r); });
+          sp.send({"TYPE", k}, [&st, i](Reply&& r) { st[i] = std::move(r); });
+          dp.send({"DEBUG", "DIGEST-VALUE", k}, [&td, i](Reply&& r) { td[i] = std::move(r); });
+          dp.send({dst_expiry, k}, [&te, i](Reply&& r) { te[i] = std::move(r); });
         }
-        const std::string name = log::printable(keys[i].str, 60);
-        ++result.keys_checked;
-        if (te[i].integer == -2) {
-          ++result.missing_on_target;
-          example(fmt::format("DB {} key '{}': missing on target", db, name));
-          continue;
-        }
-        std::string sdig = sd[i].is_array() && !sd[i].elements.empty() ? sd[i].elements[0].str : sd[i].str;
-        std::string tdig = td[i].is_array() && !td[i].elements.empty() ? td[i].elements[0].str : td[i].str;
-        if (sdig != tdig && !(st[i].str == "zset" && zsets_equal(source, target, keys[i].str))) {
-          ++result.value_mismatches;
-          example(fmt::format("DB {} {} '{}': value differs", db, st[i].str, name));
-        }
-        long long s = absolute(se[i], src_relative, now), t = absolute(te[i], dst_relative, now);
-        bool expiry_ok = (s < 0 || t < 0) ? s == t
-                                          : std::llabs(t - s - options.expected_ttl_shift_ms) <= options.ttl_tolerance_ms;
-        if (!expiry_ok) {
-          ++result.expiry_mismatches;
-          example(fmt::format("DB {} key '{}': expiry source {} target {}", db, name, s, t));
-        }
-        if (st[i].str == "stream") {
-          std::string a = stream_state(source, keys[i].str, options.stream_v7_fields, options.group_entries_read),
-                      b = stream_state(target, keys[i].str, options.stream_v7_fields, options.group_entries_read);
-          if (a != b) {
-            ++result.stream_state_mismatches;
-            example(fmt::format("DB {} stream '{}': source [{}] target [{}]", db, name, a, b));
+        src_pipes[sn]->drain();
+        for (auto& p : dst_pipes) p->drain();
+        long long now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+        for (size_t i = 0; i < n; ++i) {
+          if (keys[i].str.rfind("ferry:heartbeat:", 0) == 0) {
+            ++heartbeats;
+            continue;
+          }
+          Connection& dst = *target.nodes[tn[i]];
+          const std::string name = log::printable(keys[i].str, 60);
+          ++result.keys_checked;
+          if (te[i].integer == -2) {
+            ++result.missing_on_target;
+            example(fmt::format("DB {} key '{}': missing on target", db, name));
+            continue;
+          }
+          std::string sdig = sd[i].is_array() && !sd[i].elements.empty() ? sd[i].elements[0].str : sd[i].str;
+          std::string tdig = td[i].is_array() && !td[i].elements.empty() ? td[i].elements[0].str : td[i].str;
+          if (sdig != tdig && !(st[i].str == "zset" && zsets_equal(src, dst, keys[i].str))) {
+            ++result.value_mismatches;
+            example(fmt::format("DB {} {} '{}': value differs", db, st[i].str, name));
+          }
+          long long s = absolute(se[i], src_relative, now), t = absolute(te[i], dst_relative, now);
+          bool expiry_ok = (s < 0 || t < 0) ? s == t
+                                            : std::llabs(t - s - options.expected_ttl_shift_ms) <= options.ttl_tolerance_ms;
+          if (!expiry_ok) {
+            ++result.expiry_mismatches;
+            example(fmt::format("DB {} key '{}': expiry source {} target {}", db, name, s, t));
+          }
+          if (st[i].str == "stream") {
+            std::string a = stream_state(src, keys[i].str, options.stream_v7_fields, options.group_entries_read),
+                        b = stream_state(dst, keys[i].str, options.stream_v7_fields, options.group_entries_read);
+            if (a != b) {
+              ++result.stream_state_mismatches;
+              example(fmt::format("DB {} stream '{}': source [{}] target [{}]", db, name, a, b));
+            }
           }
         }
-      }
-    } while (cursor != "0");
+      } while (cursor != "0");
+    }
     if (src_size - heartbeats != dst_size) {
       ++result.dbsize_mismatches;
       example(fmt::format("DB {}: source has {} keys, target {}", db, src_size - heartbeats, dst_size));
     }
   }
   return result;
+}
+
+}  // namespace
+
+ComparisonResult compare_datasets(Connection& source, Connection& target, const ComparisonOptions& options) {
+  return compare(side_of(source), side_of(target), options);
+}
+
+ComparisonResult compare_datasets(ServerGroup& source, ServerGroup& target, const ComparisonOptions& options) {
+  return compare(side_of(source), side_of(target), options);
+}
+
+ComparisonResult compare_datasets(Connection& source, ServerGroup& target, const ComparisonOptions& options) {
+  return compare(side_of(source), side_of(target), options);
 }
 
 }  // namespace ferry

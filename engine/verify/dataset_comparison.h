@@ -1,9 +1,11 @@
-// ferry's own ferry:heartbeat:* keys on the source are not data and are left out.
-// Key-by-key comparison of two servers by value digest (DEBUG DIGEST-VALUE), absolute expiry
-// (PEXPIRETIME; PTTL made absolute on servers older than 7.0) and stream group state, plus the whole-server DEBUG DIGEST. Needs DEBUG enabled on
-// both sides: the demo and the tests use it; the user-facing validator (`ferry verify`) builds on it.
+// Key-by-key comparison of two servers (or clusters) by value digest (DEBUG DIGEST-VALUE), absolute
+// expiry (PEXPIRETIME; PTTL made absolute on servers older than 7.0) and stream group state, plus
+// the whole-server DEBUG DIGEST. Needs DEBUG enabled on both sides: the demo and the tests use it;
+// the user-facing validator (`ferry verify`) builds on it. ferry's own ferry:heartbeat:* keys on
+// the source are not data and are left out.
 #pragma once
 
+#include "cluster/server_group.h"
 #include "redis/connection.h"
 
 #include <cstdint>
@@ -42,6 +44,11 @@ struct ComparisonResult {
 };
 
 ComparisonResult compare_datasets(Connection& source, Connection& target, const ComparisonOptions& options = {});
+// The same where either side may be a cluster: each node's keys are scanned, and each key is read
+// on the master that owns its slot on the other side. A cluster side has no whole-server digest
+// ("-"). The source's heartbeat keys are left out as above.
+ComparisonResult compare_datasets(ServerGroup& source, ServerGroup& target, const ComparisonOptions& options = {});
+ComparisonResult compare_datasets(Connection& source, ServerGroup& target, const ComparisonOptions& options = {});
 
 // A stream's replication-visible state as text: length, last id, entries-added, max-deleted id,
 // and per group: last-delivered id, entries-read, consumers, and the PEL (id, consumer, deliveries).

@@ -295,6 +295,8 @@ class Run {
           lo.duration_s = spec_.workload.duration;
           lo.dbs = spec_.workload.dbs;
           lo.keyspace = spec_.workload.keyspace;
+          lo.hash_tags = spec_.workload.hash_tags.value_or(target_cluster_ ? 64 : 0);
+          lo.tag_per_command = spec_.workload.tag_per_command;
           if (!spec_.workload.mix.empty()) lo.weights = spec_.workload.mix;
           lo.op_log = o_.out_dir + "/ops.jsonl";
           auto conn = Connection::open(source_->master().endpoint("load"));

@@ -180,6 +180,14 @@ ScenarioSpec parse_scenario(const std::string& text, const std::string& path) {
   for (const auto& [k, v] : mix) spec.workload.mix[k] = std::atof(v.c_str());
   w.get_ints("dbs", spec.workload.dbs);
   w.get("keyspace", spec.workload.keyspace);
+  if (w.present() && (*root["workload"].as_table()).contains("hash-tags")) {
+    size_t tags = 0;
+    w.get("hash-tags", tags);
+    spec.workload.hash_tags = tags;
+  } else {
+    w.allow("hash-tags");
+  }
+  w.get("tag-per-command", spec.workload.tag_per_command);
   w.done();
 
   if (const toml::array* events = root["timeline"].as_array()) {

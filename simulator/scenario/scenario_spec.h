@@ -42,6 +42,10 @@ struct WorkloadSpec {
   std::map<std::string, double> mix;  // empty: the generator's default mix
   std::vector<int> dbs{0};
   size_t keyspace = 200;
+  // Hash tags on the load's keys (see LoadOptions::hash_tags); unset: 64 with a cluster target
+  // (every step in one slot), none otherwise. tag-per-command: a MULTI/EXEC spans slots.
+  std::optional<size_t> hash_tags;
+  bool tag_per_command = false;
   bool enabled() const { return duration > 0; }
 };
 

@@ -62,12 +62,17 @@ LoadGenerator::LoadGenerator(LoadOptions options) : o_(std::move(options)), rng_
 }
 
 std::string LoadGenerator::key(const std::string& type, size_t space) {
-  return fmt::format("load:{}:{}", type, pick(space ? space : o_.keyspace));
+  if (space == 0) space = o_.keyspace;
+  if (o_.hash_tags == 0) return fmt::format("load:{}:{}", type, pick(space));
+  // Among the keys whose number is tag_ mod hash_tags: the name is a function of the number alone.
+  const uint64_t n = tag_ + o_.hash_tags * pick(std::max<uint64_t>(1, space / o_.hash_tags));
+  return fmt::format("load:{{{}}}:{}:{}", tag_, type, n);
 }
 
 LoadGenerator::Step LoadGenerator::next() {
   Step step;
   step.db = step_db_ = o_.dbs[pick(o_.dbs.size())];
+  if (o_.hash_tags) tag_ = pick(o_.hash_tags);
   double x = std::uniform_real_distribution<double>(0, total_)(rng_);
   std::string group = mix_.back().first;
   for (const auto& [name, upto] : mix_)
@@ -79,7 +84,10 @@ LoadGenerator::Step LoadGenerator::next() {
     step.commands.push_back({"MULTI"});
     int n = 2 + static_cast<int>(pick(4));
     static const std::vector<std::string> inner{"string", "expiry", "list", "hash", "set", "zset", "other"};
-    for (int i = 0; i < n; ++i) add_group(inner[pick(inner.size())], step.commands);
+    for (int i = 0; i < n; ++i) {
+      if (o_.hash_tags && o_.tag_per_command) tag_ = pick(o_.hash_tags);
+      add_group(inner[pick(inner.size())], step.commands);
+    }
     step.commands.push_back({"EXEC"});
   } else {
     add_group(group, step.commands);
@@ -99,7 +107,7 @@ void LoadGenerator::add_group(const std::string& g, std::vector<Args>& out) {
       case 3: one({"SETNX", key("str"), n}); break;
       case 4: one({"GETSET", s, n}); break;
       case 5: one({"MSET", key("str"), n, key("str"), n}); break;
-      case 6: one({"MSETNX", "load:msetnx:" + n, n}); break;
+      case 6: one({"MSETNX", o_.hash_tags ? fmt::format("load:{{{}}}:msetnx:{}", tag_, n) : "load:msetnx:" + n, n}); break;
       case 7: one({"INCR", c}); break;
       case 8: one({"INCRBY", c, num(1, 100)}); break;
       case 9: one({"DECR", c}); break;
@@ -220,8 +228,9 @@ void LoadGenerator::add_group(const std::string& g, std::vector<Args>& out) {
     if (pick(2)) one({"EVAL", kMultiKeyScript, "2", key("luastr"), key("lualist"), n});
     else one({"EVALSHA", "", "2", key("luastr"), key("lualist"), n});  // the sha is filled in by run()
   } else if (g == "lua-fail") {
-    one({"SET", "load:luafail:word", "not-a-number"});
-    one({"EVAL", kFailingScript, "2", key("luafail"), "load:luafail:word", n});
+    const std::string word = o_.hash_tags ? fmt::format("load:{{{}}}:luafail:word", tag_) : "load:luafail:word";
+    one({"SET", word, "not-a-number"});
+    one({"EVAL", kFailingScript, "2", key("luafail"), word, n});
   } else if (g == "db") {
     const std::string a = std::to_string(o_.dbs[pick(o_.dbs.size())]), b = std::to_string(o_.dbs[pick(o_.dbs.size())]);
     switch (pick(10)) {

@@ -23,6 +23,7 @@
 //   lua        EVAL and EVALSHA writing several keys
 //   lua-fail   a script that writes, then fails midway (its first write stays)
 //   big        a big key: a 1 MB string, a 5,000-element list, a 2,000-field hash
+//   (with hash_tags, every key is "load:{T}:<type>:<n>", T = n mod hash_tags, one T per step)
 //   db         (not in the default mix: it empties DBs) SWAPDB, FLUSHDB, FLUSHALL, and MULTI/EXEC
 //              with a SELECT of another DB inside (and back before EXEC)
 #pragma once
@@ -51,6 +52,12 @@ struct LoadOptions {
   std::string op_log;        // a file: one JSON line per command (its args and reply, printable)
   long long base_ms = 0;     // absolute expiries are base_ms + offsets (0: the time of the start)
   size_t pipeline = 32;      // commands in flight
+  // For a Redis Cluster target: keys carry one of `hash_tags` hash tags ("load:{7}:str:7"), and
+  // the keys of one step (a command, a script, a MULTI/EXEC) share one, so every step stays in one
+  // slot. With tag_per_command, a MULTI/EXEC's commands each draw their own tag (one command's
+  // keys still share one): transactions that span slots. 0: no tags.
+  size_t hash_tags = 0;
+  bool tag_per_command = false;
 
   static std::map<std::string, double> default_weights();
 };
@@ -91,6 +98,7 @@ class LoadGenerator {
   double total_ = 0;
   uint64_t counter_ = 0;
   int step_db_ = 0;  // the DB of the step being made
+  size_t tag_ = 0;   // the hash tag of the keys being made (hash_tags > 0)
 };
 
 }  // namespace ferry::sim
