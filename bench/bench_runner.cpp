@@ -5,6 +5,7 @@
 #include "process/child_process.h"
 #include "process/redis_server.h"
 #include "redis/connection.h"
+#include "topology/topology.h"
 #include "workload/mixed_dataset.h"
 
 #include <fmt/format.h>
@@ -287,6 +288,142 @@ nlohmann::json incremental(const BenchOptions& o, sim::RedisServer& source, Conn
   return j;
 }
 
+// Samples every master's total_commands_processed every 50 ms while a copy runs: the share of
+// intervals in which every master took commands says whether they are written in parallel.
+class MasterActivity {
+ public:
+  explicit MasterActivity(sim::Topology& cluster) {
+    for (size_t i = 0; i < cluster.shard_count(); ++i) conns_.push_back(open(cluster.master(i), "target"));
+    thread_ = std::thread([this] {
+      std::vector<long long> last(conns_.size(), -1);
+      while (!stop_) {
+        bool all = true, any = false;
+        for (size_t i = 0; i < conns_.size(); ++i) {
+          const long long now = info_int(*conns_[i], "stats", "total_commands_processed");
+          const bool grew = last[i] >= 0 && now - last[i] > 2;  // more than the sampler's own INFO
+          all = all && grew;
+          any = any || grew;
+          last[i] = now;
+        }
+        if (any) ++busy_, all_busy_ += all;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    });
+  }
+  // Of the intervals in which any master took writes, the share in which every master did.
+  double stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return busy_ ? static_cast<double>(all_busy_) / busy_ : 0;
+  }
+  ~MasterActivity() { stop(); }
+
+ private:
+  std::vector<std::unique_ptr<Connection>> conns_;
+  std::atomic<bool> stop_{false};
+  long long busy_ = 0, all_busy_ = 0;
+  std::thread thread_;
+};
+
+long long cluster_keys(sim::Topology& cluster) {
+  long long n = 0;
+  for (size_t i = 0; i < cluster.shard_count(); ++i) n += open(cluster.master(i), "target")->checked({"DBSIZE"}).integer;
+  return n;
+}
+
+// Snapshot and sync into a cluster of `cluster_masters` masters: keys/s against the same copy into
+// one server, whether the masters are written in parallel, and the lag under the incremental load.
+// Equal: ferry verify (key by key on each key's master) passes.
+nlohmann::json cluster_phase(const BenchOptions& o, sim::RedisServer& source, Connection& src, long long dbsize,
+                             double used_mb, double standalone_snapshot_s, const std::string& dir, std::ostream& out) {
+  sim::TopologySpec spec;
+  spec.cluster_masters = o.cluster_masters;
+  sim::Topology cluster(spec);
+  const std::string target = cluster.master(0).uri();
+  std::vector<double> seconds, parallel;
+  long long peak_kb = 0;
+  bool counts_equal = true;
+  for (int run = 0; run < o.runs; ++run) {
+    for (size_t i = 0; i < cluster.shard_count(); ++i) open(cluster.master(i), "target")->checked({"FLUSHALL"});
+    MasterActivity activity(cluster);
+    Copy c = run_ferry(o, {"migrate", "--mode", "snapshot", "--source", source.uri(), "--target", target,
+                           "--accept-warnings", "--log-level", "warn", "--db", "0"}, dir);
+    parallel.push_back(activity.stop());
+    seconds.push_back(c.seconds);
+    peak_kb = std::max(peak_kb, c.peak_rss_kb);
+    counts_equal = counts_equal && c.exit_code == 0 && cluster_keys(cluster) == dbsize;
+    out << fmt::format("cluster run {}: ferry snapshot into {} masters {:.2f} s\n", run + 1, cluster.shard_count(),
+                       seconds.back());
+  }
+  Copy v = run_ferry(o, {"verify", "--source", source.uri(), "--target", target, "--rounds", "1", "--log-level", "warn"},
+                     dir);
+  Copy snap{median(seconds), counts_equal && v.exit_code == 0, peak_kb};
+  nlohmann::json j{{"masters", cluster.shard_count()},
+                   {"ferry_snapshot", copy_json(snap, dbsize, used_mb)},
+                   {"ratio_to_standalone_snapshot", snap.seconds / standalone_snapshot_s},
+                   {"all_masters_busy_share", median(parallel)}};
+
+  // Sync under the incremental load: the lag of a marker written every 100 ms, read on its master.
+  if (o.incremental) {
+    for (size_t i = 0; i < cluster.shard_count(); ++i) open(cluster.master(i), "target")->checked({"FLUSHALL"});
+    sim::ChildProcess ferry({o.ferry, "migrate", "--mode", "sync", "--source", source.uri(), "--target", target,
+                             "--no-heartbeat", "--accept-warnings", "--log-level", "warn", "--db", "0"},
+                            dir + "/cluster-sync.out", dir + "/cluster-sync.err");
+    auto ready_by = Clock::now() + std::chrono::seconds(600);
+    while (replica_offsets(src).empty() || src.info("replication")["slave0"].find("state=online") == std::string::npos) {
+      if (Clock::now() > ready_by || !ferry.running())
+        throw FerryError(ExitCode::Failed, fmt::format("bench: ferry did not stream into the cluster ({}/cluster-sync.err)", dir));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    const std::string marker_key = "bench:marker";
+    auto owner = open(cluster.master(cluster.shard_of_key(marker_key)), "target");
+    auto marker = open(source, "source");
+    std::atomic<bool> load_done{false};
+    const std::string cmd = fmt::format(
+        "redis-benchmark -h 127.0.0.1 -p {} -t set,incr,lpush,hset -n {} -r 100000 -d 64 -c 8 -P 8 -q > {}/cluster-load.out "
+        "2>&1",
+        source.port(), o.load_requests, dir);
+    MasterActivity activity(cluster);
+    auto load_started = Clock::now();
+    std::thread load([&] {
+      (void)std::system(cmd.c_str());
+      load_done = true;
+    });
+    std::vector<double> lag_ms;
+    long long seq = 0;
+    auto probe = [&] {
+      const std::string value = std::to_string(++seq);
+      marker->checked({"SET", marker_key, value});
+      auto sent = Clock::now();
+      while (since(sent) < 120 && owner->command({"GET", marker_key}).str != value) {
+      }
+      return since(sent) * 1000;
+    };
+    while (!load_done) {
+      auto tick = Clock::now();
+      lag_ms.push_back(probe());
+      std::this_thread::sleep_until(tick + std::chrono::milliseconds(100));
+    }
+    load.join();
+    const double load_s = since(load_started);
+    const double level_ms = probe();
+    const double busy = activity.stop();
+    ferry.signal(SIGTERM);
+    ferry.wait(60);
+    Copy after = run_ferry(o, {"verify", "--source", source.uri(), "--target", target, "--rounds", "1", "--log-level",
+                               "warn"}, dir);
+    j["sync"] = {{"load_seconds", load_s},
+                 {"lag_ms", {{"p50", percentile(lag_ms, 0.5)}, {"p99", percentile(lag_ms, 0.99)},
+                             {"max", lag_ms.empty() ? 0 : *std::max_element(lag_ms.begin(), lag_ms.end())},
+                             {"samples", lag_ms.size()}}},
+                 {"level_after_load_ms", level_ms},
+                 {"all_masters_busy_share", busy},
+                 {"equal_after", after.exit_code == 0}};
+    out << fmt::format("cluster sync: {:.1f} s of load, lag p99 {:.1f} ms\n", load_s, percentile(lag_ms, 0.99));
+  }
+  return j;
+}
+
 }  // namespace
 
 // The tools the baselines run, checked before anything starts (a missing one would show as a failed copy).
@@ -377,6 +514,10 @@ nlohmann::json run_bench(const BenchOptions& o, std::ostream& out) {
     Copy v = run_ferry(o, {"verify", "--source", source.uri(), "--target", target.uri(), "--log-level", "warn"}, dir);
     j["verify"] = {{"seconds", v.seconds}, {"keys_per_s", dbsize / v.seconds}, {"exit_code", v.exit_code},
                    {"peak_rss_mb", v.peak_rss_kb / 1024.0}};
+  }
+  // Before the incremental phase, whose load adds keys: the same dataset as the copies above.
+  if (o.cluster && o.dataset != "mixed") {  // a cluster has DB 0 only; the mixed dataset spans three DBs
+    j["cluster"] = cluster_phase(o, source, *src, dbsize, used_mb, m_snap.seconds, dir, out);
   }
   if (o.incremental) j["incremental"] = incremental(o, source, *src, dir, out);
   out << fmt::format("\n{}\n", j.dump(2));

@@ -25,6 +25,8 @@ struct BenchOptions {
   int runs = 3;                           // per timed copy (medians)
   std::string ferry;                      // the ferry binary to time
   bool scan = true, incremental = true, verify = true;
+  bool cluster = true;                    // snapshot and sync into a 3-master cluster
+  int cluster_masters = 3;
   size_t load_requests = 1'000'000;       // redis-benchmark -n for the incremental phase
 };
 

@@ -25,6 +25,7 @@ int run_bench(BenchCli& b) {
     if (s == "scan") b.options.scan = false;
     else if (s == "incremental") b.options.incremental = false;
     else if (s == "verify") b.options.verify = false;
+    else if (s == "cluster") b.options.cluster = false;
   }
   auto j = bench::run_bench(b.options, std::cout);
   if (!b.report.empty()) {
@@ -53,8 +54,9 @@ void add_bench_command(CLI::App& app, std::function<int()>& run) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--report", b->report, "Also write the results as JSON to this file");
-  cmd->add_option("--skip", b->skip, "Phases to leave out: scan, incremental, verify")
-      ->check(CLI::IsMember({"scan", "incremental", "verify"}));
+  cmd->add_option("--skip", b->skip, "Phases to leave out: scan, incremental, verify, cluster (snapshot and sync into a "
+                                     "3-master cluster)")
+      ->check(CLI::IsMember({"scan", "incremental", "verify", "cluster"}));
   cmd->add_option("--ferry", b->options.ferry, "The ferry binary to measure (default: this one)");
   cmd->callback([&run, b] { run = [b] { return run_bench(*b); }; });
 }

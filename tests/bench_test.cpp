@@ -25,3 +25,20 @@ TEST_CASE("bench: every timed copy equals the source and every phase is reported
   CHECK(j["incremental"]["ferry_lag_ms"]["samples"].get<long long>() >= 1);
   CHECK(j["incremental"]["native_lag_ms"]["samples"].get<long long>() >= 1);
 }
+
+TEST_CASE("bench: the copies into a 3-master cluster equal the source, and say how the masters were written",
+          "[bench][cluster]") {
+  std::string report = "/tmp/ferry-bench-cluster-test-" + std::to_string(::getpid()) + ".json";
+  auto r = run_ferry({"bench", "--dataset", "small-strings", "--keys", "5000", "--runs", "1", "--load-requests", "20000",
+                      "--skip", "scan", "--skip", "verify", "--report", report});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  auto j = ferry::test::read_json(report);
+  std::remove(report.c_str());
+  CHECK(j["cluster"]["masters"] == 3);
+  CHECK(j["cluster"]["ferry_snapshot"]["equal"] == true);
+  CHECK(j["cluster"]["ratio_to_standalone_snapshot"].get<double>() > 0);
+  CHECK(j["cluster"]["all_masters_busy_share"].is_number());
+  CHECK(j["cluster"]["sync"]["equal_after"] == true);
+  CHECK(j["cluster"]["sync"]["lag_ms"]["samples"].get<long long>() >= 1);
+}

@@ -495,8 +495,14 @@ SyncResult ReplicaSync::run() {
     if (!target_written_ && e.code() == ExitCode::Connection) throw;  // nothing written: exit 4
     report.stopped_because = e.what();
     try {
-      if (commands_) result_.applied_offset = commands_->flush();
-    } catch (const FerryError&) {
+      if (commands_) {
+        result_.applied_offset = commands_->flush();
+        // The stream stopped at a command ferry would not send (a transaction across slots with
+        // --cross-slot stop, SWAPDB into a cluster ...): everything before it landed, nothing after
+        // it went out. The state file says so, and a rerun (with other options) resumes there.
+        if (phase == Phase::Stream && position_known_) save(Mark::Clean);
+      }
+    } catch (const FerryError&) {  // a write the target refused: what came after it is uncertain
     }
   }
   if (options_.progress) options_.progress->done();

@@ -196,8 +196,9 @@ TEST_CASE("a transaction across slots stops the sync naming its offset, or with 
     auto s = test::connect(src);
     s->checked({"SET", "before", "1"});
     Topology cluster(cluster_spec(3, 0));
-    std::string report = src.dir() + "/r.json";
-    BackgroundFerry ferry(args(src, uri(cluster.master(0)), "sync", {"--cross-slot", mode, "--report", report}));
+    std::string report = src.dir() + "/r.json", state = src.dir() + "/state.json";
+    BackgroundFerry ferry(
+        args(src, uri(cluster.master(0)), "sync", {"--cross-slot", mode, "--report", report, "--state", state}));
     test::wait_for_replica(*s, 30);
     s->checked({"MULTI"});
     s->checked({"SET", a, "1"});
@@ -212,6 +213,18 @@ TEST_CASE("a transaction across slots stops the sync naming its offset, or with 
       CHECK(r.err.find("--cross-slot split") != std::string::npos);
       ServerGroup target = test::group_of(cluster.master(0));
       CHECK(target.for_key("after").command({"EXISTS", "after"}).integer == 0);  // nothing past the transaction
+      // The state file points before the transaction: run again with split, and it resumes there.
+      BackgroundFerry again(
+          args(src, uri(cluster.master(0)), "sync", {"--cross-slot", "split", "--report", report, "--state", state}));
+      ServerGroup source = test::group_of(src);
+      auto equal = wait_equal(source, cluster.master(0), 20);
+      INFO(equal.summary());
+      CHECK(equal.equal());
+      auto resumed = again.stop();
+      INFO(resumed.err);
+      CHECK(resumed.exit_code == 0);
+      CHECK(resumed.err.find("partial resync") != std::string::npos);
+      CHECK(test::read_json(report)["stream"]["split"] == 1);
     } else {
       ServerGroup source = test::group_of(src);
       auto equal = wait_equal(source, cluster.master(0), 20);
