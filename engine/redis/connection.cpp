@@ -100,7 +100,6 @@ size_t Connection::unsent_bytes() const { return out_.size(); }
 void Connection::append(const Args& args) { resp::append_command(out_, args); }
 
 Reply Connection::read_reply() {
-  flush_output();
   for (;;) {
     void* raw = nullptr;
     if (redisReaderGetReply(reader_, &raw) != REDIS_OK)
@@ -112,6 +111,9 @@ Reply Connection::read_reply() {
       freeReplyObject(r);
       return out;
     }
+    // Nothing complete is buffered: what is queued goes out now (it may be what the reply answers).
+    // While replies are buffered, queued commands keep building up into one larger write.
+    flush_output();
     char chunk[64 * 1024];
     size_t n = 0;
     try {
