@@ -7,12 +7,6 @@
 namespace ferry {
 namespace {
 
-// A flat [name, value, name, value ...] reply's field.
-const Reply* field(const Reply& map, std::string_view name) {
-  for (size_t i = 0; i + 1 < map.elements.size(); i += 2)
-    if (map.elements[i].str == name) return &map.elements[i + 1];
-  return nullptr;
-}
 
 std::string text(const Reply* r) {
   if (!r) return "";
@@ -26,18 +20,18 @@ void assign(SlotMap& map, long long first, long long last, int index) {
 ClusterTopology from_shards(const Reply& shards) {
   ClusterTopology t;
   for (const auto& shard : shards.elements) {
-    const Reply* slots = field(shard, "slots");
-    const Reply* nodes = field(shard, "nodes");
+    const Reply* slots = shard.field("slots");
+    const Reply* nodes = shard.field("nodes");
     if (!slots || !nodes) continue;
     const Reply* master = nullptr;
     for (const auto& n : nodes->elements)
-      if (text(field(n, "role")) == "master" && text(field(n, "health")) != "fail") master = &n;
+      if (text(n.field("role")) == "master" && text(n.field("health")) != "fail") master = &n;
     if (!master || slots->elements.empty()) continue;
     ClusterMaster m;
-    m.id = text(field(*master, "id"));
-    m.host = text(field(*master, "ip"));
-    if (m.host.empty() || m.host == "?") m.host = text(field(*master, "endpoint"));
-    m.port = std::atoi(text(field(*master, "port")).c_str());
+    m.id = text(master->field("id"));
+    m.host = text(master->field("ip"));
+    if (m.host.empty() || m.host == "?") m.host = text(master->field("endpoint"));
+    m.port = std::atoi(text(master->field("port")).c_str());
     const int index = static_cast<int>(t.masters.size());
     t.masters.push_back(m);
     for (size_t i = 0; i + 1 < slots->elements.size(); i += 2)

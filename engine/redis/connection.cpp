@@ -90,8 +90,7 @@ std::set<std::string> Connection::module_names() {
   std::set<std::string> out;
   Reply r = command({"MODULE", "LIST"});
   for (const auto& m : r.elements)
-    for (size_t i = 0; i + 1 < m.elements.size(); i += 2)
-      if (m.elements[i].str == "name") out.insert(ascii_lower(m.elements[i + 1].str));
+    if (const Reply* name = m.field("name")) out.insert(ascii_lower(name->str));
   return out;
 }
 

@@ -22,6 +22,13 @@ struct Reply {
   bool is_string() const { return type == Type::String || type == Type::Status; }
   // "nil", "(error) ...", the string, the integer, or "[n elements]": for messages.
   std::string summary() const;
+  // A field of a flat [name, value, name, value ...] reply (XINFO, CLUSTER SHARDS in RESP2);
+  // nullptr when absent.
+  const Reply* field(std::string_view name) const {
+    for (size_t i = 0; i + 1 < elements.size(); i += 2)
+      if (elements[i].str == name) return &elements[i + 1];
+    return nullptr;
+  }
 };
 
 // What an error reply means for the job.

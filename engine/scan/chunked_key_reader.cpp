@@ -9,21 +9,15 @@
 namespace ferry {
 namespace {
 
-// XINFO replies in RESP2 are flat [name, value, name, value ...] arrays.
-const Reply* field(const Reply& map, std::string_view name) {
-  for (size_t i = 0; i + 1 < map.elements.size(); i += 2)
-    if (map.elements[i].str == name) return &map.elements[i + 1];
-  return nullptr;
-}
 
 std::optional<long long> integer_field(const Reply& map, std::string_view name) {
-  const Reply* f = field(map, name);
+  const Reply* f = map.field(name);
   if (!f || !f->is_integer()) return std::nullopt;
   return f->integer;
 }
 
 std::optional<std::string> string_field(const Reply& map, std::string_view name) {
-  const Reply* f = field(map, name);
+  const Reply* f = map.field(name);
   if (!f || !f->is_string()) return std::nullopt;
   return f->str;
 }

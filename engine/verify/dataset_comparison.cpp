@@ -13,14 +13,9 @@
 namespace ferry {
 namespace {
 
-const Reply* field(const Reply& map, std::string_view name) {
-  for (size_t i = 0; i + 1 < map.elements.size(); i += 2)
-    if (map.elements[i].str == name) return &map.elements[i + 1];
-  return nullptr;
-}
 
 std::string field_text(const Reply& map, std::string_view name) {
-  const Reply* f = field(map, name);
+  const Reply* f = map.field(name);
   return f ? f->summary() : "-";
 }
 

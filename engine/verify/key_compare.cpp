@@ -32,12 +32,9 @@ std::string next_id(const std::string& id) {
 
 // A map reply (RESP2 flat array of name, value) looked up by name.
 std::string field(const Reply& map, const std::string& name) {
-  for (size_t i = 0; i + 1 < map.elements.size(); i += 2)
-    if (map.elements[i].str == name) {
-      const Reply& v = map.elements[i + 1];
-      return v.is_integer() ? std::to_string(v.integer) : v.is_nil() ? "nil" : v.str;
-    }
-  return "";
+  const Reply* v = map.field(name);
+  if (!v) return "";
+  return v->is_integer() ? std::to_string(v->integer) : v->is_nil() ? "nil" : v->str;
 }
 
 bool same_score(const std::string& a, const std::string& b) {
