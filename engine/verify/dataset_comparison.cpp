@@ -233,8 +233,4 @@ ComparisonResult compare_datasets(ServerGroup& source, ServerGroup& target, cons
   return compare(side_of(source), side_of(target), options);
 }
 
-ComparisonResult compare_datasets(Connection& source, ServerGroup& target, const ComparisonOptions& options) {
-  return compare(side_of(source), side_of(target), options);
-}
-
 }  // namespace ferry

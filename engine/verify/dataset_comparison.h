@@ -48,7 +48,6 @@ ComparisonResult compare_datasets(Connection& source, Connection& target, const 
 // on the master that owns its slot on the other side. A cluster side has no whole-server digest
 // ("-"). The source's heartbeat keys are left out as above.
 ComparisonResult compare_datasets(ServerGroup& source, ServerGroup& target, const ComparisonOptions& options = {});
-ComparisonResult compare_datasets(Connection& source, ServerGroup& target, const ComparisonOptions& options = {});
 
 // A stream's replication-visible state as text: length, last id, entries-added, max-deleted id,
 // and per group: last-delivered id, entries-read, consumers, and the PEL (id, consumer, deliveries).

@@ -266,23 +266,39 @@ TEST_CASE("precheck of a cluster target: one DB (0, or mapped to 0), every slot 
   Topology cluster(cluster_spec(3, 0));
   const std::string target = uri(cluster.master(2));
 
-  auto both = run_ferry({"precheck", "--source", src.uri(), "--target", target});
+  auto precheck = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a{"precheck", "--source", src.uri(), "--target", target};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return run_ferry(a);
+  };
+  auto both = precheck({});
   CHECK(both.exit_code == 1);
   CHECK(both.out.find("DB 0 only") != std::string::npos);
-  auto only2 = run_ferry({"precheck", "--source", src.uri(), "--target", target, "--db", "2"});
+  auto only2 = precheck({"--db", "2"});
   CHECK(only2.exit_code == 1);
   CHECK(only2.out.find("--db-map 2:0") != std::string::npos);
-  auto mapped = run_ferry({"precheck", "--source", src.uri(), "--target", target, "--db", "2", "--db-map", "2:0"});
+  auto mapped = precheck({"--db", "2", "--db-map", "2:0"});
   INFO(mapped.out);
   CHECK(mapped.exit_code == 0);
-  auto db0 = run_ferry({"precheck", "--source", src.uri(), "--target", target, "--db", "0"});
+  auto db0 = precheck({"--db", "0"});
   INFO(db0.out);
   CHECK(db0.exit_code == 0);
   CHECK(db0.out.find("3 masters") != std::string::npos);
 
+  // One shard without room for its share of the keys fails the memory check by name, though the
+  // cluster's free memory in sum would hold them all.
+  auto shard1 = test::connect(cluster.master(1));
+  const long long used = std::atoll(shard1->info("memory")["used_memory"].c_str());
+  shard1->checked({"CONFIG", "SET", "maxmemory", std::to_string(used + 4096)});
+  auto tight = precheck({"--db", "0"});
+  INFO(tight.out);
+  CHECK(tight.exit_code == 1);
+  CHECK(tight.out.find(fmt::format("127.0.0.1:{}", cluster.master(1).port())) != std::string::npos);
+  shard1->checked({"CONFIG", "SET", "maxmemory", "0"});
+
   // A slot no master serves: the cluster is not ok and the precheck says which slots.
   test::connect(cluster.master(2))->checked({"CLUSTER", "DELSLOTS", "16383"});
-  auto uncovered = run_ferry({"precheck", "--source", src.uri(), "--target", target, "--db", "0"});
+  auto uncovered = precheck({"--db", "0"});
   INFO(uncovered.out);
   CHECK(uncovered.exit_code == 1);
   CHECK(uncovered.out.find("16383") != std::string::npos);
