@@ -13,7 +13,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -32,6 +34,19 @@ struct ScenarioOptions {
   std::string junit;
   std::string ferry;
 };
+
+// The last warnings and errors of ferry's log in a scenario's directory: what a failure printed
+// on a CI machine needs to be understood without its files.
+std::vector<std::string> log_warnings(const std::string& out_dir, size_t last) {
+  std::ifstream in(out_dir + "/ferry.log");
+  std::deque<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(" warn ") == std::string::npos && line.find(" error ") == std::string::npos) continue;
+    lines.push_back(line);
+    if (lines.size() > last) lines.pop_front();
+  }
+  return {lines.begin(), lines.end()};
+}
 
 std::string now_utc() {
   auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -107,7 +122,12 @@ int run_scenarios(const ScenarioOptions& o, const std::string& command) {
       if (!r.skipped.empty()) std::cout << fmt::format("SKIP {}: {}\n", r.name, r.skipped);
       else std::cout << fmt::format("{} {} (seed {}, {:.1f} s)\n", r.passed ? "PASS" : "FAIL", r.name, r.seed, r.seconds);
       for (const auto& f : r.failures) std::cout << "  " << f << "\n";
-      if (!r.passed) std::cout << "  reproduce: " << r.repro << "\n  files: " << r.out_dir << "\n";
+      if (!r.passed) {
+        auto warnings = log_warnings(r.out_dir, 10);
+        if (!warnings.empty()) std::cout << "  ferry's last warnings:\n";
+        for (const auto& w : warnings) std::cout << "    " << w << "\n";
+        std::cout << "  reproduce: " << r.repro << "\n  files: " << r.out_dir << "\n";
+      }
       std::cout << std::flush;
     }
   };

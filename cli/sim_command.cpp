@@ -4,6 +4,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "proxy/fault_proxy.h"
+#include "redis/dialer.h"
+#include "target/target.h"
 #include "topology/topology.h"
 #include "workload/load_generator.h"
 #include "workload/mixed_dataset.h"
@@ -137,6 +139,7 @@ struct LoadCliOptions {
   size_t keyspace = 200;
   std::string mix;
   std::string op_log;
+  std::optional<size_t> hash_tags;
 };
 
 // A mix file: TOML, `group = weight` at the top level or under [weights].
@@ -173,11 +176,19 @@ int run_load(const LoadCliOptions& o) {
   options.keyspace = o.keyspace;
   options.op_log = o.op_log;
   if (!o.mix.empty()) options.weights = read_mix(o.mix);
+  // A cluster: each step on its slot's master (redirections followed), DB 0, keys with hash tags.
+  const Dialer dialer;  // outlives the target, which dials the nodes it is redirected to
+  auto target = open_target(dialer, ep, PipelineLimits{options.pipeline, 64 << 20});
+  if (target->facts().cluster) {
+    if (o.dbs != std::vector<int>{0, 1} && o.dbs != std::vector<int>{0})
+      throw FerryError(ExitCode::Usage, fmt::format("{} is a cluster: DB 0 only (--db 0)", target->describe()));
+    options.dbs = {0};
+  }
+  options.hash_tags = o.hash_tags.value_or(target->facts().cluster ? 64 : 0);
   sim::LoadGenerator generator(options);
-  auto conn = Connection::open(ep);
   std::signal(SIGINT, on_stop);
   std::signal(SIGTERM, on_stop);
-  sim::LoadStats stats = generator.run(*conn, &g_stop);
+  sim::LoadStats stats = generator.run(*target, &g_stop);
   std::cout << fmt::format("ferry sim load: {} commands in {:.1f} s ({:.0f}/s), {} error replies, seed {}\n", stats.commands,
                            stats.seconds, stats.seconds > 0 ? stats.commands / stats.seconds : 0.0, stats.errors, o.seed);
   for (const auto& [cmd, n] : stats.per_command) std::cout << fmt::format("  {:<18} {}\n", cmd, n);
@@ -199,7 +210,10 @@ int run_fill(const FillOptions& o) {
   o.log.apply();
   Endpoint ep = parse_redis_uri(o.target, "target");
   resolve_password(ep, o.password_file, "FERRY_TARGET_PASSWORD");
-  auto conn = Connection::open(ep);
+  const Dialer dialer;  // outlives the target, which dials the nodes it is redirected to
+  auto target = open_target(dialer, ep, PipelineLimits{});  // a cluster: each key on its slot's master
+  if (target->facts().cluster && o.dbs != std::vector<int>{0})
+    throw FerryError(ExitCode::Usage, fmt::format("{} is a cluster: DB 0 only (--db 0)", target->describe()));
   sim::MixedDatasetOptions options;
   options.seed = o.seed;
   options.dbs = o.dbs;
@@ -207,7 +221,7 @@ int run_fill(const FillOptions& o) {
   options.expiring_fraction = o.expiring;
   options.big_encodings = o.big;
   auto started = std::chrono::steady_clock::now();
-  sim::MixedDatasetStats stats = sim::fill_mixed_dataset(*conn, options);
+  sim::MixedDatasetStats stats = sim::fill_mixed_dataset(*target, options);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cout << fmt::format("ferry sim fill: {} keys ({} expiring, {} streams) in DBs [{}] in {:.1f} s, seed {}\n", stats.keys,
                            stats.expiring, stats.streams, fmt::join(o.dbs, ","), secs, o.seed);
@@ -271,6 +285,9 @@ void add_sim_command(CLI::App& app, std::function<int()>& run) {
   load->add_option("--keyspace", lo->keyspace, "Keys per group and type")->capture_default_str();
   load->add_option("--mix", lo->mix, "TOML file of group weights (`string = 10`, or under [weights]); groups left out weigh 0");
   load->add_option("--op-log", lo->op_log, "Write each command and its reply as a JSON line to this file");
+  load->add_option("--hash-tags", lo->hash_tags,
+                   "Keys carry one of N hash tags, one per step (default: 64 on a Redis Cluster, where each step is sent to "
+                   "its slot's master; else none)");
   load->callback([&run, lo] { run = [lo] { return run_load(*lo); }; });
 
   auto fo = std::make_shared<FillOptions>();

@@ -27,11 +27,18 @@ ClusterTopology from_shards(const Reply& shards) {
     for (const auto& n : nodes->elements)
       if (text(n.field("role")) == "master" && text(n.field("health")) != "fail") master = &n;
     if (!master || slots->elements.empty()) continue;
+    auto host_of = [](const Reply& node) {
+      std::string host = text(node.field("ip"));
+      return host.empty() || host == "?" ? text(node.field("endpoint")) : host;
+    };
     ClusterMaster m;
     m.id = text(master->field("id"));
-    m.host = text(master->field("ip"));
-    if (m.host.empty() || m.host == "?") m.host = text(master->field("endpoint"));
+    m.host = host_of(*master);
     m.port = std::atoi(text(master->field("port")).c_str());
+    for (const auto& n : nodes->elements)
+      if (text(n.field("role")) == "replica")
+        m.replicas.push_back({text(n.field("id")), host_of(n), std::atoi(text(n.field("port")).c_str()),
+                              text(n.field("health")) == "online"});
     const int index = static_cast<int>(t.masters.size());
     t.masters.push_back(m);
     for (size_t i = 0; i + 1 < slots->elements.size(); i += 2)
@@ -49,6 +56,12 @@ ClusterTopology from_slots(const Reply& ranges) {
     m.host = node.elements[0].str;
     m.port = static_cast<int>(node.elements[1].integer);
     m.id = node.elements.size() > 2 ? node.elements[2].str : m.address();
+    for (size_t r = 3; r < range.elements.size(); ++r) {
+      const Reply& replica = range.elements[r];
+      if (replica.elements.size() < 2) continue;
+      m.replicas.push_back({replica.elements.size() > 2 ? replica.elements[2].str : "", replica.elements[0].str,
+                            static_cast<int>(replica.elements[1].integer), true});
+    }
     int index = -1;
     for (size_t i = 0; i < t.masters.size(); ++i)
       if (t.masters[i].address() == m.address()) index = static_cast<int>(i);
@@ -64,6 +77,7 @@ ClusterTopology from_slots(const Reply& ranges) {
 }  // namespace
 
 std::string ClusterMaster::address() const { return fmt::format("{}:{}", host, port); }
+std::string ClusterReplica::address() const { return fmt::format("{}:{}", host, port); }
 
 bool is_cluster(Connection& conn) {
   Reply r = conn.command({"INFO", "cluster"});

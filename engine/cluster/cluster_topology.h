@@ -9,11 +9,21 @@
 
 namespace ferry {
 
-// A master of the cluster as the topology lists it.
+// A replica of a master, as the topology lists it.
+struct ClusterReplica {
+  std::string id;
+  std::string host;
+  int port = 0;
+  bool online = true;  // CLUSTER SHARDS health online (CLUSTER SLOTS lists only those it serves with)
+  std::string address() const;
+};
+
+// A master of the cluster as the topology lists it, with its replicas.
 struct ClusterMaster {
   std::string id;
   std::string host;
   int port = 0;
+  std::vector<ClusterReplica> replicas;
   std::string address() const;
 };
 

@@ -6,6 +6,8 @@
 #include "rdb/rdb_parser.h"
 #include "redis/command_keys.h"
 #include "cluster/server_group.h"
+#include "cluster/source_shards.h"
+#include "redis/dialer.h"
 
 #include <fmt/format.h>
 
@@ -121,7 +123,7 @@ struct RdbHeaderProbe : rdb::RdbVisitor {
 
 const std::vector<std::string>& check_names() {
   static const std::vector<std::string> names{
-      "rdb-file",      "source-connection", "target-connection", "cluster",    "same-server",
+      "rdb-file",      "source-connection", "target-connection", "cluster",    "source-shards", "same-server",
       "source-permission", "sync-allowed", "target-permission", "target-role", "target-memory",
       "eviction-policy", "databases",     "existing-keys",     "versions",   "unsupported-data",
       "modules",       "output-buffer",     "backlog",           "big-keys"};
@@ -217,6 +219,49 @@ void check_rdb_file(const std::string& path, Checker& c, PrecheckReport& report,
   }
 }
 
+// A cluster source: every shard found, the node each is read from reachable (a replica with its
+// master link up, as --source-read asks) and allowed PSYNC (mode snapshot/sync). The source's used
+// memory becomes that of every master together. Returns false when a shard cannot be read.
+bool check_source_shards(Checker& c, Connection& seed, const PrecheckOptions& o, Info& source_mem) {
+  std::vector<SourceShard> shards;
+  try {
+    shards = discover_source_shards(seed, o.shards);
+  } catch (const FerryError& e) {
+    c.fail("source-shards", e.what(), "name shards by index (0-based, in the order of their first slot) or node id");
+    return true;
+  }
+  const Dialer dialer(o.timeouts);
+  const SourceRead read = parse_source_read(o.source_read);
+  std::vector<std::string> found, problems;
+  long long used = 0;
+  bool reachable = true;
+  for (const auto& shard : shards) {
+    ShardLocator locator(dialer, seed.endpoint(), shard, read);
+    try {
+      ShardLocator::Nodes nodes = locator.locate();
+      used += num(dialer.connect(nodes.master)->info("memory"), "used_memory");
+      found.push_back(fmt::format("{} from {}{}", shard.describe(), nodes.read.address(), nodes.replica ? " (replica)" : ""));
+      if (o.mode != "snapshot" && o.mode != "sync") continue;
+      auto node = dialer.connect(nodes.read);
+      if (auto denied = dry_run(*node, node->endpoint().user, {"PSYNC", "?", "-1"}); denied && !denied->empty())
+        problems.push_back(fmt::format("{} refuses PSYNC: {}", nodes.read.address(), *denied));
+    } catch (const FerryError& e) {
+      problems.push_back(e.what());
+      reachable = reachable && e.code() != ExitCode::Connection;
+    }
+  }
+  source_mem["used_memory"] = std::to_string(used);
+  if (problems.empty())
+    c.pass("source-shards", fmt::format("the source is a cluster of {} shard(s), each read on its own ({}, {}): {}",
+                                        shards.size(), source_read_name(read),
+                                        o.shards.empty() ? "every shard" : "--shards", fmt::join(found, "; ")));
+  else
+    c.fail("source-shards", fmt::format("{}", fmt::join(problems, "; ")),
+           read == SourceRead::Replica ? "bring a replica of each shard up (or --source-read prefer-replica)"
+                                       : "check every node of the source cluster is reachable with the same password");
+  return reachable;
+}
+
 // The unsupported-data check: what `holder` (the source, the file) holds that the target cannot.
 void check_unsupported(Checker& c, const PrecheckOptions& o, const char* holder, const std::vector<std::string>& unsupported) {
   if (unsupported.empty())
@@ -261,17 +306,16 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
     input_before = num(source->info("stats"), "total_net_input_bytes");
   }
 
-  // Cluster: a cluster target is written shard by shard (routed by slot); a cluster source is not
-  // read yet. `masters` are the connections the target's checks below ask: the one server, or
-  // every master of the cluster (each check names the shard it found something on).
+  // Cluster: a cluster target is written shard by shard (routed by slot); a cluster source is read
+  // shard by shard (source_shards below). `masters` are the connections the target's checks below
+  // ask: the one server, or every master of the cluster (each check names the shard it found
+  // something on).
   std::optional<ServerGroup> group;
   std::vector<Connection*> masters{target.get()};
   const ClusterTopology* topology = nullptr;
   auto shard_name = [&](size_t i) { return group ? group->describe_node(i) : target->describe(); };
   bool source_cluster = source && is_cluster(*source);
-  if (source_cluster)
-    c.fail("cluster", fmt::format("{} runs in cluster mode", source->describe()),
-           "ferry does not read from a Redis Cluster yet: migrate each shard's master separately");
+  if (source_cluster && !check_source_shards(c, *source, o, source_mem)) report.connection_error = ExitCode::Connection;
   if (is_cluster(*target)) {
     try {
       group.emplace(Connection::open(target_ep, o.timeouts), o.timeouts);
@@ -301,8 +345,9 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
     c.pass("cluster", fmt::format("the target is a cluster of {} masters ({}), all 16384 slots covered, state ok: keys are "
                                   "routed by slot",
                                   topology->masters.size(), fmt::join(shards, "; ")));
-  } else if (!source_cluster) {
-    c.pass("cluster", "neither side runs in cluster mode");
+  } else {
+    c.pass("cluster", source_cluster ? "the target is one server: every shard of the source writes to it"
+                                     : "neither side runs in cluster mode");
   }
 
   // Same server.

@@ -39,6 +39,8 @@ struct PrecheckOptions {
   std::string rdb_file;       // mode rdb: checked for a readable RDB header (exit 5 if not)
   bool skip_unsupported = false;  // --skip-unsupported: data the target cannot hold warns (it is skipped and counted)
   bool publish = true;            // sync applies the stream's PUBLISH (--no-publish: dropped)
+  std::string source_read = "master";  // a cluster source: the node of each shard read (--source-read)
+  std::vector<std::string> shards;     // a cluster source: --shards
 };
 
 struct PrecheckReport {

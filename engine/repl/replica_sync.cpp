@@ -48,16 +48,50 @@ nlohmann::json SyncResult::to_json() const {
 
 ReplicaSync::ReplicaSync(const Endpoint& source, Target& target, const Dialer& dialer, SyncOptions options)
     : source_ep_(source),
+      master_ep_(source),
       target_(target),
       dialer_(dialer),
       options_(std::move(options)),
-      throttle_(options_.max_ops, options_.max_bytes) {}
+      throttle_(options_.max_ops, options_.max_bytes) {
+  state_ = options_.shared_state;
+  if (!state_ && !options_.state_file.empty()) state_ = std::make_shared<StateFile>(options_.state_file);
+  if (options_.snapshot_only) state_.reset();
+}
 
 ReplicaSync::~ReplicaSync() = default;
 
 Connection& ReplicaSync::source() {
   if (!source_) source_ = dialer_.connect(source_ep_);
   return *source_;
+}
+
+Connection& ReplicaSync::writable_source() {
+  if (master_ep_.address() == source_ep_.address()) return source();
+  if (!master_) master_ = dialer_.connect(master_ep_);
+  return *master_;
+}
+
+void ReplicaSync::relocate() {
+  if (!options_.locator) return;
+  ShardLocator::Nodes nodes = options_.locator->locate();
+  if (nodes.read.address() != source_ep_.address() || !source_)
+    log::info("source {}: reading {} ({})", options_.locator->shard().describe(), nodes.read.address(),
+              nodes.replica ? "a replica" : "the master");
+  if (nodes.read.address() != source_ep_.address()) source_.reset();
+  if (nodes.master.address() != master_ep_.address()) master_.reset();
+  source_ep_ = nodes.read;
+  master_ep_ = nodes.master;
+  if (options_.slot_moves) options_.slot_moves->set_master(options_.locator->shard().index, master_ep_);
+}
+
+bool ReplicaSync::ours(const std::string& key) const {
+  return !options_.locator || options_.locator->shard().owns[static_cast<size_t>(key_slot(key))];
+}
+
+std::string ReplicaSync::heartbeat_key() const {
+  std::string key = "ferry:heartbeat:" + options_.task_id;
+  if (options_.locator) key += ":{" + options_.locator->heartbeat_tag() + "}";
+  return key;
 }
 
 SyncState ReplicaSync::state_now(Mark mark) const {
@@ -69,19 +103,19 @@ SyncState ReplicaSync::state_now(Mark mark) const {
   s.snapshot_in_progress = mark == Mark::SnapshotInProgress;
   s.target_run_id = target_run_id_;
   s.conflict_mode = saved_ ? saved_->conflict_mode : conflict_mode_;
+  if (options_.locator) s.nodes = options_.locator->shard().node_ids;
   return s;
 }
 
 void ReplicaSync::save(Mark mark) {
-  if (options_.state_file.empty() || options_.snapshot_only) return;
-  save_state(options_.state_file, state_now(mark));
+  if (state_) state_->save(state_now(mark));
 }
 
 // The state file, the conflict check, and the target's own keys (kept by a full resync).
 void ReplicaSync::prepare() {
   target_run_id_ = target_.identity();
   conflict_mode_ = options_.copy.on_conflict == ConflictMode::Replace ? "replace" : "block";
-  if (!options_.state_file.empty() && !options_.snapshot_only) saved_ = load_state(options_.state_file);
+  if (state_) saved_ = state_->load(options_.locator ? options_.locator->shard().node_ids : std::vector<std::string>{});
   if (!saved_) {
     check_target_empty(target_, options_.copy, options_.copy.dbs);
     if (!options_.snapshot_only && options_.copy.on_conflict == ConflictMode::Replace) {
@@ -110,6 +144,7 @@ void ReplicaSync::prepare() {
 ReplicaSync::Phase ReplicaSync::handshake() {
   const bool partial = position_known_ && offsets_known_;
   auto attempt = [&] {
+    relocate();
     auto link = std::make_unique<ReplicaLink>(dialer_, source_ep_);
     link->handshake(options_.snapshot_only, source().version());
     PsyncResult p = partial ? link->psync(result_.replid, result_.applied_offset + 1) : link->psync();
@@ -260,6 +295,7 @@ void ReplicaSync::delete_survivors(DiskKeySet& snapshot_keys) {
   if (preexisting_) keep.push_back(preexisting_.get());
   uint64_t deleted = 0;
   DiskKeySet::for_each_not_in(target_keys, keep, [&](int db, const std::string& key) {
+    if (!ours(key)) return;  // another shard's key: its own sync answers for it
     target_.pipeline_for(db, key).send({"UNLINK", key});
     if (++deleted % 1000 == 0) link_->keepalive();
   });
@@ -270,8 +306,13 @@ void ReplicaSync::delete_survivors(DiskKeySet& snapshot_keys) {
 
 void ReplicaSync::write_heartbeat() {
   if (!options_.heartbeat) return;
-  Reply r = source().command({"SET", "ferry:heartbeat:" + options_.task_id, std::to_string(unix_ms()), "PX", "5000"});
-  if (r.is_error()) log::warn("heartbeat write on {} failed: {}", source().describe(), r.str);
+  Connection& conn = writable_source();
+  Reply r = conn.command({"SET", heartbeat_key(), std::to_string(unix_ms()), "PX", "5000"});
+  if (r.is_error() && options_.locator && r.str.rfind("MOVED ", 0) == 0) {
+    relocate();  // its slot moved to another shard: a tag of a slot it owns now
+    r = writable_source().command({"SET", heartbeat_key(), std::to_string(unix_ms()), "PX", "5000"});
+  }
+  if (r.is_error()) log::warn("heartbeat write on {} failed: {}", conn.describe(), r.str);
 }
 
 // Lag: now minus the source time of the newest write the target holds. Level (the target holds the
@@ -392,8 +433,12 @@ void ReplicaSync::read_and_apply(std::chrono::milliseconds wait) {
 void ReplicaSync::recover(const LinkError& e) {
   if (e.role() != "target") {
     source_.reset();
+    master_.reset();
     retry_with_backoff(link_window(), options_.stop, fmt::format("reconnecting to {} ({})", source_ep_.describe(), e.what()),
-                       [&] { source_ = dialer_.connect(source_ep_); });
+                       [&] {
+                         relocate();
+                         source();
+                       });
     return;
   }
   // What was in flight to the old connection may or may not have been applied: a full resync.
@@ -454,7 +499,9 @@ SyncResult ReplicaSync::run() {
   const auto started = Clock::now();
   MigrationReport& report = result_.report;
   report.mode = options_.snapshot_only ? "snapshot" : "sync";
-  report.source = source().describe();
+  relocate();
+  report.source = options_.locator ? fmt::format("source {} {}", options_.locator->shard().describe(), source().describe())
+                                   : source().describe();
   report.target = target_.describe();
   options_.copy.db_map.check(options_.copy.dbs);
   options_.copy.describe_into(report);
@@ -470,6 +517,7 @@ SyncResult ReplicaSync::run() {
   so.publish = options_.publish;
   so.cross_slot = options_.cross_slot;
   commands_ = std::make_unique<CommandSink>(target_, so, report, result_.stream);
+  if (options_.slot_moves && options_.locator) commands_->set_slot_moves(options_.slot_moves, options_.locator->shard().index);
   if (saved_ && position_known_) commands_->set_stream_db(saved_->stream_db);
 
   Phase phase = Phase::Handshake;

@@ -17,6 +17,7 @@
 // where the target holds exactly a prefix of the stream.
 #pragma once
 
+#include "cluster/source_shards.h"
 #include "core/throttle.h"
 #include "repl/replica_link.h"
 #include "repl/sync_state.h"
@@ -60,6 +61,13 @@ struct SyncOptions {
   bool unsafe_resync_append = false;
   const std::atomic<bool>* stop = nullptr;  // set by SIGINT/SIGTERM
   Progress* progress = nullptr;
+  // A cluster source runs one ReplicaSync per shard, each on its own thread with its own target
+  // connections. `locator` finds the shard's node to read before every handshake (a failover
+  // moves it); `shared_state` holds every shard's entry of the state file; `slot_moves` pairs the
+  // shards' streams where a slot moves; the heartbeat key carries a hash tag of the shard's slots.
+  ShardLocator* locator = nullptr;
+  std::shared_ptr<StateFile> shared_state;
+  SlotMoves* slot_moves = nullptr;
 };
 
 struct SyncResult {
@@ -116,14 +124,24 @@ class ReplicaSync {
   SyncState state_now(Mark mark) const;
   void save(Mark mark);
   Connection& source();
+  // The connection the heartbeat is written on: the source, or the shard's master when reading
+  // one of its replicas.
+  Connection& writable_source();
+  // A cluster source's shard: where its node to read is now.
+  void relocate();
+  // Keys a full resync may delete on the target: every key, or those of the shard's slots.
+  bool ours(const std::string& key) const;
+  std::string heartbeat_key() const;
   std::chrono::seconds link_window() const { return std::chrono::seconds(options_.retry_connection_seconds); }
 
-  Endpoint source_ep_;
+  Endpoint source_ep_, master_ep_;
   Target& target_;
   const Dialer& dialer_;
   SyncOptions options_;
   SyncResult result_;
   std::unique_ptr<Connection> source_;  // INFO, the heartbeat
+  std::unique_ptr<Connection> master_;  // the heartbeat, when source_ is a replica
+  std::shared_ptr<StateFile> state_;
   std::unique_ptr<ReplicaLink> link_;
   std::unique_ptr<CommandSink> commands_;
   Throttle throttle_;

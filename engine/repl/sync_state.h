@@ -5,6 +5,11 @@
 // whose run_id changed, means a full resync instead of trusting the offset.
 #pragma once
 
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <optional>
 #include <string>
 
@@ -18,11 +23,33 @@ struct SyncState {
   bool snapshot_in_progress = false;  // the target holds part of a snapshot (ferry's own writes)
   std::string target_run_id;        // a restart of the target may have lost applied writes
   std::string conflict_mode;        // "block" or "replace" as the task began
+  std::vector<std::string> nodes;   // a cluster source's shard: its nodes' ids (empty: one server)
 };
 
 // Reads the state; nullopt when the file does not exist. A malformed file is a usage error (3).
 std::optional<SyncState> load_state(const std::string& path);
 // Writes it atomically (a temporary file renamed over the old one).
 void save_state(const std::string& path, const SyncState& state);
+
+// The state file of a task: one state (a standalone source), or one entry per shard of a cluster
+// source, {"shards": [...]}, each entry found again by any of its nodes' ids (a failover keeps the
+// set). Shared by the shards' syncs, which run on their own threads: every call is locked, and
+// each save rewrites the whole file atomically.
+class StateFile {
+ public:
+  explicit StateFile(std::string path) : path_(std::move(path)) {}
+  const std::string& path() const { return path_; }
+  // The standalone state (`nodes` empty) or the entry of the shard that has one of `nodes`.
+  // FerryError(Usage) when the file is of the other kind.
+  std::optional<SyncState> load(const std::vector<std::string>& nodes);
+  void save(const SyncState& state);
+
+ private:
+  void read_once();
+  std::mutex mu_;
+  std::string path_;
+  bool read_ = false, sharded_ = false;
+  std::vector<SyncState> entries_;
+};
 
 }  // namespace ferry::repl

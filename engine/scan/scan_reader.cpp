@@ -1,6 +1,7 @@
 #include "scan/scan_reader.h"
-#include "core/clock.h"
 
+#include "cluster/cluster_topology.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "redis/command_keys.h"
 #include "scan/chunked_key_reader.h"
@@ -32,6 +33,7 @@ ScanReader::ScanReader(Connection& source, KeySink& sink, const CopyOptions& opt
       progress_(progress),
       source_pipe_(source, options_.pipeline) {
   use_pexpiretime_ = source_.version() >= 70000;
+  cluster_ = is_cluster(source_);
   if (!use_pexpiretime_) {
     std::string w = fmt::format("{} is Redis {} (< 7.0, no PEXPIRETIME): expiries are read with PTTL, so an absolute "
                                 "expiry may be off by the round-trip time (a few ms)",
@@ -219,12 +221,16 @@ std::vector<ScanReader::Transaction> ScanReader::send_reads(const std::vector<Si
   const char* expiry_cmd = use_pexpiretime_ ? "PEXPIRETIME" : "PTTL";
   // DUMP (GET for a string) and the expiry of a key inside one MULTI/EXEC: both describe the same
   // moment of the key. Up to kKeysPerTransaction keys share a transaction (fewer round trips and
-  // commands for the source, which stays blocked for at most that many small DUMPs).
+  // commands for the source, which stays blocked for at most that many small DUMPs); on a cluster
+  // node, only keys of one slot do.
   constexpr size_t kKeysPerTransaction = 64;
   std::vector<Transaction> txs;
-  txs.reserve((keys.size() + kKeysPerTransaction - 1) / kKeysPerTransaction);
-  for (size_t first = 0; first < keys.size(); first += kKeysPerTransaction)
-    txs.push_back({first, std::min(kKeysPerTransaction, keys.size() - first), {}, {}});
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (txs.empty() || txs.back().count == kKeysPerTransaction ||
+        (cluster_ && key_slot(keys[i].key) != key_slot(keys[txs.back().first].key)))
+      txs.push_back({i, 0, {}, {}});
+    ++txs.back().count;
+  }
   for (auto& tx : txs) {
     auto queued = [&tx](Reply&& r) {
       if (r.is_error() && tx.queue_error.empty()) tx.queue_error = r.str;

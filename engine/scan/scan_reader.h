@@ -62,6 +62,7 @@ class ScanReader {
   Progress* progress_;
   Pipeline source_pipe_;
   bool use_pexpiretime_ = true;
+  bool cluster_ = false;  // a cluster node: a transaction reads keys of one slot
   bool memory_usage_ok_ = true;
   bool strings_as_values_ = false;
   bool native_only_ = false;  // --write-mode commands: every key through the chunked reader

@@ -4,6 +4,7 @@
 #include "redis/command_keys.h"
 #include "target/cluster_slots.h"
 
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -147,6 +148,8 @@ void CommandSink::apply(std::vector<std::string>& args, long long end_offset) {
     multi_.push_back(std::move(args));
     return;
   }
+  if (moves_) wait_for_moves(&args, 1);
+  if (name == "RESTORE-ASKING" && args.size() >= 4) restore_asking_as_restore(args);
   try {
     translator_.translate(args, [this](int db, std::vector<std::string> out) {
       if (out.size() >= 4 && ascii_upper(out[0]) == "RESTORE") {
@@ -160,6 +163,29 @@ void CommandSink::apply(std::vector<std::string>& args, long long end_offset) {
   }
   if (auto hb = translator_.take_heartbeat()) heartbeat_ = Heartbeat{*hb, end_offset};
   pending_offset_ = end_offset;
+  if (moves_ && moves_->flush_wanted(shard_)) flush();  // another shard's RESTORE waits for this one
+}
+
+void CommandSink::restore_asking_as_restore(std::vector<std::string>& args) {
+  ++stats_.moved_keys;
+  // A slot migration's write on the key's new owner. Here, in one keyspace, it replaces the old
+  // owner's copy (whose DEL is then not applied, or came first).
+  args[0] = "RESTORE";
+  if (std::none_of(args.begin() + std::min<size_t>(args.size(), 4), args.end(),
+                   [](const std::string& a) { return ascii_upper(a) == "REPLACE"; }))
+    args.push_back("REPLACE");
+}
+
+void CommandSink::wait_for_moves(const std::vector<std::string>* commands, size_t count) {
+  std::vector<std::string_view> keys;
+  for (size_t c = 0; c < count; ++c) {
+    const auto& args = commands[c];
+    if (args.empty()) continue;
+    CommandKeys k = command_keys(ascii_upper(args[0]), args);
+    for (size_t i : k.written) keys.push_back(args[i]);
+    for (size_t i : k.read) keys.push_back(args[i]);
+  }
+  moves_->before_write(shard_, keys);
 }
 
 FerryError CommandSink::stopped_at(const FerryError& e, long long end_offset) const {
@@ -172,6 +198,9 @@ FerryError CommandSink::stopped_at(const FerryError& e, long long end_offset) co
 // target becomes one transaction there.
 void CommandSink::apply_transaction(long long end_offset) {
   in_multi_ = false;
+  if (moves_) wait_for_moves(multi_.data(), multi_.size());
+  for (auto& cmd : multi_)
+    if (!cmd.empty() && ascii_upper(cmd[0]) == "RESTORE-ASKING" && cmd.size() >= 4) restore_asking_as_restore(cmd);
   Body body;
   try {
     for (auto& cmd : multi_)
@@ -185,6 +214,7 @@ void CommandSink::apply_transaction(long long end_offset) {
   dispatch_transaction(std::move(body), end_offset);
   // Only now: a transaction that stops the task is not part of what the target holds.
   pending_offset_ = end_offset;
+  if (moves_ && moves_->flush_wanted(shard_)) flush();
 }
 
 void CommandSink::dispatch_transaction(Body body, long long end_offset) {
@@ -297,6 +327,7 @@ long long CommandSink::flush() {
   if (fatal_) throw FerryError(ExitCode::Failed, *fatal_);
   if (restores_->fatal()) throw FerryError(ExitCode::Failed, *restores_->fatal());
   applied_offset_ = pending_offset_;
+  if (moves_) moves_->applied(shard_, applied_offset_);
   return applied_offset_;
 }
 

@@ -9,6 +9,7 @@
 
 #include "sink/command_translator.h"
 #include "sink/key_sink.h"
+#include "sink/slot_moves.h"
 #include "sink/stream_stats.h"
 #include "target/target.h"
 #include "task/migration_report.h"
@@ -49,6 +50,13 @@ class CommandSink {
   // The target's connection was replaced: what was in flight is of unknown fate (the caller resyncs).
   void target_replaced();
 
+  // A cluster source's shard `shard`, whose stream is applied beside the other shards': a
+  // RESTORE-ASKING waits for the key's old owner through `moves` (sink/slot_moves.h).
+  void set_slot_moves(SlotMoves* moves, size_t shard) {
+    moves_ = moves;
+    shard_ = shard;
+  }
+
   // A heartbeat seen in the stream: the source's time in it and the stream offset after it.
   struct Heartbeat {
     long long source_ms = 0;
@@ -67,6 +75,11 @@ class CommandSink {
   // `e` with where the stream stands: the command's end offset and what the target holds.
   FerryError stopped_at(const FerryError& e, long long end_offset) const;
   void restore(int db, std::vector<std::string>& args);
+  // Returns once the keys' old owner, when another shard's stream owned their slot, has written
+  // its stream up to the point where it gave them away (sink/slot_moves.h).
+  void wait_for_moves(const std::vector<std::string>* commands, size_t count);
+  // RESTORE-ASKING (a slot migration's write on the key's new owner) as RESTORE ... REPLACE.
+  void restore_asking_as_restore(std::vector<std::string>& args);
 
   Target& target_;
   StreamStats& stats_;
@@ -79,6 +92,8 @@ class CommandSink {
   long long pending_offset_ = 0;  // sent, replies pending
   std::optional<std::string> fatal_;
   std::optional<Heartbeat> heartbeat_;
+  SlotMoves* moves_ = nullptr;
+  size_t shard_ = 0;
 };
 
 }  // namespace ferry

@@ -24,11 +24,35 @@ std::string describe_command(const std::vector<std::string>& args) {
   return out;
 }
 
+void StreamStats::merge(const StreamStats& o) {
+  commands += o.commands;
+  skipped += o.skipped;
+  transactions += o.transactions;
+  errors += o.errors;
+  script_errors += o.script_errors;
+  unapplied += o.unapplied;
+  filtered += o.filtered;
+  reduced += o.reduced;
+  publish_dropped += o.publish_dropped;
+  split += o.split;
+  moved_keys += o.moved_keys;
+  for (const auto& [name, n] : o.per_command) per_command[name] += n;
+  unconfirmed_script_count += o.unconfirmed_script_count;
+  for (const auto& x : o.unconfirmed_scripts)
+    if (unconfirmed_scripts.size() < 20) unconfirmed_scripts.push_back(x);
+  for (const auto& n : o.notes) note(n);
+  for (const auto& k : o.unconfirmed_script_keys)
+    if (unconfirmed_script_keys.size() < kMaxKeys) unconfirmed_script_keys.push_back(k);
+  for (const auto& k : o.oom_rejected)
+    if (oom_rejected.size() < kMaxKeys) oom_rejected.push_back(k);
+}
+
 nlohmann::json StreamStats::to_json() const {
   nlohmann::json j{{"commands", commands},     {"skipped", skipped},
           {"transactions", transactions}, {"errors", errors}, {"script_errors", script_errors},
           {"unapplied", unapplied},   {"filtered", filtered},
           {"reduced", reduced},       {"publish_dropped", publish_dropped},       {"split", split},
+          {"moved_keys", moved_keys},
           {"per_command", per_command},
           {"unconfirmed_scripts", unconfirmed_script_count},
           {"unconfirmed_script_examples", unconfirmed_scripts},

@@ -26,6 +26,9 @@ struct StreamStats {
   // A cluster target: commands (DEL, MSET ...) and transactions (--cross-slot split) whose keys are
   // in several slots, applied as one command or transaction per slot.
   uint64_t split = 0;
+  // A cluster source: keys a slot migration moved to this shard (RESTORE-ASKING), applied after
+  // the old owner's stream reached the move (sink/slot_moves.h).
+  uint64_t moved_keys = 0;
   std::map<std::string, uint64_t> per_command;
   std::vector<std::string> unconfirmed_scripts;  // "EVALSHA <sha> keys: a b" (first few)
   uint64_t unconfirmed_script_count = 0;
@@ -38,6 +41,8 @@ struct StreamStats {
   void note(std::string text) {
     if (notes.size() < 20) notes.push_back(std::move(text));
   }
+  // Adds another shard's counts.
+  void merge(const StreamStats& other);
   nlohmann::json to_json() const;
 };
 

@@ -81,7 +81,8 @@ class Target {
 };
 
 // Connects to the target `endpoint` names: one server, or, when INFO says cluster_enabled:1, every
-// master of its cluster. `retry`: how long a cluster's TRYAGAIN and CLUSTERDOWN are waited out.
+// master of its cluster. `retry`: how long a cluster's TRYAGAIN and CLUSTERDOWN are waited out. `dialer`
+// must outlive the target (a cluster target dials the nodes it is redirected to).
 std::unique_ptr<Target> open_target(const Dialer& dialer, const Endpoint& endpoint, PipelineLimits limits,
                                     std::chrono::seconds retry = std::chrono::seconds(60));
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <fstream>
 
 namespace ferry {
@@ -19,6 +20,39 @@ void MigrationReport::add_failure(int db, std::string key, std::string error) {
 void MigrationReport::add_unsupported(int db, std::string key, std::string why) {
   ++skipped_unsupported;
   if (unsupported.size() < kMaxKeyLists) unsupported.push_back({db, std::move(key), std::move(why)});
+}
+
+void MigrationReport::merge(const MigrationReport& o, const std::string& part) {
+  keys_total += o.keys_total;
+  copied += o.copied;
+  copied_chunked += o.copied_chunked;
+  skipped_expired += o.skipped_expired;
+  skipped_empty += o.skipped_empty;
+  skipped_conflict += o.skipped_conflict;
+  filtered += o.filtered;
+  failed += o.failed;
+  not_attempted += o.not_attempted;
+  skipped_unsupported += o.skipped_unsupported;
+  functions_loaded += o.functions_loaded;
+  scripts_loaded += o.scripts_loaded;
+  bytes += o.bytes;
+  dropped_pending_entries += o.dropped_pending_entries;
+  seconds = std::max(seconds, o.seconds);
+  if (!o.stopped_because.empty())
+    stopped_because += (stopped_because.empty() ? "" : "; ") + (part.empty() ? "" : part + ": ") + o.stopped_because;
+  for (const auto& w : o.warnings)
+    if (std::find(warnings.begin(), warnings.end(), w) == warnings.end()) warnings.push_back(w);
+  for (const auto& f : o.failures)
+    if (failures.size() < kMaxFailures) failures.push_back(f);
+  for (const auto& k : o.oom_rejected)
+    if (oom_rejected.size() < kMaxKeyLists) oom_rejected.push_back(k);
+  for (const auto& k : o.unsupported)
+    if (unsupported.size() < kMaxKeyLists) unsupported.push_back(k);
+  routing.cluster = routing.cluster || o.routing.cluster;
+  routing.moved += o.routing.moved;
+  routing.ask += o.routing.ask;
+  routing.retried += o.routing.retried;
+  routing.refreshes += o.routing.refreshes;
 }
 
 nlohmann::json MigrationReport::to_json() const {

@@ -69,6 +69,9 @@ struct MigrationReport {
   void add_failure(int db, std::string key, std::string error);
   // A key the target cannot hold, skipped with --skip-unsupported: counted and listed.
   void add_unsupported(int db, std::string key, std::string why);
+  // Adds another part's counts (a shard of a cluster source, another process's report): sums,
+  // the longest time, lists appended up to their limits, `part` naming where a stop happened.
+  void merge(const MigrationReport& other, const std::string& part = {});
   nlohmann::json to_json() const;
   std::string summary_text() const;
   // Writes JSON to a file; throws FerryError(Usage) when the file cannot be written.

@@ -7,6 +7,7 @@
 #include "sink/key_sink.h"
 #include "target/target_keys.h"
 #include "task/rdb_file_check.h"
+#include "cluster/cluster_topology.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -181,7 +182,18 @@ TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
   const Dialer dialer(config.timeouts(), config.effective_task_id());
   auto target = open_target(dialer, config.target_endpoint(), config.pipeline(), std::chrono::seconds(config.retry_other));
   int input_code = 0;
-  if (config.mode == "scan") {
+  std::vector<SourceShard> shards;
+  if (config.mode != "rdb") {
+    auto seed = dialer.connect(config.source_endpoint());
+    if (is_cluster(*seed)) shards = discover_source_shards(*seed, config.shards);
+  }
+  if (!shards.empty()) {
+    ShardedRun run = config.mode == "scan" ? run_sharded_scan(config, dialer, shards, hooks.stop)
+                                           : run_sharded_sync(config, dialer, shards, sync_options(config, hooks));
+    result.report = std::move(run.report);
+    result.sync = std::move(run.sync);
+    result.shards = std::move(run.shards);
+  } else if (config.mode == "scan") {
     run_scan(config, dialer, *target, hooks, result.report);
   } else if (config.mode == "rdb") {
     input_code = run_rdb_import(config, *target, hooks, result.report);
@@ -190,7 +202,7 @@ TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
     result.sync = sync.run();
   }
   MigrationReport& report = result.sync ? result.sync->report : result.report;
-  target->count_routing(report);
+  if (shards.empty()) target->count_routing(report);
   report.warnings.insert(report.warnings.begin(), result.precheck_warnings.begin(), result.precheck_warnings.end());
   const StreamStats* stream = result.sync ? &result.sync->stream : nullptr;
   report.complete = report.is_complete(stream ? stream->errors + stream->unapplied : 0);
@@ -214,7 +226,14 @@ TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
   return result;
 }
 
-nlohmann::json TaskResult::to_json() const { return sync ? sync->to_json() : report.to_json(); }
+nlohmann::json TaskResult::to_json() const {
+  nlohmann::json j = sync ? sync->to_json() : report.to_json();
+  if (!shards.empty()) {
+    j["shards"] = nlohmann::json::array();
+    for (const auto& s : shards) j["shards"].push_back(s.to_json());
+  }
+  return j;
+}
 
 std::string TaskResult::summary_text() const {
   std::string out = migration().summary_text();
@@ -234,9 +253,19 @@ std::string TaskResult::summary_text() const {
     out += fmt::format("  link              {} reconnection attempts, {} partial resyncs, {} full resyncs ({} keys gone from "
                        "the source deleted)\n",
                        r.retries, r.partial_resyncs, r.full_resyncs, r.resync_deleted_keys);
-  out += fmt::format("  offsets           snapshot {}, applied {}, source {} (lag {} bytes{}){}\n", r.snapshot_offset,
-                     r.applied_offset, r.source_offset, std::max(0LL, r.source_offset - r.applied_offset),
-                     r.lag_ms ? ", " + lag_text(*r.lag_ms) : "", r.caught_up ? ", caught up" : "");
+  auto offsets = [](const repl::SyncResult& r) {
+    return fmt::format("snapshot {}, applied {}, source {} (lag {} bytes{}){}", r.snapshot_offset, r.applied_offset,
+                       r.source_offset, std::max(0LL, r.source_offset - r.applied_offset),
+                       r.lag_ms ? ", " + lag_text(*r.lag_ms) : "", r.caught_up ? ", caught up" : "");
+  };
+  if (shards.empty()) out += fmt::format("  offsets           {}\n", offsets(r));
+  for (const auto& s : shards)
+    out += fmt::format("  {}: {}; {} partial, {} full resyncs\n", s.shard, offsets(*s.sync), s.sync->partial_resyncs,
+                       s.sync->full_resyncs);
+  if (st.moved_keys)
+    out += fmt::format("  slot moves        {} key(s) moved between source shards by a reshard, each written after the "
+                       "old owner's stream reached the move\n",
+                       st.moved_keys);
   if (!r.writes_continue.empty()) out += "  warning: " + r.writes_continue + "\n";
   for (const auto& n : st.notes) out += "  note: " + n + "\n";
   return out;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "repl/replica_sync.h"
+#include "task/shard_runs.h"
 #include "task/migration_report.h"
 #include "task/progress.h"
 #include "task/task_config.h"
@@ -26,6 +27,7 @@ struct TaskResult {
   std::string mode;
   MigrationReport report;                 // scan and rdb (snapshot and sync: sync->report)
   std::optional<repl::SyncResult> sync;   // snapshot and sync
+  std::vector<ShardResult> shards;        // a cluster source: each shard's own (the above adds them up)
   std::vector<std::string> precheck_warnings;
   int exit_code = 0;                      // the README's table
   bool ran = false;                       // false: the precheck stopped it before a byte moved

@@ -149,6 +149,26 @@ std::vector<TaskSetting> make_settings() {
       endpoint_text("source", "password-file", "--source-password-file", &TaskConfig::source, &EndpointConfig::password_file,
                     "Read the source password (or user:password) from this file; FERRY_SOURCE_PASSWORD also works"),
       endpoint_text("source", "password", "", &TaskConfig::source, &EndpointConfig::password, ""),
+      choice("source", "read", "--source-read", &TaskConfig::source_read, {"master", "replica", "prefer-replica"},
+             "A cluster source: the node of each shard that is read: master; replica (one whose master link is up, "
+             "waited for within --retry-connection); prefer-replica (such a replica, else the master)"),
+      {"source", "shards", "--shards", SettingKind::StringList,
+       "A cluster source: only these shards (repeatable; an index in the order of the shards' first slot, 0-based, or "
+       "a node id or host:port of the shard), to split one task over several processes",
+       {},
+       [](TaskConfig& c, const Values& v) {
+         std::vector<std::string> shards;
+         for (const auto& text : v) {
+           size_t start = 0;
+           for (size_t comma; (comma = text.find(',', start)) != std::string::npos; start = comma + 1)
+             shards.push_back(text.substr(start, comma - start));
+           shards.push_back(text.substr(start));
+         }
+         for (const auto& s : shards)
+           if (s.empty()) bad("an empty shard in the list");
+         c.shards = shards;
+       },
+       [](const TaskConfig&) { return std::string(); }},
       endpoint_text("target", "uri", "--target", &TaskConfig::target, &EndpointConfig::uri,
                     "Target server: redis://[user[:password]@]host:port"),
       endpoint_text("target", "password-file", "--target-password-file", &TaskConfig::target, &EndpointConfig::password_file,
@@ -336,6 +356,8 @@ PrecheckOptions TaskConfig::precheck_options() const {
   p.rdb_file = rdb_file;
   p.skip_unsupported = skip_unsupported;
   p.publish = publish;
+  p.source_read = source_read;
+  p.shards = shards;
   p.resuming = mode == "sync" && !state_file.empty() && std::filesystem::exists(state_file);
   return p;
 }

@@ -28,6 +28,8 @@ struct TaskConfig {
   bool accept_warnings = false;
   std::vector<std::string> skip_checks;
   EndpointConfig source, target;
+  std::string source_read = "master";  // a cluster source: master, replica, prefer-replica
+  std::vector<std::string> shards;     // a cluster source: the shards to run (empty: all)
   // [select]
   std::vector<int> dbs;
   std::string db_map;

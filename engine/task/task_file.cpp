@@ -181,6 +181,8 @@ skip-check = []             # precheck checks whose outcome is ignored, e.g. ["t
 uri = "redis://127.0.0.1:6379"   # redis://[user[:password]@]host:port[/db]; not used by mode "rdb"
 password-file = ""               # a file holding the password (or user:password); wins over everything
 # password = "..."               # used when neither the URI, the file nor FERRY_SOURCE_PASSWORD gives one
+read = "master"                  # a cluster source: master | replica | prefer-replica (node of each shard read)
+shards = []                      # a cluster source: only these shards, by index or node id (empty: all)
 
 [target]
 uri = "redis://127.0.0.1:6380"

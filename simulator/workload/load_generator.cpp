@@ -4,12 +4,14 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "rdb/crc64.h"
+#include "redis/command_keys.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <thread>
 
 namespace ferry::sim {
@@ -266,25 +268,50 @@ void LoadGenerator::add_group(const std::string& g, std::vector<Args>& out) {
 }
 
 LoadStats LoadGenerator::run(Connection& conn, const std::atomic<bool>* stop) {
+  const std::string sha = conn.checked({"SCRIPT", "LOAD", kMultiKeyScript}).str;
+  Pipeline pipe(conn, PipelineLimits{o_.pipeline, 64 << 20});
+  int db = -1;
+  return run_steps(sha, stop, [&](const Step& step) -> Pipeline& {
+    if (step.db != db) {
+      pipe.send({"SELECT", std::to_string(step.db)});
+      db = step.db;
+    }
+    return pipe;
+  }, [&] { pipe.drain(); });
+}
+
+LoadStats LoadGenerator::run(Target& target, const std::atomic<bool>* stop) {
+  std::string sha;
+  for (Pipeline* p : target.every_pipeline(0))
+    p->send({"SCRIPT", "LOAD", kMultiKeyScript}, [&sha](Reply&& r) { sha = r.str; });
+  target.drain();
+  return run_steps(sha, stop, [&](const Step& step) -> Pipeline& {
+    // A step's keys share one hash tag: its first key routes it.
+    for (const auto& cmd : step.commands) {
+      CommandKeys keys = command_keys(ascii_upper(cmd[0]), cmd);
+      if (!keys.written.empty()) return target.pipeline_for(step.db, cmd[keys.written.front()]);
+      if (!keys.read.empty()) return target.pipeline_for(step.db, cmd[keys.read.front()]);
+    }
+    return target.pipeline_for(step.db, {});
+  }, [&] { target.drain(); });
+}
+
+LoadStats LoadGenerator::run_steps(const std::string& sha, const std::atomic<bool>* stop,
+                                   const std::function<Pipeline&(const Step&)>& pipe_for,
+                                   const std::function<void()>& drain) {
   LoadStats stats;
   std::unique_ptr<std::ofstream> log;
   if (!o_.op_log.empty()) {
     log = std::make_unique<std::ofstream>(o_.op_log);
     if (!*log) throw FerryError(ExitCode::Usage, fmt::format("cannot write the op log '{}'", o_.op_log));
   }
-  std::string sha = conn.checked({"SCRIPT", "LOAD", kMultiKeyScript}).str;
   auto started = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
-  int db = -1;
-  Pipeline pipe(conn, PipelineLimits{o_.pipeline, 64 << 20});
   uint64_t sent = 0;
   while (!(stop && stop->load()) && (o_.duration_s <= 0 || elapsed() < o_.duration_s) &&
          (o_.max_commands == 0 || sent < o_.max_commands)) {
     Step step = next();
-    if (step.db != db) {
-      pipe.send({"SELECT", std::to_string(step.db)});
-      db = step.db;
-    }
+    Pipeline& pipe = pipe_for(step);
     for (auto& cmd : step.commands) {
       if (cmd[0] == "EVALSHA") cmd[1] = sha;
       uint64_t i = ++sent;
@@ -308,7 +335,7 @@ LoadStats LoadGenerator::run(Connection& conn, const std::atomic<bool>* stop) {
       if (due > now) std::this_thread::sleep_for(std::chrono::duration<double>(due - now));
     }
   }
-  pipe.drain();
+  drain();
   stats.commands = sent;
   stats.seconds = elapsed();
   return stats;

@@ -29,10 +29,12 @@
 #pragma once
 
 #include "redis/connection.h"
+#include "target/target.h"
 
 #include <atomic>
 #include <cstdint>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -83,6 +85,9 @@ class LoadGenerator {
 
   // Sends steps to `conn` at the rate until the duration, max_commands or *stop.
   LoadStats run(Connection& conn, const std::atomic<bool>* stop = nullptr);
+  // The same through a target's routing: a Redis Cluster gets each step on its slot's master,
+  // redirections followed (use hash_tags, so that a step's keys share a slot).
+  LoadStats run(Target& target, const std::atomic<bool>* stop = nullptr);
 
   static const std::vector<std::string>& groups();
 
@@ -91,6 +96,8 @@ class LoadGenerator {
   uint64_t pick(uint64_t n) { return n ? rng_() % n : 0; }
   std::string num(long long from, long long to) { return std::to_string(from + static_cast<long long>(pick(to - from + 1))); }
   void add_group(const std::string& group, std::vector<Args>& out);
+  LoadStats run_steps(const std::string& sha, const std::atomic<bool>* stop,
+                      const std::function<Pipeline&(const Step&)>& pipe_for, const std::function<void()>& drain);
 
   LoadOptions o_;
   std::mt19937_64 rng_;

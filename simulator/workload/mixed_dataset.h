@@ -3,6 +3,7 @@
 #pragma once
 
 #include "redis/connection.h"
+#include "target/target.h"
 
 #include <cstdint>
 #include <string>
@@ -27,6 +28,9 @@ struct MixedDatasetStats {
 // Writes into `conn` with pipelined commands. Deterministic for a given seed (values and key
 // names; absolute expiries are relative to the time of the call).
 MixedDatasetStats fill_mixed_dataset(Connection& conn, const MixedDatasetOptions& options);
+// The same through a target's routing: a Redis Cluster gets each key on the master of its slot
+// (DB 0 only).
+MixedDatasetStats fill_mixed_dataset(Target& target, const MixedDatasetOptions& options);
 
 // Data only newer servers hold, in DB 0, where the server has it: hashes with per-field expiry
 // ("newer:hash-field-ttl:N", Redis 7.4+) and vector sets ("newer:vectorset:N", the vectorset module
