@@ -38,7 +38,7 @@ ClusterTopology from_shards(const Reply& shards) {
     for (const auto& n : nodes->elements)
       if (text(n.field("role")) == "replica")
         m.replicas.push_back({text(n.field("id")), host_of(n), std::atoi(text(n.field("port")).c_str()),
-                              text(n.field("health")) == "online"});
+                              text(n.field("health")) != "fail"});  // "loading": offset 0 as gossiped, maybe stale
     const int index = static_cast<int>(t.masters.size());
     t.masters.push_back(m);
     for (size_t i = 0; i + 1 < slots->elements.size(); i += 2)

@@ -14,7 +14,7 @@ struct ClusterReplica {
   std::string id;
   std::string host;
   int port = 0;
-  bool online = true;  // CLUSTER SHARDS health online (CLUSTER SLOTS lists only those it serves with)
+  bool online = true;  // not failing (CLUSTER SHARDS health; CLUSTER SLOTS lists only those it serves with)
   std::string address() const;
 };
 

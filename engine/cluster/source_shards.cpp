@@ -94,6 +94,22 @@ std::string ShardLocator::heartbeat_tag() const {
 }
 
 ShardLocator::Nodes ShardLocator::locate() {
+  // The replica read until now was promoted: it holds the stream ferry followed (a promoted
+  // replica accepts PSYNC of its old master's history, the sooner the better), and its old
+  // master, demoted, may not. Asked first, as the cluster's layout may not show it yet; read as
+  // master until the next reconnection.
+  if (last_was_replica_) {
+    const auto colon = last_read_.rfind(':');
+    Endpoint last = node(last_read_.substr(0, colon), std::atoi(last_read_.c_str() + colon + 1));
+    try {
+      if (dialer_.connect(last)->info("replication")["role"] == "master") {
+        log::info("source {}: the replica it read, {}, is its master now: read there, to continue its stream",
+                  shard_.describe(), last_read_);
+        return remember({last, last, false});
+      }
+    } catch (const FerryError&) {
+    }
+  }
   std::optional<ClusterTopology> layout;
   std::string last_error;
   for (const auto& [host, port] : known_) {
@@ -132,20 +148,26 @@ ShardLocator::Nodes ShardLocator::locate() {
   for (const auto& r : master->replicas)
     if (!r.id.empty() && !shard_.has_node(r.id)) shard_.node_ids.push_back(r.id);
   Nodes out{node(master->host, master->port), node(master->host, master->port), false};
-  if (read_ == SourceRead::Master) return out;
+  if (read_ == SourceRead::Master) return remember(out);
   for (const auto& r : master->replicas) {
     if (!r.online) continue;
     Endpoint ep = node(r.host, r.port);
     if (!link_up(ep)) continue;
     out.read = ep;
     out.replica = true;
-    return out;
+    return remember(out);
   }
   if (read_ == SourceRead::Replica)
     throw FerryError(ExitCode::Connection,
                      fmt::format("source {}: no replica of master {} has its master link up (--source-read replica)",
                                  shard_.describe(), master->address()));
-  return out;
+  return remember(out);
+}
+
+ShardLocator::Nodes ShardLocator::remember(const Nodes& nodes) {
+  last_read_ = nodes.read.address();
+  last_was_replica_ = nodes.replica;
+  return nodes;
 }
 
 }  // namespace ferry

@@ -58,6 +58,7 @@ class ShardLocator {
 
  private:
   Endpoint node(const std::string& host, int port) const;
+  Nodes remember(const Nodes& nodes);
   bool link_up(const Endpoint& replica) const;
 
   const Dialer& dialer_;
@@ -65,6 +66,8 @@ class ShardLocator {
   SourceShard shard_;
   SourceRead read_;
   std::vector<std::pair<std::string, int>> known_;  // every node seen, the seed first
+  std::string last_read_;                           // the node read since the last locate()
+  bool last_was_replica_ = false;
 };
 
 }  // namespace ferry

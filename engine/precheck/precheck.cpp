@@ -221,20 +221,20 @@ void check_rdb_file(const std::string& path, Checker& c, PrecheckReport& report,
 
 // A cluster source: every shard found, the node each is read from reachable (a replica with its
 // master link up, as --source-read asks) and allowed PSYNC (mode snapshot/sync). The source's used
-// memory becomes that of every master together. Returns false when a shard cannot be read.
-bool check_source_shards(Checker& c, Connection& seed, const PrecheckOptions& o, Info& source_mem) {
+// memory becomes that of every master together.
+void check_source_shards(Checker& c, Connection& seed, const PrecheckOptions& o, Info& source_mem) {
   std::vector<SourceShard> shards;
   try {
     shards = discover_source_shards(seed, o.shards);
   } catch (const FerryError& e) {
-    c.fail("source-shards", e.what(), "name shards by index (0-based, in the order of their first slot) or node id");
-    return true;
+    if (e.code() == ExitCode::Usage) throw;  // --shards names no shard
+    c.fail("source-shards", e.what(), "check the source cluster (redis-cli --cluster check)");
+    return;
   }
   const Dialer dialer(o.timeouts);
   const SourceRead read = parse_source_read(o.source_read);
   std::vector<std::string> found, problems;
   long long used = 0;
-  bool reachable = true;
   for (const auto& shard : shards) {
     ShardLocator locator(dialer, seed.endpoint(), shard, read);
     try {
@@ -247,7 +247,6 @@ bool check_source_shards(Checker& c, Connection& seed, const PrecheckOptions& o,
         problems.push_back(fmt::format("{} refuses PSYNC: {}", nodes.read.address(), *denied));
     } catch (const FerryError& e) {
       problems.push_back(e.what());
-      reachable = reachable && e.code() != ExitCode::Connection;
     }
   }
   source_mem["used_memory"] = std::to_string(used);
@@ -259,7 +258,6 @@ bool check_source_shards(Checker& c, Connection& seed, const PrecheckOptions& o,
     c.fail("source-shards", fmt::format("{}", fmt::join(problems, "; ")),
            read == SourceRead::Replica ? "bring a replica of each shard up (or --source-read prefer-replica)"
                                        : "check every node of the source cluster is reachable with the same password");
-  return reachable;
 }
 
 // The unsupported-data check: what `holder` (the source, the file) holds that the target cannot.
@@ -315,7 +313,7 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
   const ClusterTopology* topology = nullptr;
   auto shard_name = [&](size_t i) { return group ? group->describe_node(i) : target->describe(); };
   bool source_cluster = source && is_cluster(*source);
-  if (source_cluster && !check_source_shards(c, *source, o, source_mem)) report.connection_error = ExitCode::Connection;
+  if (source_cluster) check_source_shards(c, *source, o, source_mem);
   if (is_cluster(*target)) {
     try {
       group.emplace(Connection::open(target_ep, o.timeouts), o.timeouts);

@@ -117,7 +117,7 @@ void ReplicaSync::prepare() {
   conflict_mode_ = options_.copy.on_conflict == ConflictMode::Replace ? "replace" : "block";
   if (state_) saved_ = state_->load(options_.locator ? options_.locator->shard().node_ids : std::vector<std::string>{});
   if (!saved_) {
-    check_target_empty(target_, options_.copy, options_.copy.dbs);
+    if (!options_.target_checked) check_target_empty(target_, options_.copy, options_.copy.dbs);
     if (!options_.snapshot_only && options_.copy.on_conflict == ConflictMode::Replace) {
       preexisting_ = std::make_unique<DiskKeySet>(options_.work_dir);
       scan_target_keys(target_, options_.copy, *preexisting_);

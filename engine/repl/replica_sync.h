@@ -68,6 +68,7 @@ struct SyncOptions {
   ShardLocator* locator = nullptr;
   std::shared_ptr<StateFile> shared_state;
   SlotMoves* slot_moves = nullptr;
+  bool target_checked = false;  // the conflict check ran once for every shard (they write side by side)
 };
 
 struct SyncResult {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <thread>
 
@@ -90,6 +91,8 @@ ShardedRun run_sharded_sync(const TaskConfig& config, const Dialer& dialer, cons
     locators.push_back(std::make_unique<ShardLocator>(dialer, seed, s, read));
     targets.push_back(open_target(dialer, config.target_endpoint(), config.pipeline(), std::chrono::seconds(config.retry_other)));
   }
+  // The conflict check once, before any shard writes (a resumed task's keys are its own).
+  if (!state || !std::filesystem::exists(base.state_file)) check_target_empty(*targets.front(), base.copy, base.copy.dbs);
   ShardedRun out;
   out.shards.resize(shards.size());
   log::info("{}: {} shard(s) synced side by side, reading {}", cluster_name(config, shards.size()), shards.size(),
@@ -101,6 +104,7 @@ ShardedRun run_sharded_sync(const TaskConfig& config, const Dialer& dialer, cons
     o.slot_moves = shards.size() > 1 ? &moves : nullptr;
     o.stop = &stop_all;
     o.progress = nullptr;  // one line per task: not from several threads
+    o.target_checked = true;
     repl::ReplicaSync sync(seed, *targets[i], dialer, o);
     out.shards[i].shard = shards[i].describe();
     out.shards[i].sync = sync.run();
