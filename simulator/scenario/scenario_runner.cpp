@@ -5,6 +5,8 @@
 #include "core/log.h"
 #include "process/child_process.h"
 #include "proxy/fault_proxy.h"
+#include "redis/dialer.h"
+#include "target/target.h"
 #include "topology/topology.h"
 #include "verify/validator.h"
 #include "workload/load_generator.h"
@@ -139,6 +141,10 @@ class Run {
     TopologySpec t;
     t.master = server_options(spec_.source);
     t.replicas = spec_.source.replicas;
+    if (spec_.source.cluster_masters > 0) {
+      t.cluster_masters = spec_.source.cluster_masters;
+      t.replicas = spec_.source.cluster_replicas;
+    }
     source_ = std::make_unique<Topology>(t);
     target_options_ = server_options(spec_.target);
     if (spec_.target.cluster_masters > 0) {
@@ -165,20 +171,37 @@ class Run {
       d.keys_per_db = std::max<size_t>(1, spec_.dataset.keys / std::max<size_t>(1, d.dbs.size()));
       d.expiring_fraction = spec_.dataset.expiring;
       d.big_encodings = spec_.dataset.big;
-      fill_mixed_dataset(*master_, d);
+      if (source_->is_cluster()) fill_mixed_dataset(*source_target(), d);
+      else fill_mixed_dataset(*master_, d);
     }
     if (spec_.dataset.newer_types) fill_newer_types(*master_);
-    master_->select(0);  // short-lived keys and lists go to DB 0, beside the target's [target] keys
-    Pipeline pipe(*master_);
+    // Short-lived keys and lists go to DB 0, beside the target's [target] keys; on a cluster each
+    // on its slot's master.
+    auto source = source_target();
     long long ttl = std::max<long long>(10, spec_.dataset.short_ttl_ms);
-    for (size_t i = 0; i < spec_.dataset.short_lived; ++i)
-      pipe.send({"SET", fmt::format("short:{}", i), "v", "PX", std::to_string(ttl / 10 + static_cast<long long>(rng_() % ttl))});
+    for (size_t i = 0; i < spec_.dataset.short_lived; ++i) {
+      const std::string key = fmt::format("short:{}", i);
+      source->pipeline_for(0, key).send({"SET", key, "v", "PX", std::to_string(ttl / 10 + static_cast<long long>(rng_() % ttl))});
+    }
     for (size_t i = 0; i < spec_.dataset.lists; ++i) {
       Args push{"RPUSH", fmt::format("list:{}", i)};
       for (size_t e = 0; e < spec_.dataset.list_length; ++e) push.push_back(std::to_string(e));
-      pipe.send(push);
+      source->pipeline_for(0, push[1]).send(push);
     }
-    pipe.drain();
+    source->drain();
+  }
+
+  // The source as a write target: one server, or a cluster with each key on its slot's master.
+  std::unique_ptr<Target> source_target() {
+    return open_target(dialer_, source_->master().endpoint("load"), PipelineLimits{});
+  }
+
+  // Every master of the source (its one server).
+  std::vector<std::unique_ptr<Connection>> source_masters() {
+    std::vector<std::unique_ptr<Connection>> out;
+    std::lock_guard lock(topology_mu_);
+    for (size_t i = 0; i < source_->shard_count(); ++i) out.push_back(Connection::open(source_->master(i).endpoint("source")));
+    return out;
   }
 
   void write_task_file() {
@@ -214,8 +237,35 @@ class Run {
 
   void wait_streaming() {
     auto until = Clock::now() + std::chrono::seconds(60);
-    while (Clock::now() < until && ferry_->running() && !replica_online(*master_))
+    auto streaming = [&] { return source_->is_cluster() ? every_shard_streams() : replica_online(*master_); };
+    while (Clock::now() < until && ferry_->running() && !streaming())
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+
+  // A cluster source: the state file has an entry per shard, none of them mid-snapshot.
+  bool every_shard_streams() {
+    auto state = read_json_file(o_.out_dir + "/ferry.state");
+    if (!state.is_object() || !state.contains("shards") || state["shards"].size() < source_->shard_count()) return false;
+    for (const auto& e : state["shards"])
+      if (e.value("snapshot_in_progress", true)) return false;
+    return true;
+  }
+
+  // A cluster source: every master's stream up to `want` (its offset) is on the target, as the
+  // state file's entry for its replication id says.
+  bool shards_caught_up(const std::vector<std::pair<std::unique_ptr<Connection>, long long>>& want) {
+    auto state = read_json_file(o_.out_dir + "/ferry.state");
+    if (!state.is_object() || !state.contains("shards")) return false;
+    for (const auto& [conn, offset] : want) {
+      auto info = conn->info("replication");
+      bool held = false;
+      for (const auto& e : state["shards"]) {
+        const std::string replid = e.value("replid", "");
+        if ((replid == info["master_replid"] || replid == info["master_replid2"]) && e.value("offset", 0LL) >= offset) held = true;
+      }
+      if (!held) return false;
+    }
+    return true;
   }
 
   // The target's server, or the master of a cluster target that holds `key` now.
@@ -295,13 +345,18 @@ class Run {
           lo.duration_s = spec_.workload.duration;
           lo.dbs = spec_.workload.dbs;
           lo.keyspace = spec_.workload.keyspace;
-          lo.hash_tags = spec_.workload.hash_tags.value_or(target_cluster_ ? 64 : 0);
+          lo.hash_tags = spec_.workload.hash_tags.value_or(target_cluster_ || source_->is_cluster() ? 64 : 0);
           lo.tag_per_command = spec_.workload.tag_per_command;
           if (!spec_.workload.mix.empty()) lo.weights = spec_.workload.mix;
           lo.op_log = o_.out_dir + "/ops.jsonl";
-          auto conn = Connection::open(source_->master().endpoint("load"));
           LoadGenerator generator(lo);
-          stats = generator.run(*conn, &stop_load);
+          if (source_->is_cluster()) {
+            if (lo.dbs != std::vector<int>{0}) throw FerryError(ExitCode::Usage, "a cluster source has DB 0 only: [workload] dbs = [0]");
+            stats = generator.run(*source_target(), &stop_load);
+          } else {
+            auto conn = Connection::open(source_->master().endpoint("load"));
+            stats = generator.run(*conn, &stop_load);
+          }
         } catch (const std::exception& e) {
           fail(fmt::format("the write load stopped: {}", e.what()));
         }
@@ -342,7 +397,29 @@ class Run {
         if (spec_.mode == "sync") wait_streaming();
       }
     } else if (ev.action == "target-failover" || ev.action == "target-reshard" || ev.action == "target-shard-maxmemory") {
-      apply_to_cluster(ev);
+      apply_to_cluster(ev, *target_cluster_, "target");
+    } else if (ev.action == "source-failover" || ev.action == "source-reshard") {
+      apply_to_cluster(ev, *source_, "source");
+    } else if (ev.action == "source-replica-link-cut") {
+      // "SHARD MS": the shard's first replica loses its master link again and again for MS ms
+      // (CLIENT KILL TYPE master every 100 ms): it serves what it has, then resyncs partially.
+      std::istringstream in(ev.value);
+      size_t shard = 0;
+      long long ms = 3000;
+      in >> shard >> ms;
+      std::unique_ptr<Connection> replica;
+      {
+        std::lock_guard lock(topology_mu_);
+        if (shard >= source_->shard_count() || source_->replica_count(shard) == 0)
+          throw FerryError(ExitCode::Usage, fmt::format("source-replica-link-cut: shard {} has no replica", shard));
+        replica = Connection::open(source_->replica(0, shard).endpoint("source"));
+      }
+      log::info("scenario: cutting the master link of source shard {}'s replica for {} ms", shard, ms);
+      auto until = Clock::now() + std::chrono::milliseconds(ms);
+      while (Clock::now() < until) {
+        replica->command({"CLIENT", "KILL", "TYPE", "master"});
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
     } else if (ev.action == "target-maxmemory") {
       Connection::open(target_->endpoint("target"))->checked({"CONFIG", "SET", "maxmemory", ev.value});
     } else if (ev.action == "target-command") {
@@ -351,19 +428,20 @@ class Run {
       for (std::string w; in >> w;) words.push_back(w);
       if (!words.empty()) Connection::open(target_node_for(words.size() > 1 ? words[1] : "").endpoint("target"))->command(words);
     } else if (ev.action == "delete") {
-      auto conn = Connection::open(source_->master().endpoint("source"));
-      std::string cursor = "0";
-      do {
-        Reply r = conn->checked({"SCAN", cursor, "MATCH", ev.value, "COUNT", "1000"});
-        cursor = r.elements[0].str;
-        for (const auto& k : r.elements[1].elements) conn->checked({"DEL", k.str});
-      } while (cursor != "0");
+      for (auto& conn : source_masters()) {
+        std::string cursor = "0";
+        do {
+          Reply r = conn->checked({"SCAN", cursor, "MATCH", ev.value, "COUNT", "1000"});
+          cursor = r.elements[0].str;
+          for (const auto& k : r.elements[1].elements) conn->checked({"DEL", k.str});
+        } while (cursor != "0");
+      }
     }
   }
 
   // target-failover "1" | "key NAME"; target-reshard "FROM TO SLOTS"; target-shard-maxmemory
-  // "SHARD BYTES" | "key NAME BYTES".
-  void apply_to_cluster(const TimelineEvent& ev) {
+  // "SHARD BYTES" | "key NAME BYTES"; source-failover and source-reshard likewise on the source.
+  void apply_to_cluster(const TimelineEvent& ev, Topology& cluster, const char* side) {
     std::vector<std::string> words;
     std::istringstream in(ev.value);
     for (std::string w; in >> w;) words.push_back(w);
@@ -371,30 +449,31 @@ class Run {
     auto shard = [&](size_t& at) -> size_t {
       if (at < words.size() && words[at] == "key" && at + 1 < words.size()) {
         at += 2;
-        return target_cluster_->shard_of_key(words[at - 1]);
+        return cluster.shard_of_key(words[at - 1]);
       }
       if (at >= words.size()) throw FerryError(ExitCode::Usage, fmt::format("{}: '{}' lacks a shard", ev.action, ev.value));
       const size_t index = static_cast<size_t>(std::atoi(words[at++].c_str()));
-      if (index >= target_cluster_->shard_count())
+      if (index >= cluster.shard_count())
         throw FerryError(ExitCode::Usage, fmt::format("{}: shard {} does not exist ({} shards)", ev.action, index,
-                                                      target_cluster_->shard_count()));
+                                                      cluster.shard_count()));
       return index;
     };
     size_t at = 0;
-    if (ev.action == "target-failover") {
+    const std::string kind = ev.action.substr(ev.action.find('-') + 1);
+    if (kind == "failover") {
       const size_t s = words.empty() ? 0 : shard(at);
-      log::info("scenario: failing shard {} of the target over", s);
-      target_cluster_->failover(s);
-    } else if (ev.action == "target-reshard") {
+      log::info("scenario: failing shard {} of the {} over", s, side);
+      cluster.failover(s);
+    } else if (kind == "reshard") {
       const size_t from = words.empty() ? 0 : shard(at);
-      const size_t to = words.size() > at ? shard(at) : (from + 1) % target_cluster_->shard_count();
+      const size_t to = words.size() > at ? shard(at) : (from + 1) % cluster.shard_count();
       const int slots = words.size() > at ? std::atoi(words[at].c_str()) : 500;
-      log::info("scenario: moving {} slots of the target from shard {} to shard {}", slots, from, to);
-      target_cluster_->reshard(from, to, slots);
+      log::info("scenario: moving {} slots of the {} from shard {} to shard {}", slots, side, from, to);
+      cluster.reshard(from, to, slots);
     } else {
       const size_t s = shard(at);
       if (at >= words.size()) throw FerryError(ExitCode::Usage, fmt::format("{}: '{}' lacks the bytes", ev.action, ev.value));
-      target_cluster_->set_shard_maxmemory(s, words[at], spec_.target.policy.empty() ? "noeviction" : spec_.target.policy);
+      cluster.set_shard_maxmemory(s, words[at], spec_.target.policy.empty() ? "noeviction" : spec_.target.policy);
     }
   }
 
@@ -402,14 +481,28 @@ class Run {
     double budget = std::max(10.0, spec_.expect.time_limit - since(started_));
     if (spec_.mode == "sync") {
       if (proxy_) proxy_->heal();  // the timeline is over: let ferry catch up
-      touch_all(*master_);
-      long long want = info_number(master_->info("replication"), "master_repl_offset");
       auto until = Clock::now() + std::chrono::duration<double>(std::min(60.0, budget));
-      while (ferry_->running() && Clock::now() < until && replica_offset(*master_) < want)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      if (ferry_->running() && replica_offset(*master_) < want)
-        fail(fmt::format("ferry did not catch up with the source within {:.0f} s (acknowledged {} of {})",
-                         std::min(60.0, budget), replica_offset(*master_), want));
+      if (source_->is_cluster()) {
+        std::vector<std::pair<std::unique_ptr<Connection>, long long>> want;
+        for (auto& conn : source_masters()) {
+          touch_all(*conn);
+          const long long offset = info_number(conn->info("replication"), "master_repl_offset");
+          want.emplace_back(std::move(conn), offset);
+        }
+        while (ferry_->running() && Clock::now() < until && !shards_caught_up(want))
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (ferry_->running() && !shards_caught_up(want))
+          fail(fmt::format("ferry did not catch up with every shard of the source within {:.0f} s (its state file: {})",
+                           std::min(60.0, budget), read_json_file(o_.out_dir + "/ferry.state").dump()));
+      } else {
+        touch_all(*master_);
+        long long want = info_number(master_->info("replication"), "master_repl_offset");
+        while (ferry_->running() && Clock::now() < until && replica_offset(*master_) < want)
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (ferry_->running() && replica_offset(*master_) < want)
+          fail(fmt::format("ferry did not catch up with the source within {:.0f} s (acknowledged {} of {})",
+                           std::min(60.0, budget), replica_offset(*master_), want));
+      }
       ferry_->signal(SIGTERM);
     }
     auto code = ferry_->wait(spec_.mode == "sync" ? 30 : budget);
@@ -424,7 +517,7 @@ class Run {
 
   void validate() {
     if (!spec_.validate.enabled) return;
-    touch_all(*master_);
+    for (auto& conn : source_masters()) touch_all(*conn);
     VerifyOptions v;
     if (fs::exists(report_path_)) v.task = TaskContext::from_report_file(report_path_);
     v.dbs = v.task.dbs;
@@ -528,6 +621,7 @@ class Run {
   RedisServerOptions target_options_;
   std::unique_ptr<RedisServer> target_;   // one server, or
   std::unique_ptr<Topology> target_cluster_;  // a cluster ([target] cluster)
+  const Dialer dialer_;      // outlives the targets it makes (source_target)
   std::mutex topology_mu_;  // the timeline changes the cluster while the sampler reads it
   std::map<int, std::unique_ptr<Connection>> target_sampling_;
   int target_port_ = 0;

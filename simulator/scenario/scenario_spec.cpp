@@ -114,19 +114,16 @@ void read_server(Section s, ServerSpec& out, bool source) {
   s.get("policy", out.policy);
   s.get("databases", out.databases);
   s.get_map("config", out.config);
-  if (!source) {
-    s.get_strings("keys", out.keys);
-    std::vector<std::pair<std::string, std::string>> cluster;
-    s.get_map("cluster", cluster);
-    for (const auto& [k, v] : cluster) {
-      const int n = std::atoi(v.c_str());
-      if (k == "masters" && n >= 1 && n <= 16) out.cluster_masters = n;
-      else if (k == "replicas" && n >= 0 && n <= 4) out.cluster_replicas = n;
-      else
-        throw FerryError(ExitCode::Usage, fmt::format("{}: [target] cluster.{} = {}: cluster takes masters (1-16) and replicas "
-                                                      "(0-4)",
-                                                      s.file(), k, v));
-    }
+  if (!source) s.get_strings("keys", out.keys);
+  std::vector<std::pair<std::string, std::string>> cluster;
+  s.get_map("cluster", cluster);
+  for (const auto& [k, v] : cluster) {
+    const int n = std::atoi(v.c_str());
+    if (k == "masters" && n >= 1 && n <= 16) out.cluster_masters = n;
+    else if (k == "replicas" && n >= 0 && n <= 4) out.cluster_replicas = n;
+    else
+      throw FerryError(ExitCode::Usage, fmt::format("{}: [{}] cluster.{} = {}: cluster takes masters (1-16) and replicas (0-4)",
+                                                    s.file(), source ? "source" : "target", k, v));
   }
   s.done();
 }
@@ -212,10 +209,14 @@ ScenarioSpec parse_scenario(const std::string& text, const std::string& path) {
                                                  "target-command",
                                                  "target-failover",
                                                  "target-reshard",
-                                                 "target-shard-maxmemory"};
+                                                 "target-shard-maxmemory",
+                                                 "source-failover",
+                                                 "source-reshard",
+                                                 "source-replica-link-cut"};
       if (!actions.count(ev.action))
         s.fail(*t, fmt::format("unknown action '{}' (heal, restart-target, restart-ferry, kill-ferry, target-maxmemory, delete, "
-                               "target-command, target-failover, target-reshard, target-shard-maxmemory)",
+                               "target-command, target-failover, target-reshard, target-shard-maxmemory, source-failover, "
+                               "source-reshard, source-replica-link-cut)",
                                ev.action));
       if (ev.fault.empty() == ev.action.empty()) s.fail(*t, "an event has either a fault or an action");
       if (!ev.fault.empty()) spec.proxy = true;
@@ -227,10 +228,15 @@ ScenarioSpec parse_scenario(const std::string& text, const std::string& path) {
 
   if (const toml::table* task = root["task"].as_table()) {
     if (auto m = (*task)["mode"].value<std::string>()) spec.mode = *m;
-    for (const char* reserved : {"source", "target"})
-      if (task->contains(reserved))
-        throw FerryError(ExitCode::Usage, fmt::format("{}: [task] must not name the {}: the scenario starts its own servers",
-                                                      path, reserved));
+    // The servers are the scenario's own: [task.source] may say how to read them (read, shards),
+    // not where they are.
+    for (const char* side : {"source", "target"})
+      if (const auto* t = (*task)[side].as_table())
+        for (const auto& [key, value] : *t)
+          if (!(std::string_view(side) == "source" && (key.str() == "read" || key.str() == "shards")))
+            throw FerryError(ExitCode::Usage, fmt::format("{}: [task.{}] {}: the scenario starts its own servers (a source "
+                                                          "takes only read and shards here)",
+                                                          path, side, key.str()));
     std::ostringstream text;
     text << *task;
     spec.task_toml = text.str();
@@ -257,7 +263,15 @@ ScenarioSpec parse_scenario(const std::string& text, const std::string& path) {
   x.get("time_limit", spec.expect.time_limit);
   x.get_strings("absent_on_target", spec.expect.absent_on_target);
   x.done();
+  if (spec.source.cluster_masters > 0 && spec.proxy)
+    throw FerryError(ExitCode::Usage, fmt::format("{}: the fault proxy stands in front of one server, and the source is a "
+                                                  "cluster: no proxy faults with [source] cluster",
+                                                  path));
   for (const auto& ev : spec.timeline) {
+    if (ev.action.rfind("source-", 0) == 0 && spec.source.cluster_masters == 0)
+      throw FerryError(ExitCode::Usage, fmt::format("{}: the timeline's {} at {} ms needs a cluster source ([source] cluster = "
+                                                    "{{ masters = 3, replicas = 1 }})",
+                                                    path, ev.action, ev.at_ms));
     const bool cluster_action = ev.action.rfind("target-", 0) == 0 && ev.action != "target-maxmemory" && ev.action != "target-command";
     if (cluster_action && spec.target.cluster_masters == 0)
       throw FerryError(ExitCode::Usage, fmt::format("{}: the timeline's {} at {} ms needs a cluster target ([target] cluster = "

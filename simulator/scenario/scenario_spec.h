@@ -19,7 +19,7 @@ struct ServerSpec {
   int databases = 16;
   std::vector<std::pair<std::string, std::string>> config;
   std::vector<std::string> keys;  // target only: keys already there ("existing keys" cases)
-  // target only: a Redis Cluster of this many masters (0: one server), each with cluster_replicas.
+  // A Redis Cluster of this many masters (0: one server), each with cluster_replicas.
   int cluster_masters = 0;
   int cluster_replicas = 0;
 };
@@ -54,7 +54,8 @@ struct TimelineEvent {
   long long at_ms = 0;
   std::string fault;   // a proxy fault spec (see fault_spec.h)
   std::string action;  // heal, restart-target, restart-ferry, kill-ferry, target-maxmemory, delete, target-command,
-                       // target-failover, target-reshard, target-shard-maxmemory (a cluster target)
+                       // target-failover, target-reshard, target-shard-maxmemory (a cluster target),
+                       // source-failover, source-reshard (a cluster source)
   std::string value;   // target-maxmemory: the new maxmemory; delete: a SCAN MATCH pattern;
                        // target-command: a command run on the target, words split on spaces;
                        // target-failover: a shard index, or "key NAME" (the shard owning NAME);
