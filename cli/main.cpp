@@ -9,6 +9,7 @@
 #include "migrate_command.h"
 #include "precheck_command.h"
 #include "rdb_command.h"
+#include "report_command.h"
 #include "fuzz_command.h"
 #include "scenario_command.h"
 #include "sim_command.h"
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   ferry::cli::add_precheck_command(app, run);
   ferry::cli::add_config_command(app, run);
   ferry::cli::add_verify_command(app, run);
+  ferry::cli::add_report_command(app, run);
   ferry::cli::add_sim_command(app, run);
   ferry::cli::add_scenario_command(app, run);
   ferry::cli::add_fuzz_command(app, run);

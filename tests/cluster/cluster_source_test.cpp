@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 using namespace ferry;
@@ -281,6 +282,22 @@ TEST_CASE("--shards splits a cluster source over two processes, each with its ow
   ServerGroup source = test::group_of(src.master(0));
   ServerGroup target = test::group_of(dst);
   test::require_identical(source, target);
+
+  // The two processes' reports combine into one task's.
+  auto merged = run_ferry({"report", "merge", dst.dir() + "/a.json", dst.dir() + "/b.json", "--output", dst.dir() + "/m.json"});
+  INFO(merged.err);
+  CHECK(merged.exit_code == 0);
+  auto m = test::read_json(dst.dir() + "/m.json");
+  CHECK(m["shards"].size() == 3);
+  CHECK(m["complete"] == true);
+  CHECK(m["copied"].get<long long>() == test::read_json(dst.dir() + "/a.json")["copied"].get<long long>() +
+                                            test::read_json(dst.dir() + "/b.json")["copied"].get<long long>());
+  CHECK(m["copied"].get<long long>() >= 1500);
+  CHECK(merged.err.find("3 shard(s)") != std::string::npos);
+  std::ofstream(dst.dir() + "/other.json") << R"({"mode": "scan", "copied": 1, "complete": true})";
+  auto mixed = run_ferry({"report", "merge", dst.dir() + "/a.json", dst.dir() + "/other.json"});
+  CHECK(mixed.exit_code == 3);
+  CHECK(mixed.err.find("other.json is of mode scan") != std::string::npos);
 
   auto bad = run_ferry({"migrate", "--mode", "snapshot", "--source", uri(src.master(0)), "--target", dst.uri(), "--shards",
                         "7"});
