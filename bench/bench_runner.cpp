@@ -1,10 +1,12 @@
 #include "bench_runner.h"
 
+
 #include "core/clock.h"
 #include "core/error.h"
 #include "process/child_process.h"
 #include "process/redis_server.h"
 #include "redis/connection.h"
+#include "target/cluster_slots.h"
 #include "topology/topology.h"
 #include "workload/mixed_dataset.h"
 
@@ -331,6 +333,47 @@ long long cluster_keys(sim::Topology& cluster) {
   return n;
 }
 
+// A cluster source of 1, 3 and 6 shards holding the same keys (DEBUG POPULATE on each master, its
+// share under a hash tag of its first slot), copied by snapshot and by scan into one server: keys/s per
+// shard count, ferry running one replica task (or reader) per shard side by side.
+nlohmann::json source_shards_phase(const BenchOptions& o, long long keys, const std::string& dir, std::ostream& out) {
+  nlohmann::json j = nlohmann::json::array();
+  for (int shards : o.source_shards) {
+    sim::TopologySpec spec;
+    spec.cluster_masters = shards;
+    sim::Topology cluster(spec);
+    for (int i = 0; i < shards; ++i) {  // keys of a slot the master owns: {tag}:key:N
+      const int first_slot = std::atoi(cluster.slots_of(static_cast<size_t>(i)).c_str());
+      open(cluster.master(static_cast<size_t>(i)), "source")
+          ->checked({"DEBUG", "POPULATE", std::to_string(keys / shards), fmt::format("{{{}}}:key", tag_for_slot(first_slot)),
+                     "20"});
+    }
+    const long long total = cluster_keys(cluster);
+    sim::RedisServer target;
+    auto t = open(target, "target");
+    nlohmann::json row{{"shards", shards}, {"keys", total}};
+    for (const char* mode : {"snapshot", "scan"}) {
+      std::vector<double> seconds;
+      long long peak_kb = 0;
+      bool equal = true;
+      for (int run = 0; run < o.runs; ++run) {
+        t->checked({"FLUSHALL"});
+        Copy c = run_ferry(o, {"migrate", "--mode", mode, "--source", cluster.master(0).uri(), "--target", target.uri(),
+                               "--accept-warnings", "--log-level", "warn"},
+                           dir);
+        seconds.push_back(c.seconds);
+        peak_kb = std::max(peak_kb, c.peak_rss_kb);
+        equal = equal && c.exit_code == 0 && t->checked({"DBSIZE"}).integer == total;
+      }
+      const double secs = median(seconds);
+      row[mode] = {{"seconds", secs}, {"keys_per_s", total / secs}, {"equal", equal}, {"peak_rss_mb", peak_kb / 1024.0}};
+      out << fmt::format("source of {} shard(s): ferry {} {:.2f} s, {:.0f} keys/s\n", shards, mode, secs, total / secs);
+    }
+    j.push_back(row);
+  }
+  return j;
+}
+
 // Snapshot and sync into a cluster of `cluster_masters` masters: keys/s against the same copy into
 // one server, whether the masters are written in parallel, and the lag under the incremental load.
 // Equal: ferry verify (key by key on each key's master) passes.
@@ -519,6 +562,7 @@ nlohmann::json run_bench(const BenchOptions& o, std::ostream& out) {
   if (o.cluster && o.dataset != "mixed") {  // a cluster has DB 0 only; the mixed dataset spans three DBs
     j["cluster"] = cluster_phase(o, source, *src, dbsize, used_mb, m_snap.seconds, dir, out);
   }
+  if (!o.source_shards.empty() && o.dataset == "small-strings") j["source_shards"] = source_shards_phase(o, dbsize, dir, out);
   if (o.incremental) j["incremental"] = incremental(o, source, *src, dir, out);
   out << fmt::format("\n{}\n", j.dump(2));
   std::filesystem::remove_all(dir);

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace ferry::bench {
 
@@ -27,6 +28,7 @@ struct BenchOptions {
   bool scan = true, incremental = true, verify = true;
   bool cluster = true;                    // snapshot and sync into a 3-master cluster
   int cluster_masters = 3;
+  std::vector<int> source_shards{1, 3, 6};  // a cluster source of each size (small strings only); empty: none
   size_t load_requests = 1'000'000;       // redis-benchmark -n for the incremental phase
 };
 

@@ -26,7 +26,7 @@ TEST_CASE("bench: every timed copy equals the source and every phase is reported
   CHECK(j["incremental"]["native_lag_ms"]["samples"].get<long long>() >= 1);
 }
 
-TEST_CASE("bench: the copies into a 3-master cluster equal the source, and say how the masters were written",
+TEST_CASE("bench: the copies into a 3-master cluster and from clusters of 1, 3 and 6 shards equal the source",
           "[bench][cluster]") {
   std::string report = "/tmp/ferry-bench-cluster-test-" + std::to_string(::getpid()) + ".json";
   auto r = run_ferry({"bench", "--dataset", "small-strings", "--keys", "5000", "--runs", "1", "--load-requests", "20000",
@@ -41,4 +41,12 @@ TEST_CASE("bench: the copies into a 3-master cluster equal the source, and say h
   CHECK(j["cluster"]["all_masters_busy_share"].is_number());
   CHECK(j["cluster"]["sync"]["equal_after"] == true);
   CHECK(j["cluster"]["sync"]["lag_ms"]["samples"].get<long long>() >= 1);
+  // A cluster source of 1, 3 and 6 shards, copied by snapshot and by scan.
+  REQUIRE(j["source_shards"].size() == 3);
+  for (const auto& row : j["source_shards"]) {
+    INFO(row.dump());
+    CHECK(row["keys"].get<long long>() >= 4990);
+    CHECK(row["snapshot"]["equal"] == true);
+    CHECK(row["scan"]["equal"] == true);
+  }
 }

@@ -90,6 +90,15 @@ ClusterTopology read_cluster_topology(Connection& node) {
   if (shards.is_array()) t = from_shards(shards);
   else t = from_slots(node.checked({"CLUSTER", "SLOTS"}));
   t.ok = node.checked({"CLUSTER", "INFO"}).str.find("cluster_state:ok") != std::string::npos;
+  // A node that never met another does not know its own address (a one-node cluster): it is the
+  // one asked.
+  auto known = [&](std::string& host) {
+    if (host.empty() || host == "?") host = node.endpoint().host;
+  };
+  for (auto& m : t.masters) {
+    known(m.host);
+    for (auto& r : m.replicas) known(r.host);
+  }
   // Masters in the order of their first slot, as people list them.
   std::vector<int> first(t.masters.size(), kClusterSlots);
   for (int s = kClusterSlots - 1; s >= 0; --s)
