@@ -287,7 +287,17 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
   Checker c(report);
   long long rdb_used_memory = 0;
   RdbContents rdb_contents;
-  if (o.mode == "rdb") check_rdb_file(o.rdb_file, c, report, rdb_used_memory, rdb_contents);
+  if (o.mode == "rdb")  // several files: one per shard of a cluster, their memory added up
+    for (const auto& file : o.rdb_files) {
+      long long used = 0;
+      RdbContents contents;
+      check_rdb_file(file, c, report, used, contents);
+      rdb_used_memory += used;
+      rdb_contents.inspected = rdb_contents.inspected || contents.inspected;
+      rdb_contents.field_expiries += contents.field_expiries;
+      for (const auto& [type, n] : contents.module_values) rdb_contents.module_values[type] += n;
+      rdb_contents.functions += contents.functions;
+    }
   std::unique_ptr<Connection> source = source_ep ? connect(*source_ep, o, c, report) : nullptr;
   std::unique_ptr<Connection> target = connect(target_ep, o, c, report);
   if (!target || (source_ep && !source)) return report;

@@ -36,7 +36,7 @@ struct PrecheckOptions {
   bool resuming = false;      // a sync task's state file exists: the target's keys are its own writes
   Timeouts timeouts;
   std::vector<std::string> skip;  // --skip-check: outcomes ignored
-  std::string rdb_file;       // mode rdb: checked for a readable RDB header (exit 5 if not)
+  std::vector<std::string> rdb_files;  // mode rdb: each checked for a readable RDB header (exit 5 if not)
   bool skip_unsupported = false;  // --skip-unsupported: data the target cannot hold warns (it is skipped and counted)
   bool publish = true;            // sync applies the stream's PUBLISH (--no-publish: dropped)
   std::string source_read = "master";  // a cluster source: the node of each shard read (--source-read)

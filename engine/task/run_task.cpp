@@ -93,25 +93,29 @@ void run_scan(const TaskConfig& config, const Dialer& dialer, Target& target, co
   report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
 }
 
-// Returns the exit code the input asks for (5 for a corrupt file) or 0.
+// Returns the exit code the input asks for (5 for a corrupt file) or 0. Several files (a cluster's
+// shards) are each checked whole first, then imported one after the other through one key sink.
 int run_rdb_import(const TaskConfig& config, Target& target, const TaskHooks& hooks, MigrationReport& report) {
   const auto started = Clock::now();
   CopyOptions copy = config.copy_options();
   // A file is checked whole first: a corrupt one, or one redis-server would refuse, writes nothing.
-  RdbFileFacts facts = check_rdb_file(config.rdb_file, work_dir(config));
-  log::info("checked {} whole in {:.2f} s: {} keys, structure and {} fine", config.rdb_file, facts.seconds, facts.keys,
-            facts.checksum_verified ? "CRC64" : "(no CRC64 in it)");
-  if (!copy.skip_unsupported)
-    for (const auto& type : facts.module_aux)
-      if (!target.facts().has_module_for_type(type))
-        throw FerryError(ExitCode::Failed,
-                         fmt::format("{} holds aux data of module type '{}', whose module {} has not loaded: redis-server "
-                                     "refuses such a file; nothing was written (load the module, or skip the data with "
-                                     "--skip-unsupported)",
-                                     config.rdb_file, type, target.describe()));
-  io::FileSource file(config.rdb_file);
+  for (const auto& path : config.rdb_files) {
+    RdbFileFacts facts = check_rdb_file(path, work_dir(config));
+    log::info("checked {} whole in {:.2f} s: {} keys, structure and {} fine", path, facts.seconds, facts.keys,
+              facts.checksum_verified ? "CRC64" : "(no CRC64 in it)");
+    if (!copy.skip_unsupported)
+      for (const auto& type : facts.module_aux)
+        if (!target.facts().has_module_for_type(type))
+          throw FerryError(ExitCode::Failed,
+                           fmt::format("{} holds aux data of module type '{}', whose module {} has not loaded: redis-server "
+                                       "refuses such a file; nothing was written (load the module, or skip the data with "
+                                       "--skip-unsupported)",
+                                       path, type, target.describe()));
+  }
   report.mode = "rdb";
-  report.source = file.describe();
+  report.source = config.rdb_files.size() == 1 ? io::FileSource(config.rdb_files.front()).describe()
+                                               : fmt::format("{} RDB files ({})", config.rdb_files.size(),
+                                                             fmt::join(config.rdb_files, ", "));
   report.target = target.describe();
   copy.describe_into(report);
   check_target_empty(target, copy, copy.dbs);
@@ -119,20 +123,25 @@ int run_rdb_import(const TaskConfig& config, Target& target, const TaskHooks& ho
   KeySinkOptions o;
   o.copy = copy;
   o.throttle = &throttle;
-  const uint64_t size = file.size().value_or(0);
+  uint64_t size = 0;
   o.progress = [&](uint64_t offset) {
     if (hooks.progress) hooks.progress->copy("rdb", offset, size, "bytes", report.bytes);
   };
   KeySink sink(target, o, report);
-  rdb::RdbParser parser(file, sink);
   int code = 0;
-  try {
-    parser.parse();
-  } catch (const rdb::RdbError& e) {
-    report.stopped_because = e.what();
-    code = static_cast<int>(ExitCode::CorruptInput);
-  } catch (const FerryError& e) {
-    report.stopped_because = e.what();
+  for (const auto& path : config.rdb_files) {
+    io::FileSource file(path);
+    size = file.size().value_or(0);
+    rdb::RdbParser parser(file, sink);
+    try {
+      parser.parse();
+    } catch (const rdb::RdbError& e) {
+      report.stopped_because = e.what();
+      code = static_cast<int>(ExitCode::CorruptInput);
+    } catch (const FerryError& e) {
+      report.stopped_because = e.what();
+    }
+    if (!report.stopped_because.empty()) break;
   }
   sink.finish();
   if (hooks.progress) hooks.progress->done();

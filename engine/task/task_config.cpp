@@ -131,7 +131,11 @@ std::vector<TaskSetting> make_settings() {
              "every write as it happens (until SIGINT/SIGTERM or --until-caught-up); rdb: import the RDB file --rdb"),
       text("", "task-id", "--task-id", &TaskConfig::task_id,
            "Names the heartbeat key and the connections in CLIENT LIST (default: derived from source and target)"),
-      text("", "rdb", "--rdb", &TaskConfig::rdb_file, "RDB file to import (--mode rdb)"),
+      {"", "rdb", "--rdb", SettingKind::StringList,
+       "RDB file to import (--mode rdb); repeatable: the files of a cluster's shards, imported one after the other",
+       {},
+       [](TaskConfig& c, const Values& v) { c.rdb_files = v; },
+       [](const TaskConfig&) { return std::string(); }},
       flag("", "accept-warnings", "--accept-warnings", &TaskConfig::accept_warnings,
            "Migrate despite precheck warnings, and exit 0 (not 2) when the only findings are warnings"),
       {"", "skip-check", "--skip-check", SettingKind::StringList,
@@ -285,10 +289,10 @@ std::vector<std::string> task_file_keys() {
 void TaskConfig::check() const {
   if (target.uri.empty()) bad("--target is required (or target.uri in the task file)");
   if (mode == "rdb") {
-    if (rdb_file.empty()) bad("--mode rdb needs --rdb FILE");
+    if (rdb_files.empty()) bad("--mode rdb needs --rdb FILE");
     if (!source.uri.empty()) bad("--mode rdb reads --rdb FILE: drop --source");
   } else {
-    if (!rdb_file.empty()) bad("--rdb is for --mode rdb");
+    if (!rdb_files.empty()) bad("--rdb is for --mode rdb");
     if (source.uri.empty()) bad(fmt::format("--mode {} needs --source URI (or source.uri in the task file)", mode));
   }
   if (until_caught_up && mode != "sync") bad("--until-caught-up is for --mode sync");
@@ -353,7 +357,7 @@ PrecheckOptions TaskConfig::precheck_options() const {
   p.replace = copy.on_conflict == ConflictMode::Replace;
   p.timeouts = timeouts();
   p.skip = skip_checks;
-  p.rdb_file = rdb_file;
+  p.rdb_files = rdb_files;
   p.skip_unsupported = skip_unsupported;
   p.publish = publish;
   p.source_read = source_read;
@@ -364,7 +368,7 @@ PrecheckOptions TaskConfig::precheck_options() const {
 
 std::string TaskConfig::effective_task_id() const {
   if (!task_id.empty()) return task_id;
-  std::string from = mode == "rdb" ? rdb_file : parse_redis_uri(source.uri, "source").address();
+  std::string from = mode == "rdb" ? fmt::format("{}", fmt::join(rdb_files, ",")) : parse_redis_uri(source.uri, "source").address();
   return fmt::format("{:08x}", std::hash<std::string>{}(from + "->" + parse_redis_uri(target.uri, "target").address()) &
                                    0xffffffffu);
 }

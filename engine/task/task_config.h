@@ -24,7 +24,7 @@ struct EndpointConfig {
 struct TaskConfig {
   std::string mode = "scan";  // scan, snapshot, sync, rdb
   std::string task_id;        // empty: derived from source and target
-  std::string rdb_file;
+  std::vector<std::string> rdb_files;  // --rdb, repeatable: one file per shard of a cluster
   bool accept_warnings = false;
   std::vector<std::string> skip_checks;
   EndpointConfig source, target;

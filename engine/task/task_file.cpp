@@ -66,7 +66,11 @@ std::optional<std::vector<std::string>> as_values(const toml::node& n, SettingKi
   };
   if (kind == SettingKind::IntList || kind == SettingKind::StringList) {
     const toml::array* arr = n.as_array();
-    if (!arr) return std::nullopt;
+    if (!arr) {  // one value stands for a list of one (rdb = "dump.rdb")
+      auto one = scalar(n, kind == SettingKind::IntList ? SettingKind::Integer : SettingKind::String);
+      if (!one) return std::nullopt;
+      return std::vector<std::string>{*one};
+    }
     std::vector<std::string> out;
     for (const auto& element : *arr) {
       auto v = scalar(element, kind == SettingKind::IntList ? SettingKind::Integer : SettingKind::String);

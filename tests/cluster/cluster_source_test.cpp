@@ -238,6 +238,28 @@ TEST_CASE("scan and snapshot read a cluster source shard by shard, from masters 
     }
 }
 
+TEST_CASE("rdb mode imports one file per shard of a cluster (--rdb repeated)", "[cluster-source][rdb]") {
+  Topology src(cluster_spec(3, 0));
+  fill_cluster(src.master(0), 75, 1500);
+  std::vector<std::string> a{"migrate", "--mode", "rdb"};
+  for (size_t shard = 0; shard < 3; ++shard) {
+    test::connect(src.master(shard))->checked({"SAVE"});
+    a.push_back("--rdb");
+    a.push_back(src.master(shard).dir() + "/dump.rdb");
+  }
+  RedisServer dst;
+  a.insert(a.end(), {"--target", dst.uri(), "--report", dst.dir() + "/r.json"});
+  auto r = run_ferry(a);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  ServerGroup source = test::group_of(src.master(0));
+  ServerGroup target = test::group_of(dst);
+  test::require_identical(source, target);
+  auto j = test::read_json(dst.dir() + "/r.json");
+  CHECK(j["source"].get<std::string>().find("3 RDB files") != std::string::npos);
+  CHECK(j["copied"].get<long long>() >= 1500);
+}
+
 TEST_CASE("a restarted sync resumes every shard of a cluster source from the one state file", "[cluster-source][sync]") {
   Topology src(cluster_spec(3, 0));
   fill_cluster(src.master(0), 81, 1000);
