@@ -64,8 +64,9 @@ void add_matrix_command(CLI::App& app, std::function<int()>& run) {
       ->delimiter(',')->capture_default_str();
   cmd->add_option("--pairs", o->pairs, "Only these SOURCE:TARGET pairs, comma-separated (instead of --versions x --versions)")
       ->delimiter(',');
-  cmd->add_option("--modes", o->modes, "Modes run in each pair")
-      ->delimiter(',')->check(CLI::IsMember({"scan", "snapshot", "sync", "rdb"}))->capture_default_str();
+  cmd->add_option("--modes", o->modes, "Modes run in each pair (cluster: a 3-master cluster of the source version synced "
+                                       "into the target)")
+      ->delimiter(',')->check(CLI::IsMember({"scan", "snapshot", "sync", "rdb", "cluster"}))->capture_default_str();
   cmd->add_option("--keys", o->keys, "Keys of the mixed dataset (DBs 0, 1, 5)")->capture_default_str()->check(CLI::Range(size_t{1}, size_t{10'000'000}));
   cmd->add_option("--seed", o->seed, "Seed of the datasets and loads (N or random)")->capture_default_str();
   cmd->add_option("--jobs", o->jobs, "Cells run in parallel (each on its own ports)")->capture_default_str()->check(CLI::Range(1, 16));

@@ -1,20 +1,23 @@
-#include <utility>
-
 #include "support.h"
+
+#include "redis/dialer.h"
+#include "target/target.h"
 #include "topology/topology.h"
 
 #include <boost/process.hpp>
+#include <signal.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <unistd.h>
-#include <future>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
-#include <signal.h>
-#include <thread>
 #include <sstream>
+#include <thread>
+#include <utility>
 
 namespace bp = boost::process;
 
@@ -113,6 +116,46 @@ RunResult BackgroundFerry::wait(double seconds) {
   }
   impl_->child.wait();
   return collect();
+}
+
+struct BackgroundLoad::Impl {
+  const Dialer dialer;  // outlives the target, which dials the nodes it is redirected to
+  std::unique_ptr<Target> target;
+  std::atomic<bool> stop{false};
+  std::thread thread;
+  sim::LoadStats stats;
+  std::string error;
+};
+
+BackgroundLoad::BackgroundLoad(const sim::RedisServer& server, uint64_t seed, double rate) : impl_(std::make_unique<Impl>()) {
+  sim::LoadOptions o;
+  o.seed = seed;
+  o.rate = rate;
+  o.duration_s = 0;
+  o.dbs = {0};
+  o.hash_tags = 64;
+  impl_->target = open_target(impl_->dialer, server.endpoint("load"), PipelineLimits{o.pipeline, 64 << 20});
+  impl_->thread = std::thread([impl = impl_.get(), o] {
+    try {
+      sim::LoadGenerator generator(o);
+      impl->stats = generator.run(*impl->target, &impl->stop);
+    } catch (const std::exception& e) {
+      impl->error = e.what();
+    }
+  });
+}
+
+BackgroundLoad::~BackgroundLoad() {
+  impl_->stop = true;
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+sim::LoadStats BackgroundLoad::stop() {
+  impl_->stop = true;
+  if (impl_->thread.joinable()) impl_->thread.join();
+  INFO(impl_->error);
+  CHECK(impl_->error.empty());
+  return impl_->stats;
 }
 
 std::unique_ptr<Connection> connect(const sim::RedisServer& server, const std::string& role) {

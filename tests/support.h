@@ -4,6 +4,7 @@
 #include "process/redis_server.h"
 #include "redis/connection.h"
 #include "verify/dataset_comparison.h"
+#include "workload/load_generator.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -56,6 +57,21 @@ void require_identical(Connection& source, Connection& target, const ComparisonO
 void require_identical(ServerGroup& source, ServerGroup& target, const ComparisonOptions& options = {});
 // A ServerGroup of a fixture server: every master when it is a cluster node.
 ServerGroup group_of(const sim::RedisServer& server);
+
+// The write load of every supported command from one seed, in a thread, sent through a target's
+// routing: one server, or a cluster node (each step on its slot's master, redirections followed
+// through failovers and reshards). Keys carry 64 hash tags, so each step stays in one slot.
+class BackgroundLoad {
+ public:
+  BackgroundLoad(const sim::RedisServer& server, uint64_t seed, double rate);
+  ~BackgroundLoad();
+  // Stops it and checks it ran without an exception; returns what it sent.
+  sim::LoadStats stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 long long now_ms();
 

@@ -233,24 +233,39 @@ void check_source_shards(Checker& c, Connection& seed, const PrecheckOptions& o,
   }
   const Dialer dialer(o.timeouts);
   const SourceRead read = parse_source_read(o.source_read);
-  std::vector<std::string> found, problems;
+  std::vector<std::string> found, problems, short_backlogs;
   long long used = 0;
   for (const auto& shard : shards) {
     ShardLocator locator(dialer, seed.endpoint(), shard, read);
     try {
       ShardLocator::Nodes nodes = locator.locate();
-      used += num(dialer.connect(nodes.master)->info("memory"), "used_memory");
+      auto master = dialer.connect(nodes.master);
+      const long long shard_used = num(master->info("memory"), "used_memory");
+      used += shard_used;
       found.push_back(fmt::format("{} from {}{}", shard.describe(), nodes.read.address(), nodes.replica ? " (replica)" : ""));
       if (o.mode != "snapshot" && o.mode != "sync") continue;
       auto node = dialer.connect(nodes.read);
       if (auto denied = dry_run(*node, node->endpoint().user, {"PSYNC", "?", "-1"}); denied && !denied->empty())
         problems.push_back(fmt::format("{} refuses PSYNC: {}", nodes.read.address(), *denied));
+      // The shard's backlog against what its master takes in during the shard's snapshot (~100 MB/s).
+      const double snapshot_secs = std::max(1.0, static_cast<double>(shard_used) / 100e6);
+      const long long expected =
+          static_cast<long long>(std::atof(master->info("stats")["instantaneous_input_kbps"].c_str()) * 1024 * snapshot_secs);
+      Reply backlog = node->command({"CONFIG", "GET", "repl-backlog-size"});
+      const long long size = backlog.is_array() && backlog.elements.size() >= 2 ? std::atoll(backlog.elements[1].str.c_str()) : 0;
+      if (size > 0 && size < expected)
+        short_backlogs.push_back(fmt::format("{} on {}: repl-backlog-size {} for {} written in its ~{:.0f} s snapshot",
+                                             shard.describe(), nodes.read.address(), mb(size), mb(expected), snapshot_secs));
     } catch (const FerryError& e) {
       problems.push_back(e.what());
     }
   }
   source_mem["used_memory"] = std::to_string(used);
-  if (problems.empty())
+  if (problems.empty() && !short_backlogs.empty())
+    c.warn("source-shards", fmt::format("a link broken while a shard's backlog is short costs that shard a full resync: {}",
+                                        fmt::join(short_backlogs, "; ")),
+           "on each of those nodes: CONFIG SET repl-backlog-size (twice the figure named)");
+  else if (problems.empty())
     c.pass("source-shards", fmt::format("the source is a cluster of {} shard(s), each read on its own ({}, {}): {}",
                                         shards.size(), source_read_name(read),
                                         o.shards.empty() ? "every shard" : "--shards", fmt::join(found, "; ")));

@@ -18,7 +18,8 @@ struct MatrixOptions {
   // Server names as tools/fetch-servers writes them; "redis-7.0" is the system's redis-server.
   std::vector<std::string> versions{"redis-6.0", "redis-7.0", "redis-8.0", "valkey-8.1"};
   std::vector<std::pair<std::string, std::string>> pairs;  // when set, only these (source, target)
-  std::vector<std::string> modes{"scan", "snapshot", "sync", "rdb"};
+  // "cluster": a 3-master cluster of the source version synced into the target
+  std::vector<std::string> modes{"scan", "snapshot", "sync", "rdb", "cluster"};
   size_t keys = 1500;
   uint64_t seed = 1;
   int jobs = 1;

@@ -21,6 +21,7 @@ using ferry::sim::RedisServer;
 using ferry::sim::Topology;
 using ferry::sim::TopologySpec;
 using ferry::test::BackgroundFerry;
+using ferry::test::BackgroundLoad;
 using ferry::test::run_ferry;
 
 namespace {
@@ -54,48 +55,6 @@ void fill_cluster(const RedisServer& seed, uint64_t seed_value, size_t keys) {
   o.keys_per_db = keys;
   sim::fill_mixed_dataset(*target, o);
 }
-
-// The write load of every supported command, each step on its slot's master (redirections
-// followed through failovers and reshards), in a thread.
-class ClusterLoad {
- public:
-  ClusterLoad(const RedisServer& seed, uint64_t seed_value, double rate) {
-    sim::LoadOptions o;
-    o.seed = seed_value;
-    o.rate = rate;
-    o.duration_s = 0;
-    o.dbs = {0};
-    o.hash_tags = 64;
-    target_ = open_target(dialer_, endpoint_of(seed), PipelineLimits{32, 64 << 20});
-    thread_ = std::thread([this, o] {
-      try {
-        sim::LoadGenerator generator(o);
-        stats_ = generator.run(*target_, &stop_);
-      } catch (const std::exception& e) {
-        error_ = e.what();
-      }
-    });
-  }
-  sim::LoadStats stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-    INFO(error_);
-    CHECK(error_.empty());
-    return stats_;
-  }
-  ~ClusterLoad() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  const Dialer dialer_;
-  std::unique_ptr<Target> target_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  sim::LoadStats stats_;
-  std::string error_;
-};
 
 // A reshard MIGRATEs keys with their time to live, and the new owner sets the expiry from its own
 // clock a moment later (redis/src/cluster.c, migrateCommand): a millisecond or so off, the
@@ -141,7 +100,7 @@ TEST_CASE("a 3x1 cluster source read from replicas syncs into one server under t
   const std::string state = dst.dir() + "/state.json";
   BackgroundFerry ferry(sync_args(src.master(0), dst.uri(), {"--source-read", "replica", "--report", report, "--state", state}));
   wait_streaming({&src.replica(0, 0), &src.replica(0, 1), &src.replica(0, 2)});
-  ClusterLoad load(src.master(0), 52, 1500);
+  BackgroundLoad load(src.master(0), 52, 1500);
   std::this_thread::sleep_for(std::chrono::seconds(2));
 
   // Shard 1's replica, which ferry reads, takes over: ferry goes on reading it, now the master.
@@ -193,7 +152,7 @@ TEST_CASE("cluster to cluster under the write load, with a failover on each side
   const std::string report = dst.master(0).dir() + "/r.json";
   BackgroundFerry ferry(sync_args(src.master(0), uri(dst.master(0)), {"--report", report}));
   wait_streaming({&src.master(0), &src.master(1), &src.master(2)});
-  ClusterLoad load(src.master(0), 62, 1500);
+  BackgroundLoad load(src.master(0), 62, 1500);
   std::this_thread::sleep_for(std::chrono::seconds(2));
   src.failover(0);  // ferry's link to shard 0 breaks: a partial resync from the promoted replica
   std::this_thread::sleep_for(std::chrono::seconds(1));

@@ -18,6 +18,7 @@ using ferry::sim::RedisServer;
 using ferry::sim::Topology;
 using ferry::sim::TopologySpec;
 using ferry::test::BackgroundFerry;
+using ferry::test::BackgroundLoad;
 using ferry::test::run_ferry;
 
 namespace {
@@ -57,46 +58,6 @@ ComparisonOptions after_sync() {
   o.group_entries_read = false;  // replication cannot reproduce it (see dataset_comparison.h)
   return o;
 }
-
-// The write load of every supported command with hash tags (each step in one slot), in a thread.
-class BackgroundLoad {
- public:
-  BackgroundLoad(const RedisServer& source, uint64_t seed, double rate) {
-    sim::LoadOptions o;
-    o.seed = seed;
-    o.rate = rate;
-    o.duration_s = 0;
-    o.dbs = {0};
-    o.hash_tags = 64;
-    conn_ = test::connect(source);
-    thread_ = std::thread([this, o] {
-      try {
-        sim::LoadGenerator generator(o);
-        stats_ = generator.run(*conn_, &stop_);
-      } catch (const std::exception& e) {
-        error_ = e.what();
-      }
-    });
-  }
-  sim::LoadStats stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-    INFO(error_);
-    CHECK(error_.empty());
-    return stats_;
-  }
-  ~BackgroundLoad() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  std::unique_ptr<Connection> conn_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  sim::LoadStats stats_;
-  std::string error_;
-};
 
 // A reshard MIGRATEs keys with their time to live, not their expiry time: the new owner sets the
 // expiry from its own clock a moment later (redis/src/cluster.c, migrateCommand), a millisecond or
