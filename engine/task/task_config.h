@@ -95,6 +95,8 @@ struct TaskSetting {
   std::function<std::string(const TaskConfig&)> show;  // the value as a default in help
   // The flag is the key's opposite: `heartbeat = false` is --no-heartbeat.
   bool flag_inverts = false;
+  // A list whose task-file key also takes one value (`rdb = "dump.rdb"`, from when it was one).
+  bool one_for_many = false;
 
   std::string qualified() const { return *section ? std::string(section) + "." + key : std::string(key); }
 };

@@ -40,7 +40,7 @@ const char* type_name(const toml::node& n) {
 }
 
 // The node's value as the setting's text value(s), or nullopt when its type is wrong.
-std::optional<std::vector<std::string>> as_values(const toml::node& n, SettingKind kind) {
+std::optional<std::vector<std::string>> as_values(const toml::node& n, SettingKind kind, bool one_for_many) {
   auto scalar = [](const toml::node& v, SettingKind k) -> std::optional<std::string> {
     switch (k) {
       case SettingKind::String:
@@ -66,7 +66,8 @@ std::optional<std::vector<std::string>> as_values(const toml::node& n, SettingKi
   };
   if (kind == SettingKind::IntList || kind == SettingKind::StringList) {
     const toml::array* arr = n.as_array();
-    if (!arr) {  // one value stands for a list of one (rdb = "dump.rdb")
+    if (!arr) {  // where allowed, one value stands for a list of one (rdb = "dump.rdb")
+      if (!one_for_many) return std::nullopt;
       auto one = scalar(n, kind == SettingKind::IntList ? SettingKind::Integer : SettingKind::String);
       if (!one) return std::nullopt;
       return std::vector<std::string>{*one};
@@ -128,7 +129,7 @@ std::vector<ConfigProblem> parse_task_file(const std::string& text, const std::s
     problems.push_back({static_cast<long>(where.begin.line), static_cast<long>(where.begin.column), std::move(message)});
   };
   auto apply = [&](const TaskSetting& setting, const toml::node& n) {
-    auto values = as_values(n, setting.kind);
+    auto values = as_values(n, setting.kind, setting.one_for_many);
     if (!values) {
       problem_at(n.source(), fmt::format("'{}' must be {}, not {}", setting.qualified(), kind_name(setting.kind), type_name(n)));
       return;

@@ -244,7 +244,7 @@ TEST_CASE("a restarted sync resumes every shard of a cluster source from the one
   CHECK(equal.equal());
 }
 
-TEST_CASE("--shards splits a cluster source over two processes, each with its own shards", "[cluster-source]") {
+TEST_CASE("a cluster source split over two processes with --shards, their reports merged", "[cluster-source]") {
   Topology src(cluster_spec(3, 0));
   fill_cluster(src.master(0), 91, 1500);
   RedisServer dst;
