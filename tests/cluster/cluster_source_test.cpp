@@ -3,6 +3,7 @@
 // cluster to cluster with a failover on each side; scan and snapshot per shard; a restarted task
 // resuming every shard from the one state file; --shards splitting a task over two processes;
 // which node --source-read reads, and the precheck's per-shard rules.
+#include "cluster/cluster_support.h"
 #include "redis/dialer.h"
 #include "support.h"
 #include "target/target.h"
@@ -19,47 +20,25 @@
 using namespace ferry;
 using ferry::sim::RedisServer;
 using ferry::sim::Topology;
-using ferry::sim::TopologySpec;
 using ferry::test::BackgroundFerry;
 using ferry::test::BackgroundLoad;
+using ferry::test::cluster_spec;
+using ferry::test::kMigrateTtlSkewMs;
 using ferry::test::run_ferry;
+using ferry::test::uri;
 
 namespace {
-
-const char* kPassword = "cluster-secret";
-
-TopologySpec cluster_spec(int masters, int replicas) {
-  TopologySpec spec;
-  spec.master.requirepass = kPassword;
-  spec.cluster_masters = masters;
-  spec.replicas = replicas;
-  spec.cluster_node_timeout_ms = 1000;
-  return spec;
-}
-
-std::string uri(const RedisServer& node) { return node.uri("", kPassword); }
-
-Endpoint endpoint_of(const RedisServer& node) {
-  Endpoint ep = parse_redis_uri(node.uri(), "source");
-  ep.password = kPassword;
-  return ep;
-}
 
 // A mixed dataset of every type, each key written on its slot's master.
 void fill_cluster(const RedisServer& seed, uint64_t seed_value, size_t keys) {
   const Dialer dialer;
-  auto target = open_target(dialer, endpoint_of(seed), PipelineLimits{});
+  auto target = open_target(dialer, seed.endpoint("load"), PipelineLimits{});
   sim::MixedDatasetOptions o;
   o.seed = seed_value;
   o.dbs = {0};
   o.keys_per_db = keys;
   sim::fill_mixed_dataset(*target, o);
 }
-
-// A reshard MIGRATEs keys with their time to live, and the new owner sets the expiry from its own
-// clock a moment later (redis/src/cluster.c, migrateCommand): a millisecond or so off, the
-// cluster's doing, not the copy's.
-constexpr long long kMigrateTtlSkewMs = 10;
 
 ComparisonResult wait_equal(const RedisServer& source_seed, const RedisServer& target_seed, double seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
@@ -123,8 +102,8 @@ TEST_CASE("a 3x1 cluster source read from replicas syncs into one server under t
   CHECK(equal.keys_checked > 3000);
   REQUIRE(equal.equal());
   REQUIRE(r.exit_code == 0);
-  CHECK(r.out.find(kPassword) == std::string::npos);
-  CHECK(r.err.find(kPassword) == std::string::npos);
+  CHECK(r.out.find(test::kClusterPassword) == std::string::npos);
+  CHECK(r.err.find(test::kClusterPassword) == std::string::npos);
   auto j = test::read_json(report);
   REQUIRE(j["shards"].size() == 3);
   CHECK(j["stream"]["errors"] == 0);
@@ -320,6 +299,6 @@ TEST_CASE("precheck of a cluster source: every shard's node to read, PSYNC allow
   INFO(prefer.out);
   CHECK(prefer.exit_code == 0);
   CHECK(prefer.out.find(fmt::format("from 127.0.0.1:{}", src.master(1).port())) != std::string::npos);
-  CHECK(prefer.out.find(kPassword) == std::string::npos);
-  replica->checked({"CONFIG", "SET", "masterauth", kPassword});
+  CHECK(prefer.out.find(test::kClusterPassword) == std::string::npos);
+  replica->checked({"CONFIG", "SET", "masterauth", test::kClusterPassword});
 }

@@ -2,6 +2,7 @@
 // load through a target failover and a 500-slot reshard, the copy modes, transactions across slots
 // (--cross-slot stop and split), a shard out of memory named, the precheck's cluster rules, and
 // verify between a standalone server and a cluster both ways.
+#include "cluster/cluster_support.h"
 #include "support.h"
 #include "target/cluster_slots.h"
 #include "topology/topology.h"
@@ -16,26 +17,14 @@
 using namespace ferry;
 using ferry::sim::RedisServer;
 using ferry::sim::Topology;
-using ferry::sim::TopologySpec;
 using ferry::test::BackgroundFerry;
 using ferry::test::BackgroundLoad;
+using ferry::test::cluster_spec;
+using ferry::test::kMigrateTtlSkewMs;
 using ferry::test::run_ferry;
+using ferry::test::uri;
 
 namespace {
-
-const char* kPassword = "cluster-secret";
-
-TopologySpec cluster_spec(int masters, int replicas) {
-  TopologySpec spec;
-  spec.master.requirepass = kPassword;
-  spec.cluster_masters = masters;
-  spec.replicas = replicas;
-  spec.cluster_node_timeout_ms = 1000;
-  return spec;
-}
-
-// A cluster node's URI, with the password (it must not show in any output).
-std::string uri(const RedisServer& node) { return node.uri("", kPassword); }
 
 std::vector<std::string> args(const RedisServer& src, const std::string& target_uri, const char* mode,
                               std::vector<std::string> extra = {}) {
@@ -58,11 +47,6 @@ ComparisonOptions after_sync() {
   o.group_entries_read = false;  // replication cannot reproduce it (see dataset_comparison.h)
   return o;
 }
-
-// A reshard MIGRATEs keys with their time to live, not their expiry time: the new owner sets the
-// expiry from its own clock a moment later (redis/src/cluster.c, migrateCommand), a millisecond or
-// so off. The cluster does that, not the copy.
-constexpr long long kMigrateTtlSkewMs = 10;
 
 ComparisonResult wait_equal(ServerGroup& source, RedisServer& seed, double seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
