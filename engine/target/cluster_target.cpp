@@ -342,7 +342,7 @@ void ClusterTarget::reconnect(const Dialer& dialer) {
   }
   std::string why;
   std::vector<ClusterMaster> known;
-  known.push_back({"", seed_endpoint_.host, seed_endpoint_.port});
+  known.push_back({"", seed_endpoint_.host, seed_endpoint_.port, {}});
   for (const auto& n : nodes_) known.push_back(n->master);
   nodes_.clear();
   owner_of_master_.clear();

@@ -197,7 +197,7 @@ TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
     if (is_cluster(*seed)) shards = discover_source_shards(*seed, config.shards);
   }
   if (!shards.empty()) {
-    ShardedRun run = config.mode == "scan" ? run_sharded_scan(config, dialer, shards, hooks.stop)
+    ShardedRun run = config.mode == "scan" ? run_sharded_scan(config, dialer, shards, hooks.stop, hooks.progress)
                                            : run_sharded_sync(config, dialer, shards, sync_options(config, hooks));
     result.report = std::move(run.report);
     result.sync = std::move(run.sync);

@@ -4,12 +4,13 @@
 // master or a replica (--source-read). snapshot/sync: one ReplicaSync per shard with its own
 // replid and offset, an entry each in the one state file, the shards' streams paired where a slot
 // moves (sink/slot_moves.h). A shard that fails (or a SIGTERM) stops the others; the counts add
-// up into one report, and each shard's own is kept beside it.
+// up into one report, and each shard's own is kept beside it; one progress line shows them added up.
 #pragma once
 
 #include "cluster/source_shards.h"
 #include "repl/replica_sync.h"
 #include "task/migration_report.h"
+#include "task/progress.h"
 #include "task/task_config.h"
 
 #include <atomic>
@@ -35,6 +36,6 @@ struct ShardedRun {
 ShardedRun run_sharded_sync(const TaskConfig& config, const Dialer& dialer, const std::vector<SourceShard>& shards,
                             const repl::SyncOptions& base);
 ShardedRun run_sharded_scan(const TaskConfig& config, const Dialer& dialer, const std::vector<SourceShard>& shards,
-                            const std::atomic<bool>* stop);
+                            const std::atomic<bool>* stop, Progress* progress);
 
 }  // namespace ferry
