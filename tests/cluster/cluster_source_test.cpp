@@ -26,6 +26,7 @@ using ferry::test::cluster_spec;
 using ferry::test::kMigrateTtlSkewMs;
 using ferry::test::run_ferry;
 using ferry::test::uri;
+using ferry::test::wait_equal;
 
 namespace {
 
@@ -38,22 +39,6 @@ void fill_cluster(const RedisServer& seed, uint64_t seed_value, size_t keys) {
   o.dbs = {0};
   o.keys_per_db = keys;
   sim::fill_mixed_dataset(*target, o);
-}
-
-ComparisonResult wait_equal(const RedisServer& source_seed, const RedisServer& target_seed, double seconds) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  ComparisonOptions options;
-  options.group_entries_read = false;  // replication cannot reproduce it (see dataset_comparison.h)
-  options.ttl_tolerance_ms = kMigrateTtlSkewMs;
-  ComparisonResult r;
-  do {
-    ServerGroup source = test::group_of(source_seed);  // the slot maps as they are now
-    ServerGroup target = test::group_of(target_seed);
-    r = compare_datasets(source, target, options);
-    if (r.equal()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  } while (std::chrono::steady_clock::now() < deadline);
-  return r;
 }
 
 // Until ferry streams from every shard: the node it reads has it as an online replica.

@@ -2,9 +2,12 @@
 #pragma once
 
 #include "process/redis_server.h"
+#include "support.h"
 #include "topology/topology.h"
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 namespace ferry::test {
 
@@ -27,5 +30,24 @@ inline std::string uri(const sim::RedisServer& node) { return node.uri("", kClus
 // expiry from its own clock a moment later (redis/src/cluster.c, migrateCommand), a millisecond or
 // so off. The cluster does that, not the copy.
 constexpr long long kMigrateTtlSkewMs = 10;
+
+// Compares the two sides (each a server or a cluster, its slot map read anew each time) until they
+// are equal or `seconds` pass; returns the last comparison. As after a sync: consumer groups'
+// entries-read is not compared (replication cannot reproduce it), expiries within the MIGRATE skew.
+inline ComparisonResult wait_equal(const sim::RedisServer& source_seed, const sim::RedisServer& target_seed, double seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  ComparisonOptions options;
+  options.group_entries_read = false;
+  options.ttl_tolerance_ms = kMigrateTtlSkewMs;
+  ComparisonResult r;
+  do {
+    ServerGroup source = group_of(source_seed);
+    ServerGroup target = group_of(target_seed);
+    r = compare_datasets(source, target, options);
+    if (r.equal()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return r;
+}
 
 }  // namespace ferry::test

@@ -23,6 +23,7 @@ using ferry::test::cluster_spec;
 using ferry::test::kMigrateTtlSkewMs;
 using ferry::test::run_ferry;
 using ferry::test::uri;
+using ferry::test::wait_equal;
 
 namespace {
 
@@ -40,26 +41,6 @@ void fill(Connection& conn, uint64_t seed, size_t keys) {
   o.dbs = {0};
   o.keys_per_db = keys;
   sim::fill_mixed_dataset(conn, o);
-}
-
-ComparisonOptions after_sync() {
-  ComparisonOptions o;
-  o.group_entries_read = false;  // replication cannot reproduce it (see dataset_comparison.h)
-  return o;
-}
-
-ComparisonResult wait_equal(ServerGroup& source, RedisServer& seed, double seconds) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  ComparisonOptions options = after_sync();
-  options.ttl_tolerance_ms = kMigrateTtlSkewMs;
-  ComparisonResult r;
-  do {
-    ServerGroup target = test::group_of(seed);  // the slot map as it is now
-    r = compare_datasets(source, target, options);
-    if (r.equal()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  } while (std::chrono::steady_clock::now() < deadline);
-  return r;
 }
 
 long long keys_on(RedisServer& server) { return test::connect(server)->checked({"DBSIZE"}).integer; }
@@ -91,8 +72,7 @@ TEST_CASE("sync into a 3x1 cluster under the write load, through a target failov
   auto stats = load.stop();
   CHECK(stats.commands > 1000);
 
-  ServerGroup source = test::group_of(src);
-  auto equal = wait_equal(source, cluster.master(0), 60);
+  auto equal = wait_equal(src, cluster.master(0), 60);
   auto r = ferry.stop();
   INFO(r.out << r.err);
   INFO(equal.summary());
@@ -161,8 +141,7 @@ TEST_CASE("a transaction across slots stops the sync naming its offset, or with 
       // The state file points before the transaction: run again with split, and it resumes there.
       BackgroundFerry again(
           args(src, uri(cluster.master(0)), "sync", {"--cross-slot", "split", "--report", report, "--state", state}));
-      ServerGroup source = test::group_of(src);
-      auto equal = wait_equal(source, cluster.master(0), 20);
+      auto equal = wait_equal(src, cluster.master(0), 20);
       INFO(equal.summary());
       CHECK(equal.equal());
       auto resumed = again.stop();
@@ -171,8 +150,7 @@ TEST_CASE("a transaction across slots stops the sync naming its offset, or with 
       CHECK(resumed.err.find("partial resync") != std::string::npos);
       CHECK(test::read_json(report)["stream"]["split"] == 1);
     } else {
-      ServerGroup source = test::group_of(src);
-      auto equal = wait_equal(source, cluster.master(0), 20);
+      auto equal = wait_equal(src, cluster.master(0), 20);
       INFO(equal.summary());
       CHECK(equal.equal());
       REQUIRE(ferry.stop().exit_code == 0);
