@@ -306,13 +306,12 @@ void ReplicaSync::delete_survivors(DiskKeySet& snapshot_keys) {
 
 void ReplicaSync::write_heartbeat() {
   if (!options_.heartbeat) return;
-  Connection& conn = writable_source();
-  Reply r = conn.command({"SET", heartbeat_key(), std::to_string(unix_ms()), "PX", "5000"});
+  Reply r = writable_source().command({"SET", heartbeat_key(), std::to_string(unix_ms()), "PX", "5000"});
   if (r.is_error() && options_.locator && r.str.rfind("MOVED ", 0) == 0) {
-    relocate();  // its slot moved to another shard: a tag of a slot it owns now
+    relocate();  // its slot moved to another shard: a tag of a slot it owns now (and maybe a new master)
     r = writable_source().command({"SET", heartbeat_key(), std::to_string(unix_ms()), "PX", "5000"});
   }
-  if (r.is_error()) log::warn("heartbeat write on {} failed: {}", conn.describe(), r.str);
+  if (r.is_error()) log::warn("heartbeat write on {} failed: {}", writable_source().describe(), r.str);
 }
 
 // Lag: now minus the source time of the newest write the target holds. Level (the target holds the

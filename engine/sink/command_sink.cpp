@@ -4,7 +4,6 @@
 #include "redis/command_keys.h"
 #include "target/cluster_slots.h"
 
-#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -149,7 +148,6 @@ void CommandSink::apply(std::vector<std::string>& args, long long end_offset) {
     return;
   }
   if (moves_) wait_for_moves(&args, 1);
-  if (name == "RESTORE-ASKING" && args.size() >= 4) restore_asking_as_restore(args);
   try {
     translator_.translate(args, [this](int db, std::vector<std::string> out) {
       if (out.size() >= 4 && ascii_upper(out[0]) == "RESTORE") {
@@ -164,16 +162,6 @@ void CommandSink::apply(std::vector<std::string>& args, long long end_offset) {
   if (auto hb = translator_.take_heartbeat()) heartbeat_ = Heartbeat{*hb, end_offset};
   pending_offset_ = end_offset;
   if (moves_ && moves_->flush_wanted(shard_)) flush();  // another shard's RESTORE waits for this one
-}
-
-void CommandSink::restore_asking_as_restore(std::vector<std::string>& args) {
-  ++stats_.moved_keys;
-  // A slot migration's write on the key's new owner. Here, in one keyspace, it replaces the old
-  // owner's copy (whose DEL is then not applied, or came first).
-  args[0] = "RESTORE";
-  if (std::none_of(args.begin() + std::min<size_t>(args.size(), 4), args.end(),
-                   [](const std::string& a) { return ascii_upper(a) == "REPLACE"; }))
-    args.push_back("REPLACE");
 }
 
 void CommandSink::wait_for_moves(const std::vector<std::string>* commands, size_t count) {
@@ -199,8 +187,6 @@ FerryError CommandSink::stopped_at(const FerryError& e, long long end_offset) co
 void CommandSink::apply_transaction(long long end_offset) {
   in_multi_ = false;
   if (moves_) wait_for_moves(multi_.data(), multi_.size());
-  for (auto& cmd : multi_)
-    if (!cmd.empty() && ascii_upper(cmd[0]) == "RESTORE-ASKING" && cmd.size() >= 4) restore_asking_as_restore(cmd);
   Body body;
   try {
     for (auto& cmd : multi_)

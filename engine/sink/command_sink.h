@@ -78,8 +78,6 @@ class CommandSink {
   // Returns once the keys' old owner, when another shard's stream owned their slot, has written
   // its stream up to the point where it gave them away (sink/slot_moves.h).
   void wait_for_moves(const std::vector<std::string>* commands, size_t count);
-  // RESTORE-ASKING (a slot migration's write on the key's new owner) as RESTORE ... REPLACE.
-  void restore_asking_as_restore(std::vector<std::string>& args);
 
   Target& target_;
   StreamStats& stats_;

@@ -133,6 +133,15 @@ void CommandTranslator::translate(Command& args, const Emit& emit) {
     ++stats_.skipped;
     return;
   }
+  if (name == "RESTORE-ASKING" && args.size() >= 4) {
+    // A slot migration's write on the key's new owner (a cluster source). Here, in one keyspace, it
+    // replaces the old owner's copy, whose DEL may not have been applied yet.
+    ++stats_.moved_keys;
+    name = "RESTORE";
+    args[0] = name;
+    if (std::none_of(args.begin() + 4, args.end(), [](const std::string& a) { return upper(a) == "REPLACE"; }))
+      args.push_back("REPLACE");
+  }
   if (name == "PUBLISH" && !options_.publish) {
     ++stats_.publish_dropped;
     return;

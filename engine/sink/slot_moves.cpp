@@ -10,7 +10,7 @@ namespace ferry {
 
 SlotMoves::SlotMoves(const Dialer& dialer, const std::array<int, kClusterSlots>& owner, size_t shards,
                      std::chrono::milliseconds patience)
-    : dialer_(dialer), applied_(shards, -1), flush_wanted_(shards, 0), masters_(shards), patience_(patience) {
+    : dialer_(dialer), applied_(shards, -1), flush_wanted_(shards), masters_(shards), patience_(patience) {
   for (size_t i = 0; i < owner.size(); ++i) owner_[i] = owner[i];
 }
 
@@ -28,8 +28,7 @@ void SlotMoves::applied(size_t shard, long long offset) {
 }
 
 bool SlotMoves::flush_wanted(size_t shard) {
-  std::lock_guard lock(mu_);
-  return flush_wanted_[shard] > 0;
+  return flush_wanted_[shard].load(std::memory_order_relaxed) > 0;  // asked after every command: no lock
 }
 
 std::optional<SlotMoves::Gone> SlotMoves::gone_at(size_t caller, size_t owner, std::string_view key) {

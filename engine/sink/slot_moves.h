@@ -74,7 +74,7 @@ class SlotMoves {
   std::condition_variable cv_;
   std::array<std::atomic<int>, kClusterSlots> owner_;
   std::vector<long long> applied_;
-  std::vector<int> flush_wanted_;
+  std::vector<std::atomic<int>> flush_wanted_;
   std::vector<std::optional<Endpoint>> masters_;
   // (asking shard, owner shard) -> a connection to the owner's master, used by the asking thread only.
   std::map<std::pair<size_t, size_t>, std::unique_ptr<Connection>> probes_;

@@ -189,13 +189,19 @@ TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
     log::warn("--unsafe-resync-append: a full resync will duplicate list entries and keep deleted keys (for reproducing "
               "that failure only)");
   const Dialer dialer(config.timeouts(), config.effective_task_id());
-  auto target = open_target(dialer, config.target_endpoint(), config.pipeline(), std::chrono::seconds(config.retry_other));
   int input_code = 0;
   std::vector<SourceShard> shards;
   if (config.mode != "rdb") {
     auto seed = dialer.connect(config.source_endpoint());
     if (is_cluster(*seed)) shards = discover_source_shards(*seed, config.shards);
+    else if (!config.shards.empty() || config.source_read == "replica")
+      throw FerryError(ExitCode::Usage, fmt::format("{} is one server, not a cluster: {} is for a cluster source",
+                                                    seed->describe(), config.shards.empty() ? "--source-read replica" : "--shards"));
   }
+  // A cluster source's shards each open their own target connections (shard_runs.h).
+  std::unique_ptr<Target> target;
+  if (shards.empty())
+    target = open_target(dialer, config.target_endpoint(), config.pipeline(), std::chrono::seconds(config.retry_other));
   if (!shards.empty()) {
     ShardedRun run = config.mode == "scan" ? run_sharded_scan(config, dialer, shards, hooks.stop, hooks.progress)
                                            : run_sharded_sync(config, dialer, shards, sync_options(config, hooks));
