@@ -86,10 +86,13 @@ void add_examples(CLI::App& app) {
   static const std::map<std::string, std::string> examples{
       {"migrate",
        "  ferry migrate --source redis://10.0.0.5:6379 --target redis://10.0.0.9:6379 --db 0,5 --report m.json\n"
-       "  ferry migrate --mode sync --until-caught-up --source redis://src:6379 --target redis://dst:6379 --state s.json"},
+       "  ferry migrate --mode sync --until-caught-up --source redis://src:6379 --target redis://dst:6379 --state s.json\n"
+       "  ferry migrate --mode aof --aof /var/lib/redis/appendonlydir --target redis://dst:6379 --aof-until 1767225600"},
       {"demo", "  ferry demo\n  ferry demo --keys-per-db 10000 --report-dir /tmp/demo"},
       {"rdb", "  ferry rdb inspect dump.rdb --json"},
-      {"inspect", "  ferry rdb inspect dump.rdb\n  ferry rdb inspect dump.rdb --json --top 20"},
+      {"rdb inspect", "  ferry rdb inspect dump.rdb\n  ferry rdb inspect dump.rdb --json --top 20"},
+      {"aof", "  ferry aof inspect /var/lib/redis/appendonlydir --json"},
+      {"aof inspect", "  ferry aof inspect /var/lib/redis/appendonlydir\n  ferry aof inspect appendonly.aof --json"},
       {"precheck",
        "  ferry precheck --mode sync --source redis://src:6379 --target redis://dst:6379\n"
        "  ferry precheck --config task.toml --json"},
@@ -115,7 +118,10 @@ void add_examples(CLI::App& app) {
   while (!todo.empty()) {
     CLI::App* sub = todo.back();
     todo.pop_back();
-    auto it = examples.find(sub->get_name());
+    auto it = examples.find(sub->get_parent() && sub->get_parent()->get_parent()
+                                ? sub->get_parent()->get_name() + " " + sub->get_name()
+                                : sub->get_name());
+    if (it == examples.end()) it = examples.find(sub->get_name());
     sub->footer((it == examples.end() ? std::string() : "Examples:\n" + it->second + "\n\n") + exit_code_table());
     for (CLI::App* nested : sub->get_subcommands({})) todo.push_back(nested);
   }

@@ -9,6 +9,7 @@
 #include "migrate_command.h"
 #include "precheck_command.h"
 #include "rdb_command.h"
+#include "aof_command.h"
 #include "report_command.h"
 #include "fuzz_command.h"
 #include "scenario_command.h"
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   ferry::cli::add_migrate_command(app, run);
   ferry::cli::add_demo_command(app, run);
   ferry::cli::add_rdb_command(app, run);
+  ferry::cli::add_aof_command(app, run);
   ferry::cli::add_precheck_command(app, run);
   ferry::cli::add_config_command(app, run);
   ferry::cli::add_verify_command(app, run);

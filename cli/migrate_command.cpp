@@ -38,6 +38,7 @@ void add_migrate_command(CLI::App& app, std::function<int()>& run) {
       "--mode sync for a live cutover.\n"
       "--mode snapshot|sync: as a replica (PSYNC), the snapshot, then (sync) every write until stopped.\n"
       "--mode rdb: import the RDB file given with --rdb.\n"
+      "--mode aof: import the AOF given with --aof (a file, an appendonly directory or its manifest), checked whole first.\n"
       "Every option can also come from a TOML task file (--config FILE, see `ferry config example`).");
   flags->add_to(*cmd);
   cmd->callback([&run, flags] {

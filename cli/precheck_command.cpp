@@ -13,7 +13,7 @@ namespace {
 int run(const TaskConfig& config, bool json) {
   apply_logging(config);
   std::optional<Endpoint> source;
-  if (config.mode != "rdb") source = config.source_endpoint();
+  if (!config.reads_file()) source = config.source_endpoint();
   PrecheckReport report = run_precheck(source ? &*source : nullptr, config.target_endpoint(), config.precheck_options());
   if (json) std::cout << report.to_json().dump(2) << "\n";
   else std::cout << report.to_table();

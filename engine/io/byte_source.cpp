@@ -10,12 +10,17 @@
 
 namespace ferry::io {
 
-FileSource::FileSource(const std::string& path) : path_(path) {
+FileSource::FileSource(const std::string& path, uint64_t from) : path_(path) {
   file_ = std::fopen(path.c_str(), "rb");
   if (!file_)
     throw FerryError(ExitCode::CorruptInput, fmt::format("cannot open {}: {}", path, std::strerror(errno)));
   struct stat st {};
   if (::fstat(fileno(file_), &st) == 0 && S_ISREG(st.st_mode)) size_ = static_cast<uint64_t>(st.st_size);
+  if (from && ::fseeko(file_, static_cast<off_t>(from), SEEK_SET) != 0) {
+    std::fclose(file_);
+    file_ = nullptr;
+    throw FerryError(ExitCode::CorruptInput, fmt::format("cannot read {} from byte {}: {}", path, from, std::strerror(errno)));
+  }
 }
 
 FileSource::~FileSource() {

@@ -23,8 +23,9 @@ class ByteSource {
 
 class FileSource : public ByteSource {
  public:
-  // Throws FerryError(CorruptInput) when the file cannot be opened.
-  explicit FileSource(const std::string& path);
+  // Throws FerryError(CorruptInput) when the file cannot be opened. `from`: the first byte read
+  // (size() stays the whole file's).
+  explicit FileSource(const std::string& path, uint64_t from = 0);
   ~FileSource() override;
   size_t read_some(char* buffer, size_t max) override;
   std::optional<uint64_t> size() const override { return size_; }

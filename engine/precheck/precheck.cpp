@@ -4,6 +4,7 @@
 #include "io/byte_source.h"
 #include "rdb/rdb_inspector.h"
 #include "rdb/rdb_parser.h"
+#include "task/aof_file_check.h"
 #include "redis/command_keys.h"
 #include "cluster/server_group.h"
 #include "cluster/source_shards.h"
@@ -123,7 +124,7 @@ struct RdbHeaderProbe : rdb::RdbVisitor {
 
 const std::vector<std::string>& check_names() {
   static const std::vector<std::string> names{
-      "rdb-file",      "source-connection", "target-connection", "cluster",    "source-shards", "same-server",
+      "rdb-file",      "aof-files",         "aof-commands",      "source-connection", "target-connection", "cluster",    "source-shards", "same-server",
       "source-permission", "sync-allowed", "target-permission", "target-role", "target-memory",
       "eviction-policy", "databases",     "existing-keys",     "versions",   "unsupported-data",
       "modules",       "output-buffer",     "backlog",           "big-keys"};
@@ -297,6 +298,61 @@ void ignore_skipped(PrecheckReport& report, const std::vector<std::string>& skip
 
 namespace {
 
+// Mode aof: every file read whole, as the import reads it first (exit 5 for what redis-server
+// would refuse); its memory is the RDB part's used-mem plus the commands' bytes.
+std::optional<AofFacts> check_aof_input(const PrecheckOptions& o, Checker& c, PrecheckReport& report, long long& used_memory) {
+  try {
+    AofCheckOptions options;
+    if (o.aof_until) options.until = o.aof_until;
+    options.work_dir = o.work_dir;
+    AofFacts facts = check_aof(aof::resolve_aof_path(o.aof_path), options);
+    used_memory = 0;
+    std::string base = "no RDB part";
+    for (const auto& f : facts.files) {
+      const bool rdb_used = f.rdb && f.rdb->aux.count("used-mem");
+      used_memory += rdb_used ? std::atoll(f.rdb->aux.at("used-mem").c_str()) + static_cast<long long>(f.size - f.commands_from)
+                              : static_cast<long long>(f.size);
+      if (f.rdb) base = fmt::format("{} (RDB {}, {} keys)", f.format, f.rdb->version, f.rdb->keys);
+    }
+    const std::string found = fmt::format("{}: {} file(s), {}, {}; {} commands{}", facts.layout.describe(), facts.files.size(),
+                                          mb(static_cast<long long>(facts.total_size())), base, facts.commands(),
+                                          facts.cut ? fmt::format(", --aof-until stops at offset {} of {}", facts.cut->offset,
+                                                                  facts.files[facts.cut->file].part.name)
+                                                    : "");
+    const auto dropped = facts.warnings();
+    if (dropped.empty()) c.pass("aof-files", found);
+    else
+      c.warn("aof-files", fmt::format("{}; {}", found, fmt::join(dropped, "; ")),
+             "the dropped tail is what redis-server drops too (aof-load-truncated yes); restore it from a backup if it "
+             "matters");
+    return facts;
+  } catch (const FerryError& e) {
+    if (e.code() == ExitCode::Usage) throw;  // --aof-until without #TS: annotations
+    c.fail("aof-files", e.what(), "check the path; redis-check-aof FILE (or the manifest) says what redis-server refuses");
+    report.unreadable_input = true;
+    return std::nullopt;
+  }
+}
+
+// Mode aof: every command name of the files is one the target knows (COMMAND INFO).
+void check_aof_commands(const AofFacts& facts, Connection& target, Checker& c) {
+  std::map<std::string, uint64_t> names;
+  for (const auto& f : facts.files)
+    for (const auto& [name, n] : f.per_command) names[name] += n;
+  std::vector<std::string> missing;
+  for (const auto& [name, n] : names) {
+    Reply info = target.command({"COMMAND", "INFO", name});
+    if (info.is_array() && (info.elements.empty() || info.elements[0].is_nil()))
+      missing.push_back(fmt::format("{} ({} times)", name, n));
+  }
+  if (missing.empty())
+    c.pass("aof-commands", fmt::format("{} knows all {} command names the AOF uses", target.describe(), names.size()));
+  else
+    c.fail("aof-commands", fmt::format("{} (Redis {}) lacks commands the AOF uses: {}", target.describe(),
+                                       target.version_string(), fmt::join(missing, ", ")),
+           "use a target as new as the server that wrote the AOF (or load the module that adds them)");
+}
+
 PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, const PrecheckOptions& o) {
   PrecheckReport report;
   Checker c(report);
@@ -313,6 +369,8 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
       for (const auto& [type, n] : contents.module_values) rdb_contents.module_values[type] += n;
       rdb_contents.functions += contents.functions;
     }
+  std::optional<AofFacts> aof_facts;
+  if (o.mode == "aof") aof_facts = check_aof_input(o, c, report, rdb_used_memory);
   std::unique_ptr<Connection> source = source_ep ? connect(*source_ep, o, c, report) : nullptr;
   std::unique_ptr<Connection> target = connect(target_ep, o, c, report);
   if (!target || (source_ep && !source)) return report;
@@ -465,7 +523,9 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
   // shard's free memory against its share of the source, estimated from sampled keys.
   {
     long long source_used = source ? num(source_mem, "used_memory") : rdb_used_memory;
-    const char* what = source ? "the source's used memory" : "the RDB file's used-mem";
+    const char* what = source                ? "the source's used memory"
+                       : o.mode == "aof" ? "the AOF's size (its RDB part's used-mem, the commands' bytes)"
+                                         : "the RDB file's used-mem";
     std::vector<double> share(masters.size(), 1.0 / static_cast<double>(masters.size()));
     std::string estimated;
     if (topology && source) {
@@ -576,7 +636,7 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
         int db = o.db_map.target(source_db);
         if (target_keys.count(db)) busy.push_back(describe_busy(*masters[i], where, db, target_keys[db]));
       }
-      if ((o.mode == "rdb" && dbs.empty()) || (topology && dbs.empty()))
+      if (((o.mode == "rdb" || o.mode == "aof") && dbs.empty()) || (topology && dbs.empty()))
         for (const auto& [db, n] : target_keys) busy.push_back(describe_busy(*masters[i], where, db, n));
     }
     if (o.resuming)
@@ -593,6 +653,8 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
       c.fail("existing-keys", fmt::format("the target already holds keys ({})", fmt::join(busy, "; ")),
              "empty those DBs, choose others with --db, or use --on-conflict replace");
   }
+
+  if (aof_facts) check_aof_commands(*aof_facts, *target, c);
 
   if (rdb_contents.inspected) {
     // The RDB file's data against what the target can hold.

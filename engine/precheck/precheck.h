@@ -37,6 +37,9 @@ struct PrecheckOptions {
   Timeouts timeouts;
   std::vector<std::string> skip;  // --skip-check: outcomes ignored
   std::vector<std::string> rdb_files;  // mode rdb: each checked for a readable RDB header (exit 5 if not)
+  std::string aof_path;                // mode aof: every file read whole (exit 5 if one cannot be loaded)
+  long long aof_until = 0;             // --aof-until (0: none)
+  std::string work_dir = "/tmp";       // where an RDB part's key set waits
   bool skip_unsupported = false;  // --skip-unsupported: data the target cannot hold warns (it is skipped and counted)
   bool publish = true;            // sync applies the stream's PUBLISH (--no-publish: dropped)
   std::string source_read = "master";  // a cluster source: the node of each shard read (--source-read)

@@ -82,7 +82,7 @@ void CommandReader::consume(size_t n) {
 }
 
 void CommandReader::corrupt(const std::string& what, size_t at) const {
-  throw RespError(fmt::format("{} at byte {} of the command stream", what, dropped_ + at), dropped_ + at);
+  throw RespError(fmt::format("{} at byte {} of the command stream", what, dropped_ + at), dropped_ + at, what);
 }
 
 bool CommandReader::read_line(std::string& line) {

@@ -23,11 +23,15 @@ void append_command(std::string& out, const Args& args);
 // The bytes are not RESP commands. `offset`: where in the input (counted from the first byte fed).
 class RespError : public std::runtime_error {
  public:
-  RespError(const std::string& message, uint64_t offset) : std::runtime_error(message), offset_(offset) {}
+  RespError(const std::string& message, uint64_t offset, std::string detail = {})
+      : std::runtime_error(message), offset_(offset), detail_(std::move(detail)) {}
   uint64_t offset() const { return offset_; }
+  // What is wrong, without where ("a malformed length '$x'").
+  const std::string& detail() const { return detail_; }
 
  private:
   uint64_t offset_;
+  std::string detail_;
 };
 
 class CommandReader {
@@ -59,6 +63,9 @@ class CommandReader {
   // Bytes available now, without consuming them.
   std::string_view peek() const { return std::string_view(buffer_).substr(pos_); }
   void consume(size_t n);
+  // The input starts at byte `origin` of something bigger (a file read from an offset): positions
+  // and error offsets count from there. Before the first feed.
+  void set_origin(uint64_t origin) { dropped_ = origin; }
 
   size_t buffered() const { return buffer_.size() - pos_; }
   // Offset of the next unread byte, counted from the first byte fed.

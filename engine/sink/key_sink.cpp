@@ -249,6 +249,7 @@ void KeySink::on_module_aux(const std::string& module_type) {
 }
 
 void KeySink::on_trailing_bytes(uint64_t offset) {
+  if (options_.rdb_preamble) return;
   std::string w = fmt::format("bytes after the RDB's checksum, from offset {}, were ignored (as redis-server does)", offset);
   log::warn("{}", w);
   report_.warnings.push_back(w);

@@ -39,6 +39,8 @@ struct KeySinkOptions {
   std::function<void(int target_db, const std::string& key)> on_key_written;
   std::function<void(uint64_t input_offset)> progress;  // after each decoded key
   Throttle* throttle = nullptr;  // --max-ops / --max-bytes: keys and bytes sent per second
+  // The RDB is an AOF's preamble: the bytes after its checksum are the AOF's commands, not a warning.
+  bool rdb_preamble = false;
 };
 
 class KeySink : public rdb::RdbVisitor {

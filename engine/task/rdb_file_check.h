@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -13,10 +14,21 @@ namespace ferry {
 struct RdbFileFacts {
   uint64_t keys = 0;
   uint64_t bytes = 0;
+  uint64_t end = 0;  // the offset after the checksum (an AOF's commands follow its RDB preamble)
+  int version = 0;
+  std::map<std::string, std::string> aux;  // redis-ver, ctime, used-mem ...
+  std::set<int> dbs;                       // DBs holding keys
   bool checksum_verified = false;
   std::set<std::string> module_aux;  // module types with aux data in the file
   double seconds = 0;                // how long the check took
 };
+
+struct TargetFacts;
+
+// A file with aux data of a module the target has not loaded: redis-server refuses it, so the task
+// stops before writing (FerryError(Failed)), unless --skip-unsupported skips the data.
+void require_modules(const RdbFileFacts& facts, const std::string& path, const TargetFacts& target,
+                     const std::string& target_name, bool skip_unsupported);
 
 // Throws rdb::RdbError (exit 5) for a corrupt or truncated file, FerryError(CorruptInput) naming the
 // key for a duplicate. `work_dir`: where the key set waits (bounded memory).

@@ -20,19 +20,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Where key sets and spool files go: --spool-dir, $TMPDIR, /tmp.
-std::string work_dir(const TaskConfig& config) {
-  if (!config.spool_dir.empty()) return config.spool_dir;
-  if (const char* tmp = std::getenv("TMPDIR"); tmp && *tmp) return tmp;
-  return "/tmp";
-}
-
 // The precheck before a byte moves: a fail stops with its code (1, or 4/5 when a server or the
 // input cannot be read), warnings stop with 2 unless --accept-warnings; else its warnings go into
 // the report.
 std::optional<int> precheck(const TaskConfig& config, TaskResult& result) {
   std::optional<Endpoint> source;
-  if (config.mode != "rdb") source = config.source_endpoint();
+  if (!config.reads_file()) source = config.source_endpoint();
   PrecheckReport pre = run_precheck(source ? &*source : nullptr, config.target_endpoint(), config.precheck_options());
   int code = pre.exit_code();
   for (const auto& check : pre.checks) {
@@ -100,17 +93,10 @@ int run_rdb_import(const TaskConfig& config, Target& target, const TaskHooks& ho
   CopyOptions copy = config.copy_options();
   // A file is checked whole first: a corrupt one, or one redis-server would refuse, writes nothing.
   for (const auto& path : config.rdb_files) {
-    RdbFileFacts facts = check_rdb_file(path, work_dir(config));
+    RdbFileFacts facts = check_rdb_file(path, config.work_dir());
     log::info("checked {} whole in {:.2f} s: {} keys, structure and {} fine", path, facts.seconds, facts.keys,
               facts.checksum_verified ? "CRC64" : "(no CRC64 in it)");
-    if (!copy.skip_unsupported)
-      for (const auto& type : facts.module_aux)
-        if (!target.facts().has_module_for_type(type))
-          throw FerryError(ExitCode::Failed,
-                           fmt::format("{} holds aux data of module type '{}', whose module {} has not loaded: redis-server "
-                                       "refuses such a file; nothing was written (load the module, or skip the data with "
-                                       "--skip-unsupported)",
-                                       path, type, target.describe()));
+    require_modules(facts, path, target.facts(), target.describe(), copy.skip_unsupported);
   }
   report.mode = "rdb";
   report.source = config.rdb_files.size() == 1 ? io::FileSource(config.rdb_files.front()).describe()
@@ -166,7 +152,7 @@ repl::SyncOptions sync_options(const TaskConfig& config, const TaskHooks& hooks)
   o.retry_other_seconds = config.retry_other;
   o.state_file = config.state_file;
   o.spool = !config.spool_dir.empty();
-  o.work_dir = work_dir(config);
+  o.work_dir = config.work_dir();
   o.stop = hooks.stop;
   o.progress = hooks.progress;
   return o;
@@ -191,7 +177,7 @@ TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
   const Dialer dialer(config.timeouts(), config.effective_task_id());
   int input_code = 0;
   std::vector<SourceShard> shards;
-  if (config.mode != "rdb") {
+  if (!config.reads_file()) {
     auto seed = dialer.connect(config.source_endpoint());
     if (is_cluster(*seed)) shards = discover_source_shards(*seed, config.shards);
     else if (!config.shards.empty() || config.source_read == "replica")
@@ -212,6 +198,9 @@ TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
     run_scan(config, dialer, *target, hooks, result.report);
   } else if (config.mode == "rdb") {
     input_code = run_rdb_import(config, *target, hooks, result.report);
+  } else if (config.mode == "aof") {
+    result.aof.emplace();
+    input_code = run_aof_import(config, *target, hooks.progress, hooks.stop, result.report, *result.aof);
   } else {
     repl::ReplicaSync sync(config.source_endpoint(), *target, dialer, sync_options(config, hooks));
     result.sync = sync.run();
@@ -219,7 +208,7 @@ TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
   MigrationReport& report = result.sync ? result.sync->report : result.report;
   if (shards.empty()) target->count_routing(report);
   report.warnings.insert(report.warnings.begin(), result.precheck_warnings.begin(), result.precheck_warnings.end());
-  const StreamStats* stream = result.sync ? &result.sync->stream : nullptr;
+  const StreamStats* stream = result.stream();
   report.complete = report.is_complete(stream ? stream->errors + stream->unapplied : 0);
   if (!config.report_path.empty()) {
     std::ofstream out(config.report_path);
@@ -243,6 +232,10 @@ TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
 
 nlohmann::json TaskResult::to_json() const {
   nlohmann::json j = sync ? sync->to_json() : report.to_json();
+  if (aof) {
+    j["aof"] = aof->to_json();
+    j["stream"] = aof->stream.to_json();
+  }
   if (!shards.empty()) {
     j["shards"] = nlohmann::json::array();
     for (const auto& s : shards) j["shards"].push_back(s.to_json());
@@ -250,20 +243,43 @@ nlohmann::json TaskResult::to_json() const {
   return j;
 }
 
-std::string TaskResult::summary_text() const {
-  std::string out = migration().summary_text();
-  if (!sync || mode == "snapshot") return out;
-  const auto& r = *sync;
-  const auto& st = r.stream;
-  out += fmt::format("  stream            {} commands applied ({} MULTI/EXEC blocks), {} skipped, {} errors, {} unapplied, "
-                     "{} unconfirmed scripts{}\n",
-                     st.commands, st.transactions, st.skipped, st.errors, st.unapplied, st.unconfirmed_script_count,
-                     st.script_errors ? fmt::format(" ({} ended with an error as on the source)", st.script_errors) : "");
+namespace {
+
+// The command stream's counts (sync and aof).
+std::string stream_summary(const StreamStats& st) {
+  std::string out = fmt::format(
+      "  stream            {} commands applied ({} MULTI/EXEC blocks), {} skipped, {} errors, {} unapplied, {} "
+      "unconfirmed scripts{}\n",
+      st.commands, st.transactions, st.skipped, st.errors, st.unapplied, st.unconfirmed_script_count,
+      st.script_errors ? fmt::format(" ({} ended with an error as on the source)", st.script_errors) : "");
   if (st.filtered || st.reduced)
     out += fmt::format("  stream filter     {} commands left out, {} applied to their selected keys only\n", st.filtered,
                        st.reduced);
   if (st.publish_dropped) out += fmt::format("  publish dropped   {} (--no-publish)\n", st.publish_dropped);
   if (st.split) out += fmt::format("  split per slot    {} (commands and transactions across cluster slots)\n", st.split);
+  return out;
+}
+
+}  // namespace
+
+std::string TaskResult::summary_text() const {
+  std::string out = migration().summary_text();
+  if (aof) {
+    const auto& f = aof->facts;
+    out += fmt::format("  aof               {} file(s), {} bytes, {} commands read{}{}\n", f.files.size(), f.total_size(),
+                       f.commands(),
+                       f.cut ? fmt::format(", stopped at --aof-until (offset {} of {})", f.cut->offset,
+                                           f.files[f.cut->file].part.name)
+                             : "",
+                       aof->expiry_clock.empty() ? "" : "; relative expiries made absolute at the " + aof->expiry_clock);
+    out += stream_summary(aof->stream);
+    for (const auto& n : aof->stream.notes) out += "  note: " + n + "\n";
+    return out;
+  }
+  if (!sync || mode == "snapshot") return out;
+  const auto& r = *sync;
+  const auto& st = r.stream;
+  out += stream_summary(st);
   if (r.retries)
     out += fmt::format("  link              {} reconnection attempts, {} partial resyncs, {} full resyncs ({} keys gone from "
                        "the source deleted)\n",

@@ -4,6 +4,8 @@
 //
 //   scan      ScanReader (SCAN, DUMP/GET + PEXPIRETIME) ----------------> KeySink ----------> Target
 //   rdb       FileSource -> RdbParser ----------------------------------> KeySink ----------> Target
+//   aof       FileSource -> RdbParser (a base/preamble) ------------------> KeySink ----------> Target
+//             ... then FileSource -> AofCommandStream -> CommandTranslator -> CommandSink ---> Target
 //   snapshot  ReplicaSync: ReplicaLink -> RdbParser --------------------> KeySink ----------> Target
 //   sync      ... then ReplicaLink -> CommandReader -> CommandTranslator -> CommandSink ----> Target
 //
@@ -11,6 +13,7 @@
 #pragma once
 
 #include "repl/replica_sync.h"
+#include "task/aof_import.h"
 #include "task/shard_runs.h"
 #include "task/migration_report.h"
 #include "task/progress.h"
@@ -27,12 +30,15 @@ struct TaskResult {
   std::string mode;
   MigrationReport report;                 // scan and rdb (snapshot and sync: sync->report)
   std::optional<repl::SyncResult> sync;   // snapshot and sync
+  std::optional<AofImportResult> aof;     // aof: the files and the commands applied
   std::vector<ShardResult> shards;        // a cluster source: each shard's own (the above adds them up)
   std::vector<std::string> precheck_warnings;
   int exit_code = 0;                      // the README's table
   bool ran = false;                       // false: the precheck stopped it before a byte moved
 
   const MigrationReport& migration() const { return sync ? sync->report : report; }
+  // The command stream's counts (sync, aof), or null.
+  const StreamStats* stream() const { return sync ? &sync->stream : aof ? &aof->stream : nullptr; }
   nlohmann::json to_json() const;
   // The summary printed at the end: counts, the stream's counts and offsets, notes.
   std::string summary_text() const;

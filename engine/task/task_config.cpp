@@ -126,9 +126,10 @@ TaskSetting endpoint_text(const char* section, const char* key, const char* flag
 
 std::vector<TaskSetting> make_settings() {
   std::vector<TaskSetting> s{
-      choice("", "mode", "--mode", &TaskConfig::mode, {"scan", "snapshot", "sync", "rdb"},
+      choice("", "mode", "--mode", &TaskConfig::mode, {"scan", "snapshot", "sync", "rdb", "aof"},
              "scan: SCAN + DUMP/RESTORE from --source; snapshot: the source's replication snapshot; sync: snapshot, then "
-             "every write as it happens (until SIGINT/SIGTERM or --until-caught-up); rdb: import the RDB file --rdb"),
+             "every write as it happens (until SIGINT/SIGTERM or --until-caught-up); rdb: import the RDB file --rdb; "
+             "aof: import the AOF --aof"),
       text("", "task-id", "--task-id", &TaskConfig::task_id,
            "Names the heartbeat key and the connections in CLIENT LIST (default: derived from source and target)"),
       {"", "rdb", "--rdb", SettingKind::StringList,
@@ -138,6 +139,12 @@ std::vector<TaskSetting> make_settings() {
        [](const TaskConfig&) { return std::string(); },
        false,
        true},
+      text("", "aof", "--aof", &TaskConfig::aof_path,
+           "AOF to import (--mode aof): a single file (RESP, or an RDB preamble then RESP), Redis 7's appendonly "
+           "directory, or its manifest"),
+      integer("", "aof-until", "--aof-until", &TaskConfig::aof_until, 0,
+              "--mode aof: a point-in-time restore: stop at the first #TS: annotation past these Unix seconds (the AOF "
+              "needs aof-timestamp-enabled yes; 0: import everything)"),
       flag("", "accept-warnings", "--accept-warnings", &TaskConfig::accept_warnings,
            "Migrate despite precheck warnings, and exit 0 (not 2) when the only findings are warnings"),
       {"", "skip-check", "--skip-check", SettingKind::StringList,
@@ -293,10 +300,15 @@ void TaskConfig::check() const {
   if (mode == "rdb") {
     if (rdb_files.empty()) bad("--mode rdb needs --rdb FILE");
     if (!source.uri.empty()) bad("--mode rdb reads --rdb FILE: drop --source");
-  } else {
-    if (!rdb_files.empty()) bad("--rdb is for --mode rdb");
-    if (source.uri.empty()) bad(fmt::format("--mode {} needs --source URI (or source.uri in the task file)", mode));
+  } else if (mode == "aof") {
+    if (aof_path.empty()) bad("--mode aof needs --aof PATH (an AOF file, an appendonly directory or its manifest)");
+    if (!source.uri.empty()) bad("--mode aof reads --aof PATH: drop --source");
+  } else if (source.uri.empty()) {
+    bad(fmt::format("--mode {} needs --source URI (or source.uri in the task file)", mode));
   }
+  if (mode != "rdb" && !rdb_files.empty()) bad("--rdb is for --mode rdb");
+  if (mode != "aof" && !aof_path.empty()) bad("--aof is for --mode aof");
+  if (mode != "aof" && aof_until) bad("--aof-until is for --mode aof");
   if (until_caught_up && mode != "sync") bad("--until-caught-up is for --mode sync");
   parse_redis_uri(target.uri, "target");
   if (!source.uri.empty()) parse_redis_uri(source.uri, "source");
@@ -336,7 +348,7 @@ CopyOptions TaskConfig::copy_options() const {
   copy.skip_unsupported = skip_unsupported;
   copy.pipeline = pipeline();
   copy.dbs = dbs;
-  if (!source.uri.empty() && mode != "rdb") {
+  if (!source.uri.empty() && !reads_file()) {
     Endpoint ep = parse_redis_uri(source.uri, "source");
     if (ep.db) {
       if (!dbs.empty() && !(dbs.size() == 1 && dbs[0] == *ep.db))
@@ -360,6 +372,9 @@ PrecheckOptions TaskConfig::precheck_options() const {
   p.timeouts = timeouts();
   p.skip = skip_checks;
   p.rdb_files = rdb_files;
+  p.aof_path = aof_path;
+  p.aof_until = aof_until;
+  p.work_dir = work_dir();
   p.skip_unsupported = skip_unsupported;
   p.publish = publish;
   p.source_read = source_read;
@@ -368,9 +383,17 @@ PrecheckOptions TaskConfig::precheck_options() const {
   return p;
 }
 
+std::string TaskConfig::work_dir() const {
+  if (!spool_dir.empty()) return spool_dir;
+  if (const char* tmp = std::getenv("TMPDIR"); tmp && *tmp) return tmp;
+  return "/tmp";
+}
+
 std::string TaskConfig::effective_task_id() const {
   if (!task_id.empty()) return task_id;
-  std::string from = mode == "rdb" ? fmt::format("{}", fmt::join(rdb_files, ",")) : parse_redis_uri(source.uri, "source").address();
+  std::string from = mode == "rdb"   ? fmt::format("{}", fmt::join(rdb_files, ","))
+                     : mode == "aof" ? aof_path
+                                     : parse_redis_uri(source.uri, "source").address();
   return fmt::format("{:08x}", std::hash<std::string>{}(from + "->" + parse_redis_uri(target.uri, "target").address()) &
                                    0xffffffffu);
 }

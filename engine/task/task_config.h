@@ -22,9 +22,11 @@ struct EndpointConfig {
 };
 
 struct TaskConfig {
-  std::string mode = "scan";  // scan, snapshot, sync, rdb
+  std::string mode = "scan";  // scan, snapshot, sync, rdb, aof
   std::string task_id;        // empty: derived from source and target
   std::vector<std::string> rdb_files;  // --rdb, repeatable: one file per shard of a cluster
+  std::string aof_path;                // --aof: an AOF file, an appendonly directory or its manifest
+  long long aof_until = 0;             // --aof-until: Unix seconds (0: none)
   bool accept_warnings = false;
   std::vector<std::string> skip_checks;
   EndpointConfig source, target;
@@ -65,6 +67,10 @@ struct TaskConfig {
   std::string log_level = "info";
   std::string progress = "auto";  // auto, always, never
 
+  // The input is a file (modes rdb and aof), not a source server.
+  bool reads_file() const { return mode == "rdb" || mode == "aof"; }
+  // Where key sets and spool files go: --spool-dir, $TMPDIR, /tmp.
+  std::string work_dir() const;
   // Checks the settings fit together (throws FerryError(Usage) naming the problem).
   void check() const;
   // The endpoints with their passwords resolved: the file, FERRY_*_PASSWORD, the URI, the task file.

@@ -1,0 +1,93 @@
+#include "aof/aof_reader.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace ferry::aof {
+namespace {
+
+constexpr size_t kReadChunk = 1 << 20;
+// AOF_ANNOTATION_LINE_MAX_LEN in src/aof.c: the loader's line buffer (a longer annotation would be
+// read on as the next line, which is then not a command).
+constexpr size_t kAnnotationMax = 1023;
+
+resp::CommandReader::Options reader_options() {
+  resp::CommandReader::Options o;
+  o.keepalive_newlines = false;  // a bare newline in an AOF is a format error
+  return o;
+}
+
+}  // namespace
+
+AofCommandStream::AofCommandStream(const std::string& path, uint64_t from, std::string name)
+    : file_(path, from), name_(std::move(name)), from_(from), reader_(reader_options()) {
+  size_ = file_.size().value_or(0);
+  reader_.set_origin(from);
+}
+
+bool AofCommandStream::fill() {
+  if (eof_) return false;
+  char* p = reader_.prepare(kReadChunk);
+  size_t n = file_.read_some(p, kReadChunk);
+  reader_.commit(n);
+  if (n == 0) eof_ = true;
+  return n > 0;
+}
+
+bool AofCommandStream::next(AofItem& item) {
+  while (true) {
+    std::string_view buffered = reader_.peek();
+    if (buffered.empty()) {
+      if (fill()) continue;
+      return false;
+    }
+    const uint64_t start = reader_.position();
+    if (buffered[0] == '#') {
+      std::string line;
+      if (!reader_.read_line(line)) {
+        if (buffered.size() <= kAnnotationMax && fill()) continue;
+        if (!eof_) throw AofError(fmt::format("{}: an annotation line longer than {} bytes at offset {} (redis-server "
+                                              "reads it as a format error)",
+                                              name_, kAnnotationMax, start));
+        line.assign(buffered);  // the file ends in an annotation without its newline: skipped, as Redis does
+        reader_.consume(buffered.size());
+      }
+      if (line.size() > kAnnotationMax)
+        throw AofError(fmt::format("{}: an annotation line longer than {} bytes at offset {}", name_, kAnnotationMax, start));
+      item.offset = start;
+      item.end = reader_.position();
+      item.kind = AofItem::Kind::Annotation;
+      if (line.rfind("#TS:", 0) == 0) {
+        long long ts = 0;
+        const char* b = line.data() + 4;
+        auto [ptr, ec] = std::from_chars(b, line.data() + line.size(), ts);
+        if (ec == std::errc() && ptr != b) {
+          item.kind = AofItem::Kind::Timestamp;
+          item.timestamp = ts;
+        }
+      }
+      return true;
+    }
+    if (buffered[0] != '*')
+      throw AofError(fmt::format("{}: not an AOF at offset {}: byte 0x{:02x} where a command ('*') or an annotation ('#') "
+                                 "should start (redis-server: \"Bad file format reading the append only file\")",
+                                 name_, start, static_cast<unsigned char>(buffered[0])));
+    try {
+      if (reader_.next(item.args)) {
+        item.kind = AofItem::Kind::Command;
+        item.offset = start;
+        item.end = reader_.position();
+        return true;
+      }
+    } catch (const resp::RespError& e) {
+      throw AofError(fmt::format("{}: not an AOF at offset {}: {} (in the command from offset {})", name_, e.offset(),
+                                 e.detail(), start));
+    }
+    if (fill()) continue;
+    truncated_at_ = start;  // the file ends inside this command
+    return false;
+  }
+}
+
+}  // namespace ferry::aof
