@@ -101,6 +101,7 @@ RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(option
   dir_ = tmpl;
   version_ = binary_version(options_.launcher, options_.binary);
   if (!options_.rdb_file.empty()) fs::copy_file(options_.rdb_file, fs::path(dir_) / "dump.rdb");
+  for (const auto& [name, from] : options_.files) fs::copy(from, fs::path(dir_) / name, fs::copy_options::recursive);
   // Another process may take the port between our probe and the server's bind: try a few.
   for (int attempt = 0; attempt < 5; ++attempt) {
     if (start_once(options_.port ? options_.port : free_loopback_port())) return;

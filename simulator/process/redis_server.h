@@ -29,6 +29,9 @@ struct RedisServerOptions {
   std::vector<std::string> extra_args;
   // An RDB file to load at start: copied into the server's directory as dump.rdb.
   std::string rdb_file;
+  // Files or directories copied into the server's directory before it starts: (name there, path),
+  // e.g. {"appendonlydir", "/tmp/x/appendonlydir"} for a server that loads an AOF.
+  std::vector<std::pair<std::string, std::string>> files;
   // Any other directive: {"list-max-listpack-size", "4"}, {"repl-backlog-size", "1mb"} ...
   std::vector<std::pair<std::string, std::string>> config;
 };
