@@ -15,7 +15,7 @@ int run(const TaskConfig& config, bool json) {
   std::optional<Endpoint> source;
   if (!config.reads_file()) source = config.source_endpoint();
   PrecheckReport report = run_precheck(source ? &*source : nullptr, config.target_endpoint(), config.precheck_options());
-  if (json) std::cout << report.to_json().dump(2) << "\n";
+  if (json) std::cout << report.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   else std::cout << report.to_table();
   return report.exit_code();
 }

@@ -50,8 +50,10 @@ bool AofCommandStream::next(AofItem& item) {
         if (!eof_) throw AofError(fmt::format("{}: an annotation line longer than {} bytes at offset {} (redis-server "
                                               "reads it as a format error)",
                                               name_, kAnnotationMax, start));
-        line.assign(buffered);  // the file ends in an annotation without its newline: skipped, as Redis does
-        reader_.consume(buffered.size());
+        // The file ends in an annotation without its newline: skipped, as Redis does. (fill() may
+        // have moved the buffer: `buffered` is stale.)
+        line.assign(reader_.peek());
+        reader_.consume(line.size());
       }
       if (line.size() > kAnnotationMax)
         throw AofError(fmt::format("{}: an annotation line longer than {} bytes at offset {}", name_, kAnnotationMax, start));

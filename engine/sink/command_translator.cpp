@@ -47,13 +47,19 @@ void StreamStats::merge(const StreamStats& o) {
     if (oom_rejected.size() < kMaxKeys) oom_rejected.push_back(k);
 }
 
+nlohmann::json printable_counts(const std::map<std::string, uint64_t>& counts) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [name, n] : counts) j[log::printable(name, 64)] = n;  // JSON holds UTF-8 only
+  return j;
+}
+
 nlohmann::json StreamStats::to_json() const {
   nlohmann::json j{{"commands", commands},     {"skipped", skipped},
           {"transactions", transactions}, {"errors", errors}, {"script_errors", script_errors},
           {"unapplied", unapplied},   {"filtered", filtered},
           {"reduced", reduced},       {"publish_dropped", publish_dropped},       {"split", split},
           {"moved_keys", moved_keys},
-          {"per_command", per_command},
+          {"per_command", printable_counts(per_command)},
           {"unconfirmed_scripts", unconfirmed_script_count},
           {"unconfirmed_script_examples", unconfirmed_scripts},
           {"notes", notes}};

@@ -11,6 +11,9 @@
 
 namespace ferry {
 
+// Counts per name as a JSON object, each name printable (a command name in an AOF is any bytes).
+nlohmann::json printable_counts(const std::map<std::string, uint64_t>& counts);
+
 struct StreamStats {
   uint64_t commands = 0;   // applied to the target
   uint64_t skipped = 0;    // not applied: other DBs, PING, REPLCONF, heartbeat

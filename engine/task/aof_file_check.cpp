@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "io/byte_source.h"
 #include "rdb/rdb_input.h"
+#include "sink/stream_stats.h"
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -13,6 +14,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <strings.h>
 
 namespace ferry {
@@ -46,8 +48,13 @@ bool starts_with_rdb(const std::string& path, uint64_t size) {
   return std::memcmp(sig, "REDIS", 5) == 0;
 }
 
+// "1767225600 (2026-01-01 00:00:00 UTC)"; the number alone when it is no calendar time (a #TS:
+// annotation holds any digits).
 std::string when(long long unix_seconds) {
-  return fmt::format("{} ({:%Y-%m-%d %H:%M:%S} UTC)", unix_seconds, fmt::gmtime(static_cast<std::time_t>(unix_seconds)));
+  std::tm tm{};
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  if (!::gmtime_r(&t, &tm) || tm.tm_year > 9000) return std::to_string(unix_seconds);
+  return fmt::format("{} ({:%Y-%m-%d %H:%M:%S} UTC)", unix_seconds, tm);
 }
 
 }  // namespace
@@ -179,26 +186,31 @@ std::vector<std::string> AofFacts::warnings() const {
 
 nlohmann::json AofFacts::to_json() const {
   nlohmann::json j;
-  j["input"] = layout.input;
-  j["manifest"] = layout.manifest.empty() ? nlohmann::json() : nlohmann::json(layout.manifest);
-  j["history"] = layout.history;
+  // Names and paths come from the manifest too (any bytes, with \xHH): JSON holds UTF-8 only.
+  auto text = [](const std::string& s) { return log::printable(s, 4096); };
+  j["input"] = text(layout.input);
+  j["manifest"] = layout.manifest.empty() ? nlohmann::json() : nlohmann::json(text(layout.manifest));
+  j["history"] = nlohmann::json::array();
+  for (const auto& h : layout.history) j["history"].push_back(text(h));
   j["files"] = nlohmann::json::array();
   for (const auto& f : files) {
-    nlohmann::json e{{"name", f.part.name},           {"path", f.part.path},         {"type", aof::part_type_name(f.part.type)},
+    nlohmann::json e{{"name", text(f.part.name)},     {"path", text(f.part.path)},         {"type", aof::part_type_name(f.part.type)},
                      {"seq", f.part.seq},             {"size", f.size},              {"format", f.format},
-                     {"commands_from", f.commands_from}, {"commands", f.commands},   {"per_command", f.per_command},
+                     {"commands_from", f.commands_from}, {"commands", f.commands},   {"per_command", printable_counts(f.per_command)},
                      {"dbs", f.dbs},                  {"transactions", f.transactions}, {"annotations", f.annotations},
                      {"relative_expiries", f.relative_expiries}, {"apply_end", f.apply_end}};
     e["first_ts"] = f.first_ts ? nlohmann::json(*f.first_ts) : nlohmann::json();
     e["last_ts"] = f.last_ts ? nlohmann::json(*f.last_ts) : nlohmann::json();
-    e["dropped"] = f.dropped.empty() ? nlohmann::json() : nlohmann::json(f.dropped);
+    e["dropped"] = f.dropped.empty() ? nlohmann::json() : nlohmann::json(text(f.dropped));
     if (f.rdb) {
+      nlohmann::json aux = nlohmann::json::object();
+      for (const auto& [name, value] : f.rdb->aux) aux[log::printable(name, 64)] = log::printable(value);
       e["rdb"] = {{"version", f.rdb->version}, {"keys", f.rdb->keys}, {"end", f.rdb->end},
-                  {"checksum_verified", f.rdb->checksum_verified}, {"aux", f.rdb->aux}};
+                  {"checksum_verified", f.rdb->checksum_verified}, {"aux", aux}};
     }
     j["files"].push_back(std::move(e));
   }
-  if (cut) j["until_cut"] = {{"file", files[cut->file].part.name}, {"offset", cut->offset}, {"timestamp", cut->timestamp}};
+  if (cut) j["until_cut"] = {{"file", text(files[cut->file].part.name)}, {"offset", cut->offset}, {"timestamp", cut->timestamp}};
   j["truncated"] = !warnings().empty();
   j["size"] = total_size();
   j["commands"] = commands();
@@ -219,7 +231,7 @@ std::string AofFacts::to_text() const {
                        f.part.seq ? std::to_string(f.part.seq) : "-", f.part.name, f.size, f.format);
     if (f.rdb)
       out += fmt::format(" (RDB {}{}, {} keys, {} bytes{})", f.rdb->version,
-                         f.rdb->aux.count("redis-ver") ? " from Redis " + f.rdb->aux.at("redis-ver") : "", f.rdb->keys,
+                         f.rdb->aux.count("redis-ver") ? " from Redis " + log::printable(f.rdb->aux.at("redis-ver"), 32) : "", f.rdb->keys,
                          f.rdb->end, f.rdb->checksum_verified ? ", CRC64 verified" : "");
     if (f.format == "resp" || f.format == "rdb-preamble")
       out += fmt::format(", {} commands ({} MULTI/EXEC)", f.commands, f.transactions);
@@ -238,7 +250,8 @@ std::string AofFacts::to_text() const {
   for (const auto& [name, n] : per_command) by_count.emplace_back(n, name);
   std::sort(by_count.rbegin(), by_count.rend());
   std::string names;
-  for (const auto& [n, name] : by_count) names += fmt::format("{}{} {}", names.empty() ? "" : ", ", name, n);
+  for (const auto& [n, name] : by_count)
+    names += fmt::format("{}{} {}", names.empty() ? "" : ", ", log::printable(name, 64), n);
   out += fmt::format("  commands          {} in all{}{}\n", commands(), names.empty() ? "" : ": ", names);
   if (cut) out += fmt::format("  --aof-until cut   {} offset {}\n", files[cut->file].part.name, cut->offset);
   const auto w = warnings();

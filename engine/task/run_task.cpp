@@ -213,7 +213,7 @@ TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
   if (!config.report_path.empty()) {
     std::ofstream out(config.report_path);
     if (!out) throw FerryError(ExitCode::Usage, fmt::format("cannot write report file '{}'", config.report_path));
-    out << result.to_json().dump(2) << "\n";
+    out << result.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
   if (input_code) result.exit_code = input_code;
   else if (!report.complete) result.exit_code = static_cast<int>(ExitCode::Failed);

@@ -175,7 +175,8 @@ auto on_node(const RedisServer& node, F check) -> decltype(check()) {
   try {
     return check();
   } catch (const std::exception& e) {
-    return decltype(check())(std::in_place, fmt::format("127.0.0.1:{}: {}", node.port(), e.what()), &node);
+    using Pending = typename decltype(check())::value_type;  // aggregate: clang 14 has no (args) form
+    return Pending{fmt::format("127.0.0.1:{}: {}", node.port(), e.what()), &node};
   }
 }
 }  // namespace

@@ -393,7 +393,7 @@ TEST_CASE("multi-part rules: only the last file may end short; a missing file, t
   }
 }
 
-TEST_CASE("--aof-until restores the point in time redis-check-aof --truncate-to-timestamp gives", "[aof][until]") {
+TEST_CASE("a point in time (--aof-until) is what redis-check-aof --truncate-to-timestamp gives", "[aof][until]") {
   TempDir dir;
   RedisServer source(aof_writer());
   auto conn = test::connect(source);
