@@ -120,10 +120,20 @@ class Run {
     fs::create_directories(o_.out_dir);
     start_servers();
     fill();
-    write_task_file();
-    start_ferry();
-    if (spec_.mode == "sync") wait_streaming();
-    run_load_and_timeline();
+    if (spec_.mode == "aof") {
+      // An offline import: the source writes its AOF (the dataset in an RDB base after a rewrite,
+      // the load and the timeline in the incr file), then ferry imports a copy of it.
+      rewrite_aof();
+      run_load_and_timeline();
+      copy_aof();
+      write_task_file();
+      start_ferry();
+    } else {
+      write_task_file();
+      start_ferry();
+      if (spec_.mode == "sync") wait_streaming();
+      run_load_and_timeline();
+    }
     finish_ferry();
     validate();
     check_expectations();
@@ -140,6 +150,10 @@ class Run {
   void start_servers() {
     TopologySpec t;
     t.master = server_options(spec_.source);
+    if (spec_.mode == "aof") {
+      t.master.config.emplace_back("appendonly", "yes");
+      t.master.config.emplace_back("aof-timestamp-enabled", "yes");
+    }
     t.replicas = spec_.source.replicas;
     if (spec_.source.cluster_masters > 0) {
       t.cluster_masters = spec_.source.cluster_masters;
@@ -204,6 +218,29 @@ class Run {
     return out;
   }
 
+  // BGREWRITEAOF, waited for: what the source holds becomes the AOF's base.
+  void rewrite_aof() {
+    master_->checked({"BGREWRITEAOF"});
+    const auto until = Clock::now() + std::chrono::seconds(60);
+    while (Clock::now() < until) {
+      auto p = master_->info("persistence");
+      if (p["aof_rewrite_in_progress"] == "0" && p["aof_rewrite_scheduled"] == "0") return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    throw FerryError(ExitCode::Failed, "the source's BGREWRITEAOF did not finish within 60 s");
+  }
+
+  // A copy of the source's appendonly directory, taken while the source appends nothing (active
+  // expiry paused: no DELs arrive mid-copy).
+  void copy_aof() {
+    master_->checked({"DEBUG", "SET-ACTIVE-EXPIRE", "0"});
+    master_->checked({"PING"});
+    const std::string from = source_->master().dir() + "/appendonlydir", to = o_.out_dir + "/appendonlydir";
+    fs::remove_all(to);
+    fs::copy(from, to, fs::copy_options::recursive);
+    master_->checked({"DEBUG", "SET-ACTIVE-EXPIRE", "1"});
+  }
+
   void write_task_file() {
     toml::table task = spec_.task_toml.empty() ? toml::table{} : toml::parse(spec_.task_toml);
     auto sub = [&](const char* name) -> toml::table& {
@@ -214,6 +251,8 @@ class Run {
     if (spec_.mode == "rdb") {
       master_->checked({"SAVE"});
       task.insert_or_assign("rdb", source_->master().dir() + "/dump.rdb");
+    } else if (spec_.mode == "aof") {
+      task.insert_or_assign("aof", o_.out_dir + "/appendonlydir");
     } else {
       sub("source").insert_or_assign("uri", proxy_ ? proxy_->uri() : source_->master().uri());
     }
