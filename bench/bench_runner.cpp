@@ -374,6 +374,66 @@ nlohmann::json source_shards_phase(const BenchOptions& o, long long keys, const 
   return j;
 }
 
+// AOF import: the source's AOF, rewritten with aof-use-rdb-preamble no (every key as commands, the
+// path an AOF's incr files take), imported by `ferry migrate --mode aof` against redis-server loading
+// the same directory at start (timed until it answers PING), runs alternated, both checked by digest.
+nlohmann::json aof_phase(const BenchOptions& o, Connection& src, sim::RedisServer& source, long long dbsize, double used_mb,
+                         const std::string& want, const std::string& dir, std::ostream& out) {
+  src.checked({"CONFIG", "SET", "aof-use-rdb-preamble", "no"});
+  src.checked({"CONFIG", "SET", "appendonly", "yes"});  // a rewrite writes the base
+  for (auto until = Clock::now() + std::chrono::seconds(600);;) {
+    auto p = src.info("persistence");
+    if (p["aof_enabled"] == "1" && p["aof_rewrite_in_progress"] == "0" && p["aof_rewrite_scheduled"] == "0") break;
+    if (Clock::now() > until) throw FerryError(ExitCode::Failed, "bench: the source's AOF rewrite did not finish in 600 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::string aof = dir + "/appendonlydir";
+  std::filesystem::copy(source.dir() + "/appendonlydir", aof, std::filesystem::copy_options::recursive);
+  src.checked({"CONFIG", "SET", "appendonly", "no"});
+  src.checked({"CONFIG", "SET", "aof-use-rdb-preamble", "yes"});
+  uint64_t bytes = 0;
+  for (const auto& e : std::filesystem::directory_iterator(aof)) bytes += std::filesystem::file_size(e.path());
+  std::vector<Copy> native, ferry;
+  for (int run = 0; run < o.runs; ++run) {
+    auto one = [&](bool native_first) {
+      if (native_first) {
+        sim::RedisServerOptions ro;
+        ro.files = {{"appendonlydir", aof}};
+        ro.config = {{"appendonly", "yes"}};
+        auto started = Clock::now();
+        sim::RedisServer loaded(ro);
+        Copy c;
+        c.seconds = since(started);
+        c.equal = digest(*open(loaded, "target")) == want;
+        native.push_back(c);
+      } else {
+        sim::RedisServer target;
+        Copy c = run_ferry(o, {"migrate", "--mode", "aof", "--aof", aof, "--target", target.uri(), "--accept-warnings",
+                               "--log-level", "warn"}, dir);
+        c.equal = c.exit_code == 0 && digest(*open(target, "target")) == want;
+        ferry.push_back(c);
+      }
+    };
+    one(run % 2 == 0);
+    one(run % 2 != 0);
+    out << fmt::format("aof run {}: redis-server loads it {:.2f} s, ferry imports it {:.2f} s\n", run + 1,
+                       native.back().seconds, ferry.back().seconds);
+  }
+  auto med = [](const std::vector<Copy>& v) {
+    std::vector<double> secs;
+    for (const auto& c : v) secs.push_back(c.seconds);
+    return median(secs);
+  };
+  Copy m_native{med(native), std::all_of(native.begin(), native.end(), [](const Copy& c) { return c.equal; })};
+  Copy m_ferry{med(ferry), std::all_of(ferry.begin(), ferry.end(), [](const Copy& c) { return c.equal; })};
+  for (const auto& c : ferry) m_ferry.peak_rss_kb = std::max(m_ferry.peak_rss_kb, c.peak_rss_kb);
+  return {{"aof_bytes", bytes},
+          {"format", "resp (aof-use-rdb-preamble no)"},
+          {"native_load", copy_json(m_native, dbsize, used_mb)},
+          {"ferry_aof", copy_json(m_ferry, dbsize, used_mb)},
+          {"ratio_to_native_load", m_ferry.seconds / m_native.seconds}};
+}
+
 // Snapshot and sync into a cluster of `cluster_masters` masters: keys/s against the same copy into
 // one server, whether the masters are written in parallel, and the lag under the incremental load.
 // Equal: ferry verify (key by key on each key's master) passes.
@@ -558,6 +618,7 @@ nlohmann::json run_bench(const BenchOptions& o, std::ostream& out) {
     j["verify"] = {{"seconds", v.seconds}, {"keys_per_s", dbsize / v.seconds}, {"exit_code", v.exit_code},
                    {"peak_rss_mb", v.peak_rss_kb / 1024.0}};
   }
+  if (o.aof) j["aof"] = aof_phase(o, *src, source, dbsize, used_mb, want, dir, out);
   // Before the incremental phase, whose load adds keys: the same dataset as the copies above.
   if (o.cluster && o.dataset != "mixed") {  // a cluster has DB 0 only; the mixed dataset spans three DBs
     j["cluster"] = cluster_phase(o, source, *src, dbsize, used_mb, m_snap.seconds, dir, out);
