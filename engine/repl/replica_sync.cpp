@@ -505,14 +505,9 @@ SyncResult ReplicaSync::run() {
   options_.copy.db_map.check(options_.copy.dbs);
   options_.copy.describe_into(report);
   prepare();
-  StreamOptions so;
-  so.dbs = options_.copy.dbs;
-  so.db_map = options_.copy.db_map;
-  so.filter = options_.copy.filter;
-  so.ttl_extend_ms = options_.copy.ttl_extend_ms;
+  StreamOptions so = StreamOptions::from(options_.copy);
   so.block_flush = options_.block_flush;
   so.relative_expiries = source().version() < 70000;
-  so.skip_unsupported = options_.copy.skip_unsupported;
   so.publish = options_.publish;
   so.cross_slot = options_.cross_slot;
   commands_ = std::make_unique<CommandSink>(target_, so, report, result_.stream);

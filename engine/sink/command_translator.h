@@ -25,6 +25,7 @@
 
 #include "sink/stream_stats.h"
 #include "target/target.h"
+#include "task/copy_options.h"
 #include "task/key_selection.h"
 
 #include <functional>
@@ -49,6 +50,18 @@ struct StreamOptions {
   bool publish = true;             // false (--no-publish): PUBLISH is left out, counted
   CrossSlot cross_slot = CrossSlot::Stop;  // --cross-slot
   std::string heartbeat_prefix = "ferry:heartbeat:";
+
+  // The selection and write options a stream shares with the copy (DBs, --db-map, filters,
+  // --ttl-extend, --skip-unsupported); the stream's own stay at their defaults.
+  static StreamOptions from(const CopyOptions& copy) {
+    StreamOptions o;
+    o.dbs = copy.dbs;
+    o.db_map = copy.db_map;
+    o.filter = copy.filter;
+    o.ttl_extend_ms = copy.ttl_extend_ms;
+    o.skip_unsupported = copy.skip_unsupported;
+    return o;
+  }
 };
 
 class CommandTranslator {

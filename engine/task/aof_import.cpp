@@ -55,14 +55,9 @@ int run_aof_import(const TaskConfig& config, Target& target, Progress* progress,
   check_target_empty(target, copy, copy.dbs);
 
   Throttle throttle(config.max_ops, config.max_bytes);
-  StreamOptions so;
-  so.dbs = copy.dbs;
-  so.db_map = copy.db_map;
-  so.filter = copy.filter;
-  so.ttl_extend_ms = copy.ttl_extend_ms;
+  StreamOptions so = StreamOptions::from(copy);
   so.block_flush = config.block_flush;
   so.relative_expiries = true;  // whatever wrote the file: EXPIRE & co. count from when they run
-  so.skip_unsupported = copy.skip_unsupported;
   so.publish = config.publish;
   so.cross_slot = config.cross_slot == "split" ? CrossSlot::Split : CrossSlot::Stop;
   long long file_time_ms = 0;  // the last #TS: annotation read

@@ -137,20 +137,16 @@ std::string small_aof(TempDir& dir, RedisServer& server) {
   return dir / "appendonlydir";
 }
 
-// The incr file of a Redis 7 appendonly directory (the one incr file a fresh rewrite leaves).
-std::string incr_file(const std::string& appendonlydir) {
+// The file of a Redis 7 appendonly directory whose name holds `part` (".base.", ".incr.aof" after
+// a fresh rewrite: one of each, ".manifest").
+std::string file_in(const std::string& appendonlydir, const std::string& part) {
   for (const auto& e : fs::directory_iterator(appendonlydir))
-    if (e.path().string().find(".incr.aof") != std::string::npos) return e.path().string();
-  FAIL("no incr file in " << appendonlydir);
+    if (e.path().filename().string().find(part) != std::string::npos) return e.path().string();
+  FAIL("no " << part << " file in " << appendonlydir);
   return {};
 }
-
-std::string base_file(const std::string& appendonlydir) {
-  for (const auto& e : fs::directory_iterator(appendonlydir))
-    if (e.path().string().find(".base.") != std::string::npos) return e.path().string();
-  FAIL("no base file in " << appendonlydir);
-  return {};
-}
+std::string incr_file(const std::string& appendonlydir) { return file_in(appendonlydir, ".incr.aof"); }
+std::string base_file(const std::string& appendonlydir) { return file_in(appendonlydir, ".base."); }
 
 }  // namespace
 
@@ -188,9 +184,7 @@ TEST_CASE("a Redis 7 appendonly directory after two rewrites and a write load im
 
   // The same through the manifest named directly.
   RedisServer again;
-  std::string manifest;
-  for (const auto& e : fs::directory_iterator(dir / "appendonlydir"))
-    if (e.path().extension() == ".manifest") manifest = e.path().string();
+  const std::string manifest = file_in(dir / "appendonlydir", ".manifest");
   auto r2 = run_ferry({"migrate", "--mode", "aof", "--aof", manifest, "--target", again.uri()});
   INFO(r2.err);
   REQUIRE(r2.exit_code == 0);
@@ -409,9 +403,7 @@ TEST_CASE("a point in time (--aof-until) is what redis-check-aof --truncate-to-t
   quiesce(*conn);
   fs::copy(source.dir() + "/appendonlydir", dir / "appendonlydir", fs::copy_options::recursive);
   fs::copy(dir / "appendonlydir", dir / "truncated", fs::copy_options::recursive);
-  std::string manifest;
-  for (const auto& e : fs::directory_iterator(dir / "truncated"))
-    if (e.path().extension() == ".manifest") manifest = e.path().string();
+  const std::string manifest = file_in(dir / "truncated", ".manifest");
   const long long until = seconds[1];
   const int check = bp::system(bp::search_path("redis-check-aof"), "--truncate-to-timestamp", std::to_string(until), manifest,
                                bp::std_out > bp::null, bp::std_err > bp::null);
