@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace ferry::aof {
@@ -28,8 +29,11 @@ AofCommandStream::AofCommandStream(const std::string& path, uint64_t from, std::
 
 bool AofCommandStream::fill() {
   if (eof_) return false;
-  char* p = reader_.prepare(kReadChunk);
-  size_t n = file_.read_some(p, kReadChunk);
+  // At most what is left of the file (a small file costs no 1 MB buffer), at least a page.
+  const uint64_t at = reader_.position() + reader_.buffered();
+  const size_t want = static_cast<size_t>(std::clamp<uint64_t>(size_ > at ? size_ - at + 1 : 4096, 4096, kReadChunk));
+  char* p = reader_.prepare(want);
+  size_t n = file_.read_some(p, want);
   reader_.commit(n);
   if (n == 0) eof_ = true;
   return n > 0;

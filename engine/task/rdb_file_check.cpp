@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace ferry {
@@ -53,7 +54,9 @@ RdbFileFacts check_rdb_file(const std::string& path, const std::string& work_dir
   RdbFileFacts facts;
   io::FileSource file(path);
   facts.bytes = file.size().value_or(0);
-  DiskKeySet keys(work_dir);
+  // One bucket per 32 MB of file (at most 64): a bucket is what the duplicate search holds in memory,
+  // and a small file needs no 64 files.
+  DiskKeySet keys(work_dir, static_cast<size_t>(std::clamp<uint64_t>(facts.bytes >> 25, 1, 64)));
   FileCheck check(facts, keys);
   rdb::RdbParser parser(file, check);
   parser.parse();
