@@ -64,9 +64,11 @@ void quiesce(Connection& conn) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
 }
 
-// A server that loads the AOF at `path` (a Redis 7 directory, or a single file it upgrades).
-std::unique_ptr<RedisServer> loaded_by_redis(const std::string& path) {
+// A server that loads the AOF at `path` (a Redis 7 directory, or a single file it upgrades);
+// `binary`: another version's server (empty: the installed one).
+std::unique_ptr<RedisServer> loaded_by_redis(const std::string& path, const std::string& binary = {}) {
   RedisServerOptions o;
+  o.binary = binary;
   o.config = {{"appendonly", "yes"}};
   if (fs::is_directory(path)) {
     o.files = {{"appendonlydir", path}};
@@ -87,8 +89,8 @@ bool redis_loads(const std::string& path) {
   }
 }
 
-void require_same_as_redis(const std::string& path, RedisServer& target) {
-  auto truth = loaded_by_redis(path);
+void require_same_as_redis(const std::string& path, RedisServer& target, const std::string& binary = {}) {
+  auto truth = loaded_by_redis(path, binary);
   auto expected = test::connect(*truth), got = test::connect(target);
   test::require_identical(*expected, *got);
 }
@@ -227,6 +229,41 @@ TEST_CASE("Redis 6.0 single-file AOFs, with and without an RDB preamble, import 
     REQUIRE(r.exit_code == 0);
     CHECK(test::read_json(dir / "report.json")["aof"]["files"][0]["format"] == (preamble ? "rdb-preamble" : "resp"));
     require_same_as_redis(dir / "appendonly.aof", target);
+  }
+}
+
+TEST_CASE("Redis 8.0 and Valkey 8.1 appendonly directories import as the same version loads them",
+          "[aof][server][versions]") {
+  for (const char* version : {"redis-8.0", "valkey-8.1"}) {
+    auto binary = test::other_server(version);
+    if (!binary) {
+      WARN("skipped: " << version << " was not fetched (tools/fetch-servers)");
+      continue;
+    }
+    INFO(version);
+    TempDir dir;
+    RedisServerOptions o = aof_writer();
+    o.binary = *binary;
+    RedisServer source(o);
+    auto conn = test::connect(source);
+    sim::MixedDatasetOptions d;
+    d.keys_per_db = 600;
+    fill_mixed_dataset(*conn, d);
+    rewrite(*conn);
+    {
+      test::BackgroundLoad load(source, 13, 2000);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+      load.stop();
+    }
+    quiesce(*conn);
+    fs::copy(source.dir() + "/appendonlydir", dir / "appendonlydir", fs::copy_options::recursive);
+    RedisServerOptions t;
+    t.binary = *binary;
+    RedisServer target(t);
+    auto r = run_ferry({"migrate", "--mode", "aof", "--aof", dir / "appendonlydir", "--target", target.uri()});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    require_same_as_redis(dir / "appendonlydir", target, *binary);
   }
 }
 
