@@ -176,14 +176,16 @@ const char* task_file_example() {
 # Every key is optional and shows its default; a flag given on the command line wins over the file.
 # Check a file with `ferry config check FILE`.
 
-mode = "scan"               # scan | snapshot | sync | rdb
+mode = "scan"               # scan | snapshot | sync | rdb | aof
 task-id = ""                # names the heartbeat key ferry:heartbeat:<task-id> (default: from source and target)
 rdb = ""                    # the RDB file of --mode rdb
+aof = ""                    # the AOF of --mode aof: a file, an appendonly directory or its manifest
+aof-until = 0               # --mode aof: stop at the first #TS: annotation past these Unix seconds (0: all)
 accept-warnings = false     # migrate despite precheck warnings (and exit 0 with only warnings)
 skip-check = []             # precheck checks whose outcome is ignored, e.g. ["target-memory"]
 
 [source]
-uri = "redis://127.0.0.1:6379"   # redis://[user[:password]@]host:port[/db]; not used by mode "rdb"
+uri = "redis://127.0.0.1:6379"   # redis://[user[:password]@]host:port[/db]; not used by modes "rdb", "aof"
 password-file = ""               # a file holding the password (or user:password); wins over everything
 # password = "..."               # used when neither the URI, the file nor FERRY_SOURCE_PASSWORD gives one
 read = "master"                  # a cluster source: master | replica | prefer-replica (node of each shard read)

@@ -33,7 +33,7 @@ TEST_CASE("config example is a valid task file naming every key", "[config]") {
 
   // The keys a task file may hold: a contract, like the flags they mirror.
   const std::set<std::string> expected{
-      "mode", "task-id", "rdb", "accept-warnings", "skip-check",
+      "mode", "task-id", "rdb", "aof", "aof-until", "accept-warnings", "skip-check",
       "source.uri", "source.password-file", "source.read", "source.shards", "target.uri", "target.password-file",
       "select.db", "select.db-map", "select.include", "select.exclude",
       "write.on-conflict", "write.ttl-extend", "write.write-mode", "write.big-key-threshold",
