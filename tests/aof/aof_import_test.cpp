@@ -3,6 +3,7 @@
 // redis-server loads the same files; ferry's target must equal it key by key, by DEBUG DIGEST and by
 // absolute expiry. Truncated and corrupt variants are judged as redis-server judges them, and a bad
 // input writes nothing.
+#include "cluster/cluster_support.h"
 #include "support.h"
 #include "task/aof_file_check.h"
 #include "workload/mixed_dataset.h"
@@ -265,6 +266,34 @@ TEST_CASE("Redis 8.0 and Valkey 8.1 appendonly directories import as the same ve
     REQUIRE(r.exit_code == 0);
     require_same_as_redis(dir / "appendonlydir", target, *binary);
   }
+}
+
+TEST_CASE("an AOF into a 3-master cluster: each key on its slot's master, as redis-server loads it", "[aof][cluster]") {
+  TempDir dir;
+  RedisServer source(aof_writer());
+  auto conn = test::connect(source);
+  sim::MixedDatasetOptions d;
+  d.dbs = {0};  // a cluster has DB 0 only
+  d.keys_per_db = 1500;
+  fill_mixed_dataset(*conn, d);
+  rewrite(*conn);
+  {
+    test::BackgroundLoad load(source, 17, 2000);  // hash-tagged: each step in one slot
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    load.stop();
+  }
+  quiesce(*conn);
+  fs::copy(source.dir() + "/appendonlydir", dir / "appendonlydir", fs::copy_options::recursive);
+  sim::Topology cluster(test::cluster_spec(3, 0));
+  auto r = run_ferry({"migrate", "--mode", "aof", "--aof", dir / "appendonlydir", "--target", test::uri(cluster.master(0)),
+                      "--report", dir / "report.json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find(test::kClusterPassword) == std::string::npos);
+  CHECK(test::read_json(dir / "report.json")["stream"]["commands"].get<long long>() > 500);
+  auto truth = loaded_by_redis(dir / "appendonlydir");
+  ServerGroup expected = test::group_of(*truth), got = test::group_of(cluster.master(0));
+  test::require_identical(expected, got);
 }
 
 // In-process (no CLI), so that the sanitizer build runs it too (tools/test: 'prefix').
