@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -121,13 +122,20 @@ Manifest parse_manifest(std::string_view text, const std::string& where, const s
   if (text.empty()) throw AofError(fmt::format("{}: the manifest is empty (redis-server: \"Found an empty AOF manifest\")", where));
   while (pos < text.size()) {
     ++line_no;
-    size_t nl = text.find('\n', pos);
-    const bool whole = nl != std::string_view::npos;
-    std::string_view raw = text.substr(pos, whole ? nl - pos : std::string_view::npos);
-    pos = whole ? nl + 1 : text.size();
-    if (!raw.empty() && raw[0] == '#') continue;  // a comment (of any length, as fgets reads on)
-    if (!whole || raw.size() + 1 > kManifestMaxLine)
-      throw fail(whole ? fmt::format("a line longer than {} bytes", kManifestMaxLine) : "the last line has no newline");
+    // A piece as Redis's fgets(buf, 1025) reads it: up to and with the "\n", at most 1024 bytes.
+    // A comment longer than that goes on as a piece of its own (not a comment, then).
+    const size_t nl = text.find('\n', pos);
+    const size_t end = std::min(nl == std::string_view::npos ? text.size() : nl + 1, pos + kManifestMaxLine);
+    const std::string_view piece = text.substr(pos, end - pos);
+    pos = end;
+    if (piece[0] == '#') continue;  // a comment
+    const size_t piece_nl = piece.find('\n');
+    if (piece_nl == std::string_view::npos)
+      throw fail(piece.size() >= kManifestMaxLine ? fmt::format("a line longer than {} bytes", kManifestMaxLine - 1)
+                                                  : "the last line has no newline");
+    // Redis looks for the "\n" with strchr: a NUL before it hides it.
+    if (piece.find('\0') < piece_nl) throw fail("a NUL byte in a line");
+    const std::string_view raw = piece.substr(0, piece_nl);
     // sdstrim(" \t\r\n") at both ends.
     size_t b = raw.find_first_not_of(" \t\r\n"), e = raw.find_last_not_of(" \t\r\n");
     if (b == std::string_view::npos) throw fail("an empty line");

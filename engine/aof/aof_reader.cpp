@@ -11,11 +11,12 @@ namespace {
 constexpr size_t kReadChunk = 1 << 20;
 // AOF_ANNOTATION_LINE_MAX_LEN in src/aof.c: the loader's line buffer (a longer annotation would be
 // read on as the next line, which is then not a command).
-constexpr size_t kAnnotationMax = 1023;
+constexpr size_t kAnnotationMax = 1023;  // with its "\n"
 
 resp::CommandReader::Options reader_options() {
   resp::CommandReader::Options o;
   o.keepalive_newlines = false;  // a bare newline in an AOF is a format error
+  o.max_arguments = 0x7fffffff;  // a client may send millions of arguments (SADD ...); Redis logs them whole
   return o;
 }
 
@@ -48,31 +49,48 @@ bool AofCommandStream::next(AofItem& item) {
     }
     const uint64_t start = reader_.position();
     if (buffered[0] == '#') {
-      std::string line;
-      if (!reader_.read_line(line)) {
-        if (buffered.size() <= kAnnotationMax && fill()) continue;
-        if (!eof_) throw AofError(fmt::format("{}: an annotation line longer than {} bytes at offset {} (redis-server "
-                                              "reads it as a format error)",
-                                              name_, kAnnotationMax, start));
-        // The file ends in an annotation without its newline: skipped, as Redis does. (fill() may
-        // have moved the buffer: `buffered` is stale.)
-        line.assign(reader_.peek());
-        reader_.consume(line.size());
+      // An annotation: one line as the loader's fgets reads it (at most kAnnotationMax bytes with
+      // its "\n"); a longer one is a format error there, the rest being read as a command.
+      const size_t nl = buffered.find('\n');
+      if (nl == std::string_view::npos) {
+        if (buffered.size() < kAnnotationMax && fill()) continue;
+        if (buffered.size() >= kAnnotationMax)
+          throw AofError(fmt::format("{}: not an AOF at offset {}: an annotation line longer than {} bytes (redis-server "
+                                     "reads on as a command: \"Bad file format\")",
+                                     name_, start, kAnnotationMax - 1));
+        // The file ends in an annotation without its newline: skipped, as Redis does (never a
+        // timestamp: it may be cut). fill() may have moved the buffer: read the view anew.
+        const size_t rest = reader_.peek().size();
+        reader_.consume(rest);
+        item = AofItem{};
+        item.kind = AofItem::Kind::Annotation;
+        item.offset = start;
+        item.end = start + rest;
+        return true;
       }
-      if (line.size() > kAnnotationMax)
-        throw AofError(fmt::format("{}: an annotation line longer than {} bytes at offset {}", name_, kAnnotationMax, start));
-      item.offset = start;
-      item.end = reader_.position();
+      if (nl + 1 > kAnnotationMax)
+        throw AofError(fmt::format("{}: not an AOF at offset {}: an annotation line longer than {} bytes (redis-server "
+                                   "reads on as a command: \"Bad file format\")",
+                                   name_, start, kAnnotationMax - 1));
+      std::string_view line = buffered.substr(0, nl);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      item = AofItem{};
       item.kind = AofItem::Kind::Annotation;
-      if (line.rfind("#TS:", 0) == 0) {
+      item.offset = start;
+      item.end = start + nl + 1;
+      if (line.substr(0, 4) == "#TS:") {
         long long ts = 0;
         const char* b = line.data() + 4;
-        auto [ptr, ec] = std::from_chars(b, line.data() + line.size(), ts);
-        if (ec == std::errc() && ptr != b) {
+        const char* e = line.data() + line.size();
+        auto [ptr, ec] = std::from_chars(b, e, ts);
+        if (ec == std::errc() && ptr == e && ptr != b && ts >= 0) {
           item.kind = AofItem::Kind::Timestamp;
           item.timestamp = ts;
+        } else {
+          item.malformed_timestamp = true;
         }
       }
+      reader_.consume(nl + 1);
       return true;
     }
     if (buffered[0] != '*')

@@ -19,6 +19,7 @@ struct AofItem {
   enum class Kind { Command, Timestamp, Annotation } kind = Kind::Command;
   resp::Args args;         // Command
   long long timestamp = 0;  // Timestamp: the Unix seconds of a #TS: line
+  bool malformed_timestamp = false;  // Annotation: a "#TS:" line whose time is not a number
   uint64_t offset = 0;      // where it starts in the file
   uint64_t end = 0;         // the offset after it
 };

@@ -157,6 +157,16 @@ ShardLocator::Nodes ShardLocator::locate() {
     out.replica = true;
     return remember(out);
   }
+  // The node read until now is this master (a replica ferry read was promoted, and its promotion
+  // dropped ferry's link): no replica is ready yet (the demoted master is still syncing), and
+  // another node would mean a full resync. Go on with it: a partial resync; a replica is read again
+  // at the next reconnection that finds one ready.
+  if (read_ == SourceRead::Replica && last_read_ == out.read.address()) {
+    log::info("source {}: no replica of master {} has its master link up yet: going on reading it (it is the node read "
+              "until now: a partial resync, where another node would need a full one)",
+              shard_.describe(), master->address());
+    return remember(out);
+  }
   if (read_ == SourceRead::Replica)
     throw FerryError(ExitCode::Connection,
                      fmt::format("source {}: no replica of master {} has its master link up (--source-read replica)",

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -120,9 +121,11 @@ bool CommandReader::next(Args& args) {
   long long count = 0;
   size_t q = header(start, count);
   if (q == std::string::npos) return false;
-  if (count < 1 || count > (1LL << 20)) corrupt(fmt::format("a command of {} arguments", count), start);
+  if (count < 1 || count > options_.max_arguments) corrupt(fmt::format("a command of {} arguments", count), start);
   args.clear();
-  args.reserve(static_cast<size_t>(count));
+  // Each argument takes at least 4 bytes ("$0\r\n"): a header cannot make it reserve more than the
+  // bytes at hand hold.
+  args.reserve(static_cast<size_t>(std::min<long long>(count, static_cast<long long>(buffer_.size() - q) / 4 + 1)));
   for (long long i = 0; i < count; ++i) {
     if (q >= buffer_.size()) {
       need_ = q + 1;

@@ -41,6 +41,7 @@ class CommandReader {
     // command_bytes()).
     bool keepalive_newlines = true;
     size_t max_line = 64 * 1024;  // a longer header line is corrupt input
+    long long max_arguments = 1LL << 20;  // a command with more is corrupt input
   };
   CommandReader() : CommandReader(Options{}) {}
   explicit CommandReader(Options options) : options_(options) {}

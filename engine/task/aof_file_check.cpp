@@ -100,8 +100,18 @@ AofFacts check_aof(const aof::AofLayout& layout, const AofCheckOptions& options)
     while (stream.next(item)) {
       if (item.kind != aof::AofItem::Kind::Command) {
         ++f.annotations;
+        if (options.until && item.malformed_timestamp)
+          throw aof::AofError(fmt::format("{}: a #TS: annotation at offset {} is not a number of seconds; --aof-until "
+                                          "cannot tell where that point is (redis-check-aof: \"Invalid timestamp "
+                                          "annotation\")",
+                                          name, item.offset));
         if (item.kind != aof::AofItem::Kind::Timestamp) continue;
         if (options.until && item.timestamp > *options.until) {
+          if (i == 0 && f.commands == 0 && !f.rdb)
+            throw FerryError(ExitCode::Usage,
+                             fmt::format("--aof-until {}: {} holds nothing before that time (its first annotation says {}); "
+                                         "an AOF restores points in time after its last rewrite only",
+                                         when(*options.until), name, when(item.timestamp)));
           facts.cut = AofFacts::Cut{i, item.offset, item.timestamp};
           f.apply_end = in_multi ? multi_at : item.offset;
           f.dropped = fmt::format("from offset {} on: the first #TS: annotation past --aof-until {} ({}){}", item.offset,

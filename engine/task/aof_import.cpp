@@ -94,7 +94,8 @@ int run_aof_import(const TaskConfig& config, Target& target, Progress* progress,
         aof::AofItem item;
         uint64_t n = 0;
         while (stream.next(item) && item.offset < f.apply_end) {
-          if (item.kind == aof::AofItem::Kind::Timestamp) file_time_ms = item.timestamp * 1000;
+          if (item.kind == aof::AofItem::Kind::Timestamp && item.timestamp < (1LL << 40))  // no overflow below
+            file_time_ms = item.timestamp * 1000;
           if (item.kind != aof::AofItem::Kind::Command) continue;
           throttle.account(item.end - item.offset);
           commands.apply(item.args, static_cast<long long>(before + item.end));

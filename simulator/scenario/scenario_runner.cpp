@@ -206,8 +206,13 @@ class Run {
   }
 
   // The source as a write target: one server, or a cluster with each key on its slot's master.
-  std::unique_ptr<Target> source_target() {
-    return open_target(dialer_, source_->master().endpoint("load"), PipelineLimits{});
+  std::unique_ptr<Target> source_target() { return open_target(dialer_, source_endpoint("load"), PipelineLimits{}); }
+
+  // The source's (first) master now. The topology asks its nodes over connections it keeps, which
+  // are not thread-safe: the load, the sampler and the timeline each come through this lock.
+  Endpoint source_endpoint(const std::string& role) {
+    std::lock_guard lock(topology_mu_);
+    return source_->master().endpoint(role);
   }
 
   // Every master of the source (its one server).
@@ -330,7 +335,7 @@ class Run {
     std::deque<std::pair<double, long long>> offsets;  // (t, the source's offset): when each write was made
     while (!sampling_done_) {
       try {
-        if (!m) m = Connection::open(source_->master().endpoint("source"));
+        if (!m) m = Connection::open(source_endpoint("source"));
         long long total = info_number(m->info("stats"), "total_commands_processed");
         TimelineSample s;
         s.t = std::chrono::duration<double>(Clock::now() - load_started_).count();
@@ -393,7 +398,7 @@ class Run {
             if (lo.dbs != std::vector<int>{0}) throw FerryError(ExitCode::Usage, "a cluster source has DB 0 only: [workload] dbs = [0]");
             stats = generator.run(*source_target(), &stop_load);
           } else {
-            auto conn = Connection::open(source_->master().endpoint("load"));
+            auto conn = Connection::open(source_endpoint("load"));
             stats = generator.run(*conn, &stop_load);
           }
         } catch (const std::exception& e) {

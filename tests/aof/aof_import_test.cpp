@@ -296,6 +296,56 @@ TEST_CASE("an AOF into a 3-master cluster: each key on its slot's master, as red
   test::require_identical(expected, got);
 }
 
+TEST_CASE("manifest lines, annotations and #TS: edge cases read as redis-server reads them", "[aof][edge]") {
+  auto refuses = [](const std::string& text) {
+    try {
+      aof::parse_manifest(text, "manifest m", "/d");
+      return false;
+    } catch (const aof::AofError&) {
+      return true;
+    }
+  };
+  const std::string base = "file a.rdb seq 1 type b\n";
+  CHECK_FALSE(refuses(base + "# a comment\nFILE \"b c\\x41.aof\" SEQ 2 TYPE i extra pair\n"));
+  CHECK(aof::parse_manifest(base + "file \"b c\\x41.aof\" seq 2 type i\n", "m", "/d").incr.at(0).name == "b cA.aof");
+  CHECK(refuses("#" + std::string(1100, 'x') + "\n" + base));  // fgets reads the rest as a line of its own
+  CHECK(refuses(base + "file x seq 2 type i \0 \0\n"));       // strchr stops at the NUL
+  CHECK(refuses(base + "file x seq 2 type i"));                  // no newline
+  CHECK(refuses(base + "\n"));                                  // an empty line
+  CHECK(refuses(base + "file x seq 0 type i\n"));               // seq 0
+  CHECK(refuses("file a.rdb seq 1 type h\nfile b seq 1 type x\n"));
+  CHECK(refuses(base + "file 'unbalanced seq 2 type i\n"));
+
+  TempDir dir;
+  const std::string ping = "*1\r\n$4\r\nPING\r\n";
+  auto check = [&](const std::string& bytes, std::optional<long long> until = std::nullopt) {
+    write_file(dir / "x.aof", bytes);
+    AofCheckOptions o;
+    o.until = until;
+    return check_aof(aof::resolve_aof_path(dir / "x.aof"), o);
+  };
+  // An annotation of 1023 bytes with its newline is one fgets line; one more byte is not.
+  CHECK(check("#" + std::string(1021, 'x') + "\n" + ping).commands() == 1);
+  CHECK_THROWS_AS(check("#" + std::string(1022, 'x') + "\n" + ping), aof::AofError);
+  CHECK_THROWS_AS(check("#" + std::string(70000, 'x')), aof::AofError);
+  // #TS: must be a number to cut at; an unterminated last line is never a timestamp.
+  CHECK(check("#TS:100\r\n" + ping + "#TS:200junk\r\n" + ping).files[0].last_ts == 100);
+  CHECK_THROWS_AS(check("#TS:100\r\n" + ping + "#TS:2x0\r\n" + ping, 150), aof::AofError);
+  CHECK(check(ping + "#TS:300").files[0].last_ts == std::nullopt);
+  // A point in time before the file's first annotation (a RESP base written by a rewrite): nothing
+  // to restore, a usage error rather than an empty import.
+  try {
+    check("#TS:500\r\n" + ping, 400);
+    FAIL("an --aof-until before everything was accepted");
+  } catch (const FerryError& e) {
+    CHECK(e.code() == ExitCode::Usage);
+  }
+  // A command of more than a million arguments (a big SADD) is an AOF like any other.
+  std::string big = "*1200002\r\n$4\r\nSADD\r\n$1\r\ns\r\n";
+  for (int i = 0; i < 1200000; ++i) big += "$1\r\n" + std::to_string(i % 10) + "\r\n";
+  CHECK(check(big).commands() == 1);
+}
+
 // In-process (no CLI), so that the sanitizer build runs it too (tools/test: 'prefix').
 TEST_CASE("every prefix and seeded byte flips of an AOF give a clean verdict in-process", "[aof][truncated]") {
   TempDir dir;
