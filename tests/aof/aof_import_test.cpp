@@ -65,6 +65,24 @@ void quiesce(Connection& conn) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
 }
 
+// What the AOF of `source` (its AOF on) holds after the mixed dataset (`keys_per_db` in `dbs`), a
+// rewrite (the dataset into the base), and `load_ms` of the write load of every command (hash-tagged
+// keys, DB 0); then quiesced.
+void write_aof_under_load(RedisServer& source, std::vector<int> dbs, size_t keys_per_db, uint64_t seed, int load_ms) {
+  auto conn = test::connect(source);
+  sim::MixedDatasetOptions d;
+  d.dbs = std::move(dbs);
+  d.keys_per_db = keys_per_db;
+  fill_mixed_dataset(*conn, d);
+  rewrite(*conn);
+  {
+    test::BackgroundLoad load(source, seed, 2000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(load_ms));
+    load.stop();
+  }
+  quiesce(*conn);
+}
+
 // A server that loads the AOF at `path` (a Redis 7 directory, or a single file it upgrades);
 // `binary`: another version's server (empty: the installed one).
 std::unique_ptr<RedisServer> loaded_by_redis(const std::string& path, const std::string& binary = {}) {
@@ -209,17 +227,7 @@ TEST_CASE("Redis 6.0 single-file AOFs, with and without an RDB preamble, import 
     o.binary = *redis6;
     o.config = {{"appendonly", "yes"}, {"aof-use-rdb-preamble", preamble ? "yes" : "no"}};
     RedisServer source(o);
-    auto conn = test::connect(source);
-    sim::MixedDatasetOptions d;
-    d.keys_per_db = 800;
-    fill_mixed_dataset(*conn, d);
-    rewrite(*conn);
-    {
-      test::BackgroundLoad load(source, 11, 2000);
-      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-      load.stop();
-    }
-    quiesce(*conn);
+    write_aof_under_load(source, {0, 1, 5}, 800, 11, 1500);
     fs::copy_file(source.dir() + "/appendonly.aof", dir / "appendonly.aof");
     CHECK((read_file(dir / "appendonly.aof").rfind("REDIS", 0) == 0) == preamble);
 
@@ -246,17 +254,7 @@ TEST_CASE("Redis 8.0 and Valkey 8.1 appendonly directories import as the same ve
     RedisServerOptions o = aof_writer();
     o.binary = *binary;
     RedisServer source(o);
-    auto conn = test::connect(source);
-    sim::MixedDatasetOptions d;
-    d.keys_per_db = 600;
-    fill_mixed_dataset(*conn, d);
-    rewrite(*conn);
-    {
-      test::BackgroundLoad load(source, 13, 2000);
-      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-      load.stop();
-    }
-    quiesce(*conn);
+    write_aof_under_load(source, {0, 1, 5}, 600, 13, 1000);
     fs::copy(source.dir() + "/appendonlydir", dir / "appendonlydir", fs::copy_options::recursive);
     RedisServerOptions t;
     t.binary = *binary;
@@ -271,18 +269,7 @@ TEST_CASE("Redis 8.0 and Valkey 8.1 appendonly directories import as the same ve
 TEST_CASE("an AOF into a 3-master cluster: each key on its slot's master, as redis-server loads it", "[aof][cluster]") {
   TempDir dir;
   RedisServer source(aof_writer());
-  auto conn = test::connect(source);
-  sim::MixedDatasetOptions d;
-  d.dbs = {0};  // a cluster has DB 0 only
-  d.keys_per_db = 1500;
-  fill_mixed_dataset(*conn, d);
-  rewrite(*conn);
-  {
-    test::BackgroundLoad load(source, 17, 2000);  // hash-tagged: each step in one slot
-    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-    load.stop();
-  }
-  quiesce(*conn);
+  write_aof_under_load(source, {0}, 1500, 17, 1000);  // DB 0 only, as a cluster; each load step in one slot
   fs::copy(source.dir() + "/appendonlydir", dir / "appendonlydir", fs::copy_options::recursive);
   sim::Topology cluster(test::cluster_spec(3, 0));
   auto r = run_ferry({"migrate", "--mode", "aof", "--aof", dir / "appendonlydir", "--target", test::uri(cluster.master(0)),
