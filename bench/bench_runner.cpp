@@ -381,12 +381,7 @@ nlohmann::json aof_phase(const BenchOptions& o, Connection& src, sim::RedisServe
                          const std::string& want, const std::string& dir, std::ostream& out) {
   src.checked({"CONFIG", "SET", "aof-use-rdb-preamble", "no"});
   src.checked({"CONFIG", "SET", "appendonly", "yes"});  // a rewrite writes the base
-  for (auto until = Clock::now() + std::chrono::seconds(600);;) {
-    auto p = src.info("persistence");
-    if (p["aof_enabled"] == "1" && p["aof_rewrite_in_progress"] == "0" && p["aof_rewrite_scheduled"] == "0") break;
-    if (Clock::now() > until) throw FerryError(ExitCode::Failed, "bench: the source's AOF rewrite did not finish in 600 s");
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  sim::wait_aof_rewritten(src, 600);
   const std::string aof = dir + "/appendonlydir";
   std::filesystem::copy(source.dir() + "/appendonlydir", aof, std::filesystem::copy_options::recursive);
   src.checked({"CONFIG", "SET", "appendonly", "no"});

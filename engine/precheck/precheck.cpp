@@ -300,12 +300,14 @@ namespace {
 
 // Mode aof: every file read whole, as the import reads it first (exit 5 for what redis-server
 // would refuse); its memory is the RDB part's used-mem plus the commands' bytes.
-std::optional<AofFacts> check_aof_input(const PrecheckOptions& o, Checker& c, PrecheckReport& report, long long& used_memory) {
+std::shared_ptr<const AofFacts> check_aof_input(const PrecheckOptions& o, Checker& c, PrecheckReport& report,
+                                                long long& used_memory) {
   try {
     AofCheckOptions options;
     if (o.aof_until) options.until = o.aof_until;
     options.work_dir = o.work_dir;
-    AofFacts facts = check_aof(aof::resolve_aof_path(o.aof_path), options);
+    auto checked = std::make_shared<AofFacts>(check_aof(aof::resolve_aof_path(o.aof_path), options));
+    const AofFacts& facts = *checked;
     used_memory = 0;
     std::string base = "no RDB part";
     for (const auto& f : facts.files) {
@@ -323,12 +325,12 @@ std::optional<AofFacts> check_aof_input(const PrecheckOptions& o, Checker& c, Pr
     // import goes on, and says so in its warnings.
     const auto dropped = facts.warnings();
     c.pass("aof-files", dropped.empty() ? found : fmt::format("{}; {}", found, fmt::join(dropped, "; ")));
-    return facts;
+    return checked;
   } catch (const FerryError& e) {
     if (e.code() == ExitCode::Usage) throw;  // --aof-until without #TS: annotations
     c.fail("aof-files", e.what(), "check the path; redis-check-aof FILE (or the manifest) says what redis-server refuses");
     report.unreadable_input = true;
-    return std::nullopt;
+    return nullptr;
   }
 }
 
@@ -367,8 +369,7 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
       for (const auto& [type, n] : contents.module_values) rdb_contents.module_values[type] += n;
       rdb_contents.functions += contents.functions;
     }
-  std::optional<AofFacts> aof_facts;
-  if (o.mode == "aof") aof_facts = check_aof_input(o, c, report, rdb_used_memory);
+  if (o.mode == "aof") report.aof = check_aof_input(o, c, report, rdb_used_memory);
   std::unique_ptr<Connection> source = source_ep ? connect(*source_ep, o, c, report) : nullptr;
   std::unique_ptr<Connection> target = connect(target_ep, o, c, report);
   if (!target || (source_ep && !source)) return report;
@@ -652,7 +653,7 @@ PrecheckReport run_checks(const Endpoint* source_ep, const Endpoint& target_ep, 
              "empty those DBs, choose others with --db, or use --on-conflict replace");
   }
 
-  if (aof_facts) check_aof_commands(*aof_facts, *target, c);
+  if (report.aof) check_aof_commands(*report.aof, *target, c);
 
   if (rdb_contents.inspected) {
     // The RDB file's data against what the target can hold.

@@ -8,10 +8,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace ferry {
+
+struct AofFacts;  // task/aof_file_check.h
 
 enum class CheckStatus { Pass, Warn, Fail };
 const char* check_status_name(CheckStatus status);
@@ -50,6 +53,8 @@ struct PrecheckReport {
   std::vector<CheckResult> checks;
   ExitCode connection_error = ExitCode::Ok;  // Connection when a server could not be reached/authenticated
   bool unreadable_input = false;             // the RDB file cannot be read (exit 5)
+  // Mode aof: every file as read whole for the check; the import starts from it (no second read).
+  std::shared_ptr<const AofFacts> aof;
   CheckStatus overall() const;               // ignored checks left out
   // 0 pass, 1 any fail, 2 warnings only; 4 when a server could not be reached or authenticated and
   // 5 when the input file is unreadable take precedence.

@@ -35,9 +35,8 @@ bool relative_expiry(const std::string& name, const resp::Args& args) {
   return false;
 }
 
-bool starts_with_rdb(const std::string& path, uint64_t size) {
-  if (size < 5) return false;
-  io::FileSource file(path);
+// The file begins "REDIS": an RDB (a base, or a preamble before commands), as the loader tells.
+bool starts_with_rdb(io::FileSource& file) {
   char sig[5];
   size_t got = 0;
   while (got < 5) {
@@ -69,9 +68,10 @@ AofFacts check_aof(const aof::AofLayout& layout, const AofCheckOptions& options)
     const std::string name = layout.manifest.empty() ? part.path : fmt::format("{} file {}", aof::part_type_name(part.type), part.path);
     AofFileFacts f;
     f.part = part;
-    f.size = io::FileSource(part.path).size().value_or(0);
+    io::FileSource file(part.path);
+    f.size = file.size().value_or(0);
     f.format = f.size == 0 ? "empty" : "resp";
-    if (starts_with_rdb(part.path, f.size)) {
+    if (starts_with_rdb(file)) {
       try {
         f.rdb = check_rdb_file(part.path, options.work_dir);
       } catch (const rdb::RdbError& e) {

@@ -23,18 +23,23 @@ nlohmann::json AofImportResult::to_json() const {
   return j;
 }
 
-int run_aof_import(const TaskConfig& config, Target& target, Progress* progress, const std::atomic<bool>* stop,
-                   MigrationReport& report, AofImportResult& result) {
+int run_aof_import(const TaskConfig& config, std::shared_ptr<const AofFacts> checked, Target& target, Progress* progress,
+                   const std::atomic<bool>* stop, MigrationReport& report, AofImportResult& result) {
   const auto started = std::chrono::steady_clock::now();
   CopyOptions copy = config.copy_options();
 
-  // Every file whole first: what redis-server would refuse writes nothing.
-  AofCheckOptions check;
-  if (config.aof_until) check.until = config.aof_until;
-  check.work_dir = config.work_dir();
-  const aof::AofLayout layout = aof::resolve_aof_path(config.aof_path);
-  result.facts = check_aof(layout, check);
+  // Every file whole first (by the precheck, with the same options): what redis-server would
+  // refuse writes nothing.
+  if (checked) {
+    result.facts = *checked;
+  } else {
+    AofCheckOptions check;
+    if (config.aof_until) check.until = config.aof_until;
+    check.work_dir = config.work_dir();
+    result.facts = check_aof(aof::resolve_aof_path(config.aof_path), check);
+  }
   const AofFacts& facts = result.facts;
+  const aof::AofLayout& layout = facts.layout;
   log::info("checked {} whole in {:.2f} s: {} file(s), {} bytes, {} commands{}", layout.describe(), facts.seconds,
             facts.files.size(), facts.total_size(), facts.commands(),
             facts.cut ? fmt::format("; --aof-until stops at offset {} of {}", facts.cut->offset,

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <memory>
 #include <string>
 
 namespace ferry {
@@ -33,8 +34,9 @@ struct AofImportResult {
 };
 
 // Returns the exit code the input asks for (5 for a file that cannot be loaded) or 0; counts into
-// `report` and `result`. Throws aof::AofError / FerryError before the first write.
-int run_aof_import(const TaskConfig& config, Target& target, Progress* progress, const std::atomic<bool>* stop,
-                   MigrationReport& report, AofImportResult& result);
+// `report` and `result`. `checked`: the files as the precheck read them whole (else they are read
+// whole here first). Throws aof::AofError / FerryError before the first write.
+int run_aof_import(const TaskConfig& config, std::shared_ptr<const AofFacts> checked, Target& target, Progress* progress,
+                   const std::atomic<bool>* stop, MigrationReport& report, AofImportResult& result);
 
 }  // namespace ferry

@@ -22,11 +22,12 @@ using Clock = std::chrono::steady_clock;
 
 // The precheck before a byte moves: a fail stops with its code (1, or 4/5 when a server or the
 // input cannot be read), warnings stop with 2 unless --accept-warnings; else its warnings go into
-// the report.
-std::optional<int> precheck(const TaskConfig& config, TaskResult& result) {
+// the report. Mode aof: `aof` gets the files as the check read them whole.
+std::optional<int> precheck(const TaskConfig& config, TaskResult& result, std::shared_ptr<const AofFacts>& aof) {
   std::optional<Endpoint> source;
   if (!config.reads_file()) source = config.source_endpoint();
   PrecheckReport pre = run_precheck(source ? &*source : nullptr, config.target_endpoint(), config.precheck_options());
+  aof = pre.aof;
   int code = pre.exit_code();
   for (const auto& check : pre.checks) {
     if (check.status == CheckStatus::Pass || check.ignored) continue;
@@ -166,7 +167,8 @@ TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
   config.check();
   TaskResult result;
   result.mode = config.mode;
-  if (auto stop = precheck(config, result)) {
+  std::shared_ptr<const AofFacts> aof_checked;
+  if (auto stop = precheck(config, result, aof_checked)) {
     result.exit_code = *stop;
     return result;
   }
@@ -200,7 +202,7 @@ TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
     input_code = run_rdb_import(config, *target, hooks, result.report);
   } else if (config.mode == "aof") {
     result.aof.emplace();
-    input_code = run_aof_import(config, *target, hooks.progress, hooks.stop, result.report, *result.aof);
+    input_code = run_aof_import(config, aof_checked, *target, hooks.progress, hooks.stop, result.report, *result.aof);
   } else {
     repl::ReplicaSync sync(config.source_endpoint(), *target, dialer, sync_options(config, hooks));
     result.sync = sync.run();

@@ -2,6 +2,8 @@
 
 #include "process/redis_server.h"
 
+#include "redis/connection.h"
+
 #include <hiredis/hiredis.h>
 
 #include <boost/process.hpp>
@@ -214,6 +216,27 @@ std::string RedisServer::log_tail(size_t bytes) const {
   ss << in.rdbuf();
   std::string all = ss.str();
   return all.size() > bytes ? all.substr(all.size() - bytes) : all;
+}
+
+void wait_aof_rewritten(Connection& server, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  for (;;) {
+    auto p = server.info("persistence");
+    if (p["aof_enabled"] == "1" && p["aof_rewrite_in_progress"] == "0" && p["aof_rewrite_scheduled"] == "0") return;
+    if (std::chrono::steady_clock::now() > until)
+      throw std::runtime_error(fmt::format("{}: the AOF rewrite did not finish within {} s", server.describe(), seconds));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void rewrite_aof(Connection& server, double seconds) {
+  server.checked({"BGREWRITEAOF"});
+  wait_aof_rewritten(server, seconds);
+}
+
+void pause_aof_appends(Connection& server, bool paused) {
+  server.checked({"DEBUG", "SET-ACTIVE-EXPIRE", paused ? "0" : "1"});
+  server.checked({"PING"});  // the replies come after the AOF write of what came before
 }
 
 }  // namespace ferry::sim

@@ -11,6 +11,10 @@
 #include <utility>
 #include <vector>
 
+namespace ferry {
+class Connection;
+}
+
 namespace ferry::sim {
 
 struct RedisServerOptions {
@@ -71,6 +75,17 @@ class RedisServer {
   struct Child;
   std::unique_ptr<Child> child_;
 };
+
+// A server writing its AOF (appendonly yes), for the tests, scenarios and bench that make AOFs:
+// waits until no rewrite is running or scheduled and the AOF is on (after BGREWRITEAOF, or CONFIG
+// SET appendonly yes, which rewrites too): the base then holds the dataset. Throws
+// std::runtime_error after `seconds`.
+void wait_aof_rewritten(Connection& server, double seconds = 60);
+// BGREWRITEAOF, waited for.
+void rewrite_aof(Connection& server, double seconds = 60);
+// The server stops appending to its AOF by itself (active expiry paused: no DELs arrive) and what it
+// wrote is in its files: a copy taken now is whole. `paused` false: expiry runs again.
+void pause_aof_appends(Connection& server, bool paused = true);
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_loopback_port();

@@ -123,7 +123,7 @@ class Run {
     if (spec_.mode == "aof") {
       // An offline import: the source writes its AOF (the dataset in an RDB base after a rewrite,
       // the load and the timeline in the incr file), then ferry imports a copy of it.
-      rewrite_aof();
+      rewrite_aof(*master_);  // what the source holds becomes the AOF's base
       run_load_and_timeline();
       copy_aof();
       write_task_file();
@@ -223,27 +223,14 @@ class Run {
     return out;
   }
 
-  // BGREWRITEAOF, waited for: what the source holds becomes the AOF's base.
-  void rewrite_aof() {
-    master_->checked({"BGREWRITEAOF"});
-    const auto until = Clock::now() + std::chrono::seconds(60);
-    while (Clock::now() < until) {
-      auto p = master_->info("persistence");
-      if (p["aof_rewrite_in_progress"] == "0" && p["aof_rewrite_scheduled"] == "0") return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    throw FerryError(ExitCode::Failed, "the source's BGREWRITEAOF did not finish within 60 s");
-  }
-
   // A copy of the source's appendonly directory, taken while the source appends nothing (active
   // expiry paused: no DELs arrive mid-copy).
   void copy_aof() {
-    master_->checked({"DEBUG", "SET-ACTIVE-EXPIRE", "0"});
-    master_->checked({"PING"});
+    pause_aof_appends(*master_);
     const std::string from = source_->master().dir() + "/appendonlydir", to = o_.out_dir + "/appendonlydir";
     fs::remove_all(to);
     fs::copy(from, to, fs::copy_options::recursive);
-    master_->checked({"DEBUG", "SET-ACTIVE-EXPIRE", "1"});
+    pause_aof_appends(*master_, false);
   }
 
   void write_task_file() {

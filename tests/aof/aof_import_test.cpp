@@ -48,39 +48,22 @@ RedisServerOptions aof_writer() {
   return o;
 }
 
-void rewrite(Connection& conn) {
-  conn.checked({"BGREWRITEAOF"});
-  for (int i = 0; i < 500; ++i) {
-    auto p = conn.info("persistence");
-    if (p["aof_rewrite_in_progress"] == "0" && p["aof_rewrite_scheduled"] == "0") return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  FAIL("BGREWRITEAOF did not finish in 10 s");
-}
-
-// The server stops changing its AOF (no expiry DELs from now on), and what it wrote is in the file.
-void quiesce(Connection& conn) {
-  conn.checked({"DEBUG", "SET-ACTIVE-EXPIRE", "0"});
-  conn.checked({"PING"});
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-}
-
 // What the AOF of `source` (its AOF on) holds after the mixed dataset (`keys_per_db` in `dbs`), a
 // rewrite (the dataset into the base), and `load_ms` of the write load of every command (hash-tagged
-// keys, DB 0); then quiesced.
+// keys, DB 0); then its appends paused (a copy of its files is whole).
 void write_aof_under_load(RedisServer& source, std::vector<int> dbs, size_t keys_per_db, uint64_t seed, int load_ms) {
   auto conn = test::connect(source);
   sim::MixedDatasetOptions d;
   d.dbs = std::move(dbs);
   d.keys_per_db = keys_per_db;
   fill_mixed_dataset(*conn, d);
-  rewrite(*conn);
+  sim::rewrite_aof(*conn);
   {
     test::BackgroundLoad load(source, seed, 2000);
     std::this_thread::sleep_for(std::chrono::milliseconds(load_ms));
     load.stop();
   }
-  quiesce(*conn);
+  sim::pause_aof_appends(*conn);
 }
 
 // A server that loads the AOF at `path` (a Redis 7 directory, or a single file it upgrades);
@@ -139,7 +122,7 @@ std::string small_aof(TempDir& dir, RedisServer& server) {
   auto conn = test::connect(server);
   for (int i = 0; i < 50; ++i) conn->checked({"SET", fmt::format("base:{}", i), std::string(i, 'x')});
   conn->checked({"HSET", "base:h", "f", "v"});
-  rewrite(*conn);
+  sim::rewrite_aof(*conn);
   conn->checked({"SET", "bin", std::string("a\r\n*3\r\n$3\r\n\0z", 13)});
   conn->checked({"SELECT", "2"});
   conn->checked({"RPUSH", "l", "a", "b", "c"});
@@ -154,7 +137,7 @@ std::string small_aof(TempDir& dir, RedisServer& server) {
   conn->checked({"XADD", "st", "1-1", "f", "v"});
   conn->checked({"XGROUP", "CREATE", "st", "g", "0"});
   conn->checked({"XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "st", ">"});
-  quiesce(*conn);
+  sim::pause_aof_appends(*conn);
   fs::copy(server.dir() + "/appendonlydir", dir / "appendonlydir", fs::copy_options::recursive);
   return dir / "appendonlydir";
 }
@@ -180,15 +163,15 @@ TEST_CASE("a Redis 7 appendonly directory after two rewrites and a write load im
   sim::MixedDatasetOptions d;
   d.keys_per_db = 1500;
   fill_mixed_dataset(*conn, d);
-  rewrite(*conn);  // the dataset goes into an RDB base
+  sim::rewrite_aof(*conn);  // the dataset goes into an RDB base
   {
     test::BackgroundLoad load(source, 7, 3000);
     std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-    rewrite(*conn);  // a second base in the middle of the load: older files become history
+    sim::rewrite_aof(*conn);  // a second base in the middle of the load: older files become history
     std::this_thread::sleep_for(std::chrono::milliseconds(1000));
     CHECK(load.stop().commands > 1000);
   }
-  quiesce(*conn);
+  sim::pause_aof_appends(*conn);
   fs::copy(source.dir() + "/appendonlydir", dir / "appendonlydir", fs::copy_options::recursive);
 
   RedisServer target;
@@ -532,7 +515,7 @@ TEST_CASE("a point in time (--aof-until) is what redis-check-aof --truncate-to-t
     for (int i = 0; i < 20; ++i) conn->checked({"SET", fmt::format("r{}:{}", round, i), std::to_string(round)});
     conn->checked({"DEL", fmt::format("r{}:0", round > 0 ? round - 1 : 0)});
   }
-  quiesce(*conn);
+  sim::pause_aof_appends(*conn);
   fs::copy(source.dir() + "/appendonlydir", dir / "appendonlydir", fs::copy_options::recursive);
   fs::copy(dir / "appendonlydir", dir / "truncated", fs::copy_options::recursive);
   const std::string manifest = file_in(dir / "truncated", ".manifest");
