@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "process/child_process.h"
 #include "process/redis_server.h"
+#include "process/tls_files.h"
 #include "redis/connection.h"
 #include "target/cluster_slots.h"
 #include "topology/topology.h"
@@ -429,6 +430,52 @@ nlohmann::json aof_phase(const BenchOptions& o, Connection& src, sim::RedisServe
           {"ratio_to_native_load", m_ferry.seconds / m_native.seconds}};
 }
 
+// TLS: the same snapshot over TLS (a TLS-only copy of the source, loaded from its RDB; a TLS-only
+// target asking for ferry's client certificate) against plain TCP, runs alternated, every copy
+// checked by digest. The ratio is TLS time over plain time.
+nlohmann::json tls_phase(const BenchOptions& o, Connection& src, sim::RedisServer& source, long long dbsize, double used_mb,
+                         const std::string& want, const std::string& dir, std::ostream& out) {
+  src.checked({"SAVE"});
+  const sim::TlsFiles files = sim::make_tls_files();
+  sim::RedisServerOptions so;
+  so.tls = sim::server_tls(files, "no");
+  so.rdb_file = source.dir() + "/dump.rdb";
+  sim::RedisServer tls_source(so);
+  std::vector<Copy> plain, tls;
+  for (int run = 0; run < o.runs; ++run) {
+    auto one = [&](bool over_tls) {
+      if (!over_tls) return plain.push_back(ferry_copy(o, source, "snapshot", want, dir));
+      sim::RedisServerOptions to;
+      to.tls = sim::server_tls(files, "yes");
+      sim::RedisServer target(to);
+      std::vector<std::string> args{"migrate", "--mode", "snapshot", "--source", tls_source.uri(), "--target", target.uri(),
+                                    "--accept-warnings", "--log-level", "warn"};
+      for (const auto& f : tls_source.tls_flags("source")) args.push_back(f);
+      for (const auto& f : target.tls_flags("target")) args.push_back(f);
+      Copy c = run_ferry(o, args, dir);
+      c.equal = c.exit_code == 0 && digest(*open(target, "target")) == want;
+      tls.push_back(c);
+    };
+    one(run % 2 != 0);
+    one(run % 2 == 0);
+    out << fmt::format("tls run {}: ferry snapshot plain {:.2f} s, over TLS {:.2f} s\n", run + 1, plain.back().seconds,
+                       tls.back().seconds);
+  }
+  auto summary = [](const std::vector<Copy>& v) {
+    std::vector<double> secs;
+    Copy m;
+    m.equal = true;
+    for (const auto& c : v) secs.push_back(c.seconds), m.equal = m.equal && c.equal, m.peak_rss_kb = std::max(m.peak_rss_kb, c.peak_rss_kb);
+    m.seconds = median(secs);
+    return m;
+  };
+  Copy m_plain = summary(plain), m_tls = summary(tls);
+  return {{"ferry_snapshot_plain", copy_json(m_plain, dbsize, used_mb)},
+          {"ferry_snapshot_tls", copy_json(m_tls, dbsize, used_mb)},
+          {"ratio_tls_to_plain", m_tls.seconds / m_plain.seconds},
+          {"tls", "TLS 1.3 (OpenSSL default suites), EC P-256 certificates, mutual TLS on the target"}};
+}
+
 // Snapshot and sync into a cluster of `cluster_masters` masters: keys/s against the same copy into
 // one server, whether the masters are written in parallel, and the lag under the incremental load.
 // Equal: ferry verify (key by key on each key's master) passes.
@@ -614,6 +661,7 @@ nlohmann::json run_bench(const BenchOptions& o, std::ostream& out) {
                    {"peak_rss_mb", v.peak_rss_kb / 1024.0}};
   }
   if (o.aof) j["aof"] = aof_phase(o, *src, source, dbsize, used_mb, want, dir, out);
+  if (o.tls) j["tls"] = tls_phase(o, *src, source, dbsize, used_mb, want, dir, out);
   // Before the incremental phase, whose load adds keys: the same dataset as the copies above.
   if (o.cluster && o.dataset != "mixed") {  // a cluster has DB 0 only; the mixed dataset spans three DBs
     j["cluster"] = cluster_phase(o, source, *src, dbsize, used_mb, m_snap.seconds, dir, out);

@@ -6,6 +6,7 @@
 //  - `ferry migrate --mode scan` against a naive SCAN + DUMP/PTTL -> RESTORE pipe into `redis-cli --pipe`;
 //  - `ferry verify` on the copy;
 //  - `ferry migrate --mode aof` of the source's AOF against redis-server loading it at start;
+//  - the snapshot over TLS (source and target TLS-only) against the same over plain TCP;
 //  - incremental: a native replica and `ferry migrate --mode sync` following the same source under
 //    one redis-benchmark write load: lag (ms by markers, bytes by acknowledged offsets) and how soon
 //    each is level after the load stops;
@@ -28,6 +29,7 @@ struct BenchOptions {
   std::string ferry;                      // the ferry binary to time
   bool scan = true, incremental = true, verify = true;
   bool aof = true;                        // the source's AOF imported, against redis-server loading it
+  bool tls = true;                        // the snapshot over TLS against plain TCP
   bool cluster = true;                    // snapshot and sync into a 3-master cluster
   int cluster_masters = 3;
   std::vector<int> source_shards{1, 3, 6};  // a cluster source of each size (small strings only); empty: none

@@ -26,6 +26,7 @@ int run_bench(BenchCli& b) {
     else if (s == "incremental") b.options.incremental = false;
     else if (s == "verify") b.options.verify = false;
     else if (s == "aof") b.options.aof = false;
+    else if (s == "tls") b.options.tls = false;
     else if (s == "cluster") b.options.cluster = false;
     else if (s == "source-shards") b.options.source_shards.clear();
   }
@@ -57,9 +58,9 @@ void add_bench_command(CLI::App& app, std::function<int()>& run) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--report", b->report, "Also write the results as JSON to this file");
   cmd->add_option("--skip", b->skip, "Phases to leave out: scan, incremental, verify, aof (the source's AOF imported, "
-                                     "against redis-server loading it), cluster (snapshot and sync into a "
+                                     "against redis-server loading it), tls (the snapshot over TLS against plain), cluster (snapshot and sync into a "
                                      "3-master cluster), source-shards (a cluster source of 1, 3 and 6 shards)")
-      ->check(CLI::IsMember({"scan", "incremental", "verify", "aof", "cluster", "source-shards"}));
+      ->check(CLI::IsMember({"scan", "incremental", "verify", "aof", "tls", "cluster", "source-shards"}));
   cmd->add_option("--ferry", b->options.ferry, "The ferry binary to measure (default: this one)");
   cmd->callback([&run, b] { run = [b] { return run_bench(*b); }; });
 }

@@ -49,6 +49,8 @@ struct ServersOptions {
   std::vector<std::string> config;
   int databases = 16;
   double duration = 0;
+  bool tls = false;
+  std::string tls_auth_clients = "no";
 };
 
 // "3x1" -> {3, 1}: masters 1-100, replicas per master 0-16.
@@ -91,6 +93,7 @@ int run_servers(const ServersOptions& o) {
   }
   spec.replicas = o.replicas;
   if (shape) std::tie(spec.cluster_masters, spec.replicas) = *shape;
+  if (o.tls) spec.master.tls = sim::server_tls(sim::make_tls_files(), o.tls_auth_clients);  // removed with the servers
   sim::Topology topology(spec);
   std::cout << topology.describe() << std::endl;
   log::info("servers running; SIGINT or SIGTERM stops them{}", o.duration > 0 ? fmt::format(" (or {} s)", o.duration) : "");
@@ -253,6 +256,10 @@ void add_sim_command(CLI::App& app, std::function<int()>& run) {
   servers->add_option("--config", so->config, "Any directive as KEY=VALUE, repeatable (repl-backlog-size=1mb, "
                                               "repl-diskless-sync=yes, list-max-listpack-size=4 ...)");
   servers->add_option("--duration", so->duration, "Stop after this many seconds (0: on a signal)")->check(non_negative());
+  servers->add_flag("--tls", so->tls, "TLS only (tls-port, tls-replication, tls-cluster), with a CA and server and client "
+                                      "certificates made for this run (their files are printed; removed at the end)");
+  servers->add_option("--tls-auth-clients", so->tls_auth_clients, "With --tls: whether clients must show a certificate")
+      ->capture_default_str()->check(CLI::IsMember({"no", "yes", "optional"}));
   servers->callback([&run, so] { run = [so] { return run_servers(*so); }; });
 
   auto po = std::make_shared<ProxyOptions>();

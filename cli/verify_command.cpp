@@ -88,7 +88,10 @@ void add_verify_command(CLI::App& app, std::function<int()>& run_fn) {
       "unexplained. Takes the migration's task file (--config) for its servers, DBs, mapping and filters. "
       "Exit 0 when nothing is unexplained (--strict: no divergence at all), 1 otherwise, 4 when a server cannot be "
       "reached");
-  o->task.add_to(*cmd, {"source.uri", "source.password-file", "target.uri", "target.password-file", "select.db",
+  o->task.add_to(*cmd, {"source.uri", "source.password-file", "source.tls", "source.tls-ca", "source.tls-cert",
+                        "source.tls-key", "source.tls-server-name", "source.tls-insecure", "target.uri",
+                        "target.password-file", "target.tls", "target.tls-ca", "target.tls-cert", "target.tls-key",
+                        "target.tls-server-name", "target.tls-insecure", "select.db",
                         "select.db-map", "select.include", "select.exclude", "write.ttl-extend",
                         "connection.connect-timeout", "connection.read-timeout", "connection.pipeline-commands",
                         "connection.pipeline-bytes", "output.log-file", "output.log-level", "output.progress"});

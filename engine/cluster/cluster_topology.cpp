@@ -17,7 +17,15 @@ void assign(SlotMap& map, long long first, long long last, int index) {
   for (long long s = std::max(0LL, first); s <= last && s < kClusterSlots; ++s) map.owner[static_cast<size_t>(s)] = index;
 }
 
-ClusterTopology from_shards(const Reply& shards) {
+// A node's client port as CLUSTER SHARDS gives it: `tls-port` for a TLS client (a TLS-only node has
+// no `port`), else `port`.
+int port_of(const Reply& node, bool tls) {
+  const Reply* port = tls && node.field("tls-port") ? node.field("tls-port") : node.field("port");
+  return std::atoi(text(port).c_str());
+}
+
+// CLUSTER SLOTS already answers with the ports of the client's kind (TLS or not).
+ClusterTopology from_shards(const Reply& shards, bool tls) {
   ClusterTopology t;
   for (const auto& shard : shards.elements) {
     const Reply* slots = shard.field("slots");
@@ -34,10 +42,10 @@ ClusterTopology from_shards(const Reply& shards) {
     ClusterMaster m;
     m.id = text(master->field("id"));
     m.host = host_of(*master);
-    m.port = std::atoi(text(master->field("port")).c_str());
+    m.port = port_of(*master, tls);
     for (const auto& n : nodes->elements)
       if (text(n.field("role")) == "replica")
-        m.replicas.push_back({text(n.field("id")), host_of(n), std::atoi(text(n.field("port")).c_str()),
+        m.replicas.push_back({text(n.field("id")), host_of(n), port_of(n, tls),
                               text(n.field("health")) != "fail"});  // "loading": offset 0 as gossiped, maybe stale
     const int index = static_cast<int>(t.masters.size());
     t.masters.push_back(m);
@@ -87,7 +95,7 @@ bool is_cluster(Connection& conn) {
 ClusterTopology read_cluster_topology(Connection& node) {
   ClusterTopology t;
   Reply shards = node.version() >= 70000 ? node.command({"CLUSTER", "SHARDS"}) : Reply{};
-  if (shards.is_array()) t = from_shards(shards);
+  if (shards.is_array()) t = from_shards(shards, node.endpoint().tls.enabled);
   else t = from_slots(node.checked({"CLUSTER", "SLOTS"}));
   t.ok = node.checked({"CLUSTER", "INFO"}).str.find("cluster_state:ok") != std::string::npos;
   // A node that never met another does not know its own address (a one-node cluster): it is the

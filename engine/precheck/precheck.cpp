@@ -103,7 +103,10 @@ std::unique_ptr<Connection> connect(const Endpoint& ep, const PrecheckOptions& o
     c.pass(name, fmt::format("{} answers (Redis {})", conn->describe(), conn->version_string()));
     return conn;
   } catch (const FerryError& e) {
-    c.fail(name, e.what(), "check the address, the password (URI, FERRY_*_PASSWORD, --*-password-file) and the firewall");
+    if (e.code() == ExitCode::Usage) throw;  // a TLS file that cannot be used
+    c.fail(name, e.what(),
+           ep.tls.enabled ? fmt::format("check the address, the TLS options (--{}-tls-*) and the password", ep.role)
+                          : "check the address, the password (URI, FERRY_*_PASSWORD, --*-password-file) and the firewall");
     if (e.code() == ExitCode::Connection) report.connection_error = ExitCode::Connection;
     return nullptr;
   }

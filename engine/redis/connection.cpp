@@ -72,8 +72,8 @@ std::unique_ptr<Socket> Connection::release_socket(std::string& unread) {
   return std::move(socket_);
 }
 
-void Connection::fail_io(const char* doing, const std::string& why) {
-  throw LinkError(endpoint_.role, fmt::format("{} failed on {}: {}", doing, describe(), why));
+void Connection::fail_io(const char* doing, const std::string& why, TlsProblem tls) {
+  throw LinkError(endpoint_.role, fmt::format("{} failed on {}: {}", doing, describe(), why), tls);
 }
 
 void Connection::flush_output() {
@@ -81,7 +81,7 @@ void Connection::flush_output() {
   try {
     socket_->write_all(out_, read_timeout_);
   } catch (const SocketError& e) {
-    fail_io("sending commands", e.what());
+    fail_io("sending commands", e.what(), e.tls_problem());
   }
   out_.clear();
 }
@@ -118,7 +118,7 @@ Reply Connection::read_reply() {
     try {
       n = socket_->read(chunk, sizeof chunk, read_timeout_);
     } catch (const SocketError& e) {
-      fail_io("reading a reply", e.what());
+      fail_io("reading a reply", e.what(), e.tls_problem());
     }
     if (n == 0) fail_io("reading a reply", fmt::format("no reply within {} ms (read timeout)", read_timeout_.count()));
     redisReaderFeed(reader_, chunk, n);

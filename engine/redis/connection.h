@@ -32,12 +32,16 @@ struct Timeouts {
 class LinkError : public FerryError {
  public:
   // role: the endpoint's role ("source", "target"): which side to reconnect.
-  LinkError(const std::string& role, const std::string& message)
-      : FerryError(ExitCode::Connection, message), role_(role) {}
+  LinkError(const std::string& role, const std::string& message, TlsProblem tls = TlsProblem::None)
+      : FerryError(ExitCode::Connection, message), role_(role), tls_(tls) {}
   const std::string& role() const { return role_; }
+  // What TLS said, when the link failed in TLS (a server refusing ferry's certificate says so only
+  // at the first reply).
+  TlsProblem tls_problem() const { return tls_; }
 
  private:
   std::string role_;
+  TlsProblem tls_;
 };
 
 // The server's bytes are not RESP: it is not a Redis server (an HTTP port, a TLS port spoken to in
@@ -112,7 +116,7 @@ class Connection {
   std::unique_ptr<Socket> release_socket(std::string& unread);
 
  private:
-  [[noreturn]] void fail_io(const char* doing, const std::string& why);
+  [[noreturn]] void fail_io(const char* doing, const std::string& why, TlsProblem tls = TlsProblem::None);
   std::unique_ptr<Socket> socket_;
   redisReader* reader_;
   std::string out_;  // commands appended, not yet written

@@ -11,6 +11,27 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// What to do about a failed TLS connection, with the flag to give: " (give ...)" or "".
+std::string tls_advice(TlsProblem problem, const Endpoint& ep) {
+  const bool side = ep.role == "source" || ep.role == "target";
+  auto flag = [&](const char* what) {
+    return side ? fmt::format("--{}-tls-{}", ep.role, what) : fmt::format("the {} option tls-{}", ep.role, what);
+  };
+  switch (problem) {
+    case TlsProblem::UnknownCa: return fmt::format(" (give the CA that signed it with {})", flag("ca"));
+    case TlsProblem::NameMismatch:
+      return fmt::format(" (connect by a name the certificate holds, or give the name to check with {})", flag("server-name"));
+    case TlsProblem::Expired:
+    case TlsProblem::NotYetValid: return " (renew the server's certificate; ferry does not skip this check by itself)";
+    case TlsProblem::ClientCertRequired:
+      return fmt::format(" (mutual TLS: give a certificate its CA trusts with {} and {})", flag("cert"), flag("key"));
+    case TlsProblem::ClientCertRejected: return " (give a client certificate signed by a CA the server trusts)";
+    case TlsProblem::NotTls: return " (use redis:// and no TLS options for a plain-text port)";
+    case TlsProblem::OtherVerify: return fmt::format(" ({} skips the checks: encryption without authentication)", flag("insecure"));
+    default: return "";
+  }
+}
+
 bool no_password_configured(const Reply& r) {
   return r.is_error() && r.str.find("without any password configured") != std::string::npos;
 }
@@ -33,12 +54,18 @@ class Handshake {
       throw FerryError(ExitCode::Connection, e.what());
     } catch (const LinkError& e) {
       if (std::string_view(e.what()).find("read timeout") != std::string_view::npos) throw no_answer();
-      throw FerryError(ExitCode::Connection, fmt::format("cannot use {}: {}", endpoint_.describe(), e.what()));
+      // A plain-text client on a TLS port: the server hangs up (or resets) without a word.
+      if (first_ && !endpoint_.tls.enabled && e.tls_problem() == TlsProblem::None)
+        throw FerryError(ExitCode::Connection, fmt::format("cannot use {}: {}", endpoint_.describe(), plain_on_tls()));
+      throw FerryError(ExitCode::Connection,
+                       fmt::format("cannot use {}: {}{}", endpoint_.describe(), e.what(), tls_advice(e.tls_problem(), endpoint_)));
     }
   }
 
   Reply command(const Args& args) {
-    return step([&] { return conn_.command(args); });
+    Reply r = step([&] { return conn_.command(args); });
+    first_ = false;
+    return r;
   }
 
   void authenticate() {
@@ -84,6 +111,12 @@ class Handshake {
       throw FerryError(ExitCode::Connection, fmt::format("cannot use {}: PING answered {}", endpoint_.describe(), pong.str));
   }
 
+  std::string plain_on_tls() const {
+    const bool side = endpoint_.role == "source" || endpoint_.role == "target";
+    return fmt::format("the server closed the connection without answering (if the port speaks TLS, use rediss:// or {})",
+                       side ? "--" + endpoint_.role + "-tls" : "tls = true");
+  }
+
   FerryError no_answer() const {
     return FerryError(ExitCode::Connection,
                       fmt::format("{} accepted the connection but did not answer within the connect timeout ({} ms): not a "
@@ -96,6 +129,7 @@ class Handshake {
   const Endpoint& endpoint_;
   const Timeouts& timeouts_;
   Clock::time_point deadline_;
+  bool first_ = true;  // no reply read yet
 };
 
 }  // namespace
@@ -112,9 +146,12 @@ std::string Dialer::client_name(std::string_view role) const {
 std::unique_ptr<Connection> Dialer::connect(const Endpoint& endpoint, std::string_view role) const {
   std::unique_ptr<Socket> socket;
   try {
-    socket = Socket::connect(endpoint.host, endpoint.port, timeouts_.connect);
+    socket = Socket::connect(endpoint.host, endpoint.port, timeouts_.connect, endpoint.tls);
   } catch (const SocketError& e) {
-    throw FerryError(ExitCode::Connection, fmt::format("cannot connect to {}: {}", endpoint.describe(), e.what()));
+    throw FerryError(ExitCode::Connection,
+                     fmt::format("cannot connect to {}: {}{}", endpoint.describe(), e.what(), tls_advice(e.tls_problem(), endpoint)));
+  } catch (const FerryError& e) {  // a TLS file that cannot be used
+    throw FerryError(e.code(), fmt::format("{}: {}", endpoint.role, e.what()));
   }
   auto conn = std::make_unique<Connection>(endpoint, std::move(socket), timeouts_.read);
   Handshake handshake(*conn, endpoint, timeouts_);

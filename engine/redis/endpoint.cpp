@@ -45,18 +45,25 @@ std::string Endpoint::address() const {
 }
 
 std::string Endpoint::describe() const {
-  if (user.empty()) return fmt::format("{} {}", role, address());
-  return fmt::format("{} {} (user {})", role, address(), user);
+  const char* over = tls.enabled ? "TLS" : "";
+  if (user.empty()) return tls.enabled ? fmt::format("{} {} ({})", role, address(), over) : fmt::format("{} {}", role, address());
+  return fmt::format("{} {} (user {}{}{})", role, address(), user, tls.enabled ? ", " : "", over);
 }
 
 Endpoint parse_redis_uri(std::string_view uri, std::string role) {
   Endpoint ep;
   ep.role = std::move(role);
-  constexpr std::string_view scheme = "redis://";
-  if (uri.substr(0, scheme.size()) != scheme)
+  constexpr std::string_view plain = "redis://", tls = "rediss://";
+  std::string_view rest;
+  if (uri.substr(0, plain.size()) == plain) {
+    rest = uri.substr(plain.size());
+  } else if (uri.substr(0, tls.size()) == tls) {
+    rest = uri.substr(tls.size());
+    ep.tls.enabled = true;
+  } else {
     throw FerryError(ExitCode::Usage,
-                     fmt::format("{} URI must look like redis://[user[:password]@]host:port[/db]", ep.role));
-  std::string_view rest = uri.substr(scheme.size());
+                     fmt::format("{} URI must look like redis://[user[:password]@]host:port[/db] (rediss:// for TLS)", ep.role));
+  }
 
   // Credentials end at the last '@' so a raw '@' in a password still parses.
   if (auto at = rest.rfind('@'); at != std::string_view::npos) {

@@ -8,6 +8,7 @@
 
 #include <charconv>
 #include <filesystem>
+#include <map>
 
 namespace ferry {
 namespace {
@@ -122,6 +123,43 @@ TaskSetting endpoint_text(const char* section, const char* key, const char* flag
   return {section, key, flag, SettingKind::String, help, {},
           [side, member](TaskConfig& c, const Values& v) { c.*side.*member = v.at(0); },
           [](const TaskConfig&) { return std::string(); }};
+}
+
+TaskSetting tls_text(const char* section, const char* key, const char* flag, EndpointConfig TaskConfig::*side,
+                     std::string TlsOptions::*member, const char* help) {
+  return {section, key, flag, SettingKind::String, help, {},
+          [side, member](TaskConfig& c, const Values& v) { (c.*side).tls.*member = v.at(0); },
+          [](const TaskConfig&) { return std::string(); }};
+}
+
+TaskSetting tls_flag(const char* section, const char* key, const char* flag, EndpointConfig TaskConfig::*side,
+                     bool TlsOptions::*member, const char* help) {
+  return {section, key, flag, SettingKind::Bool, help, {},
+          [side, member](TaskConfig& c, const Values& v) { (c.*side).tls.*member = parse_bool(v.at(0)); },
+          [side, member](const TaskConfig& c) { return std::string((c.*side).tls.*member ? "true" : "false"); }};
+}
+
+// The TLS settings of one side, flags --<side>-tls...
+void add_tls_settings(std::vector<TaskSetting>& s, const char* side, EndpointConfig TaskConfig::*member) {
+  static const std::map<std::string, std::vector<std::string>> flags{
+      {"source", {"--source-tls", "--source-tls-ca", "--source-tls-cert", "--source-tls-key", "--source-tls-server-name",
+                  "--source-tls-insecure"}},
+      {"target", {"--target-tls", "--target-tls-ca", "--target-tls-cert", "--target-tls-key", "--target-tls-server-name",
+                  "--target-tls-insecure"}}};
+  const auto& f = flags.at(side);
+  s.push_back(tls_flag(side, "tls", f[0].c_str(), member, &TlsOptions::enabled,
+                       "Connect with TLS (a rediss:// URI, or any other tls option, means the same); the server's "
+                       "certificate is checked against the CA and the host name"));
+  s.push_back(tls_text(side, "tls-ca", f[1].c_str(), member, &TlsOptions::ca_file,
+                       "PEM file of the CA certificate(s) to trust (default: the system's CA store)"));
+  s.push_back(tls_text(side, "tls-cert", f[2].c_str(), member, &TlsOptions::cert_file,
+                       "PEM client certificate, for a server that asks for one (tls-auth-clients)"));
+  s.push_back(tls_text(side, "tls-key", f[3].c_str(), member, &TlsOptions::key_file,
+                       "PEM private key of the client certificate (unencrypted)"));
+  s.push_back(tls_text(side, "tls-server-name", f[4].c_str(), member, &TlsOptions::server_name,
+                       "The name to check the certificate against and send as SNI (default: the URI's host)"));
+  s.push_back(tls_flag(side, "tls-insecure", f[5].c_str(), member, &TlsOptions::insecure,
+                       "Do not check the server's certificate (encrypted, but anyone in between can read it)"));
 }
 
 std::vector<TaskSetting> make_settings() {
@@ -272,6 +310,16 @@ std::vector<TaskSetting> make_settings() {
       choice("output", "progress", "--progress", &TaskConfig::progress, {"auto", "always", "never"},
              "Progress line on stderr: auto (when a terminal), always, never"),
   };
+  // Each side's TLS settings follow its other connection settings.
+  auto after = [&](const char* key) {
+    return std::find_if(s.begin(), s.end(), [&](const TaskSetting& t) { return t.qualified() == key; }) - s.begin() + 1;
+  };
+  std::vector<TaskSetting> tls;
+  add_tls_settings(tls, "source", &TaskConfig::source);
+  s.insert(s.begin() + after("source.shards"), tls.begin(), tls.end());
+  tls.clear();
+  add_tls_settings(tls, "target", &TaskConfig::target);
+  s.insert(s.begin() + after("target.password"), tls.begin(), tls.end());
   return s;
 }
 
@@ -312,22 +360,36 @@ void TaskConfig::check() const {
   if (until_caught_up && mode != "sync") bad("--until-caught-up is for --mode sync");
   parse_redis_uri(target.uri, "target");
   if (!source.uri.empty()) parse_redis_uri(source.uri, "source");
+  for (const auto* side : {&source, &target}) {
+    const char* role = side == &source ? "source" : "target";
+    if (side->tls.cert_file.empty() != side->tls.key_file.empty())
+      bad(fmt::format("--{0}-tls-cert and --{0}-tls-key go together (a client certificate and its key)", role));
+    if (side->tls.insecure && !side->tls.ca_file.empty())
+      bad(fmt::format("--{0}-tls-insecure checks no certificate: drop --{0}-tls-ca, or keep the check", role));
+  }
+  if (reads_file() && (source.tls.enabled || !source.tls.ca_file.empty() || !source.tls.cert_file.empty() ||
+                       !source.tls.server_name.empty() || source.tls.insecure))
+    bad(fmt::format("--mode {} reads a file: the source TLS options do not apply", mode));
   copy_options();  // throws for a bad --db-map or pattern
 }
 
-Endpoint TaskConfig::source_endpoint() const {
-  Endpoint ep = parse_redis_uri(source.uri, "source");
-  if (!ep.password && !source.password.empty()) ep.password = source.password;
-  resolve_password(ep, source.password_file, "FERRY_SOURCE_PASSWORD");
+namespace {
+Endpoint resolve_endpoint(const EndpointConfig& side, const char* role, const char* password_env) {
+  Endpoint ep = parse_redis_uri(side.uri, role);
+  if (!ep.password && !side.password.empty()) ep.password = side.password;
+  resolve_password(ep, side.password_file, password_env);
+  const TlsOptions& t = side.tls;
+  const bool uri_tls = ep.tls.enabled;
+  ep.tls = t;
+  ep.tls.enabled = uri_tls || t.enabled || !t.ca_file.empty() || !t.cert_file.empty() || !t.key_file.empty() ||
+                   !t.server_name.empty() || t.insecure;
   return ep;
 }
+}  // namespace
 
-Endpoint TaskConfig::target_endpoint() const {
-  Endpoint ep = parse_redis_uri(target.uri, "target");
-  if (!ep.password && !target.password.empty()) ep.password = target.password;
-  resolve_password(ep, target.password_file, "FERRY_TARGET_PASSWORD");
-  return ep;
-}
+Endpoint TaskConfig::source_endpoint() const { return resolve_endpoint(source, "source", "FERRY_SOURCE_PASSWORD"); }
+
+Endpoint TaskConfig::target_endpoint() const { return resolve_endpoint(target, "target", "FERRY_TARGET_PASSWORD"); }
 
 Timeouts TaskConfig::timeouts() const {
   return Timeouts{std::chrono::milliseconds(static_cast<long long>(connect_timeout_s * 1000)),

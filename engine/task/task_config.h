@@ -19,6 +19,7 @@ struct EndpointConfig {
   std::string uri;
   std::string password_file;
   std::string password;  // the task file's `password` key; never printed
+  TlsOptions tls;        // tls = true (or rediss://), tls-ca, tls-cert, tls-key, tls-server-name, tls-insecure
 };
 
 struct TaskConfig {

@@ -190,11 +190,23 @@ password-file = ""               # a file holding the password (or user:password
 # password = "..."               # used when neither the URI, the file nor FERRY_SOURCE_PASSWORD gives one
 read = "master"                  # a cluster source: master | replica | prefer-replica (node of each shard read)
 shards = []                      # a cluster source: only these shards, by index or node id (empty: all)
+tls = false                      # TLS (rediss:// in the URI means the same); the certificate is checked
+tls-ca = ""                      # PEM CA file to trust (default: the system's CA store)
+tls-cert = ""                    # PEM client certificate, for a server with tls-auth-clients
+tls-key = ""                     # its unencrypted PEM key
+tls-server-name = ""             # the name checked against the certificate and sent as SNI (default: the host)
+tls-insecure = false             # skip the certificate checks (still encrypted)
 
 [target]
 uri = "redis://127.0.0.1:6380"
 password-file = ""
 # password = "..."
+tls = false                      # the same TLS keys as [source]
+tls-ca = ""
+tls-cert = ""
+tls-key = ""
+tls-server-name = ""
+tls-insecure = false
 
 [select]
 db = []                     # source DBs to copy, e.g. [0, 5]; empty: every non-empty DB

@@ -4,8 +4,6 @@
 
 #include "redis/connection.h"
 
-#include <hiredis/hiredis.h>
-
 #include <boost/process.hpp>
 #include <boost/process/extend.hpp>
 #include <fmt/format.h>
@@ -58,22 +56,22 @@ int binary_version(const std::vector<std::string>& launcher, const std::string& 
 
 // Up means: it accepts a connection and answers PING with anything but LOADING (NOAUTH counts:
 // the server is up, it wants a password).
-bool answers_ping(int port) {
-  timeval timeout{1, 0};
-  redisContext* ctx = redisConnectWithTimeout("127.0.0.1", port, timeout);
-  if (!ctx) return false;
-  bool up = false;
-  if (!ctx->err) {
-    redisSetTimeout(ctx, timeout);
-    if (auto* r = static_cast<redisReply*>(redisCommand(ctx, "PING"))) {
-      up = !(r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).substr(0, 7) == "LOADING");
-      freeReplyObject(r);
-    }
+bool answers_ping(Endpoint ep) {
+  const std::chrono::seconds timeout(1);
+  ep.tls.insecure = true;  // up is up, whatever its certificate (tests start servers with bad ones)
+  try {
+    Connection conn(ep, Socket::connect(ep.host, ep.port, timeout, ep.tls), timeout);
+    Reply r = conn.command({"PING"});
+    return !(r.is_error() && r.str.substr(0, 7) == "LOADING");
+  } catch (const std::exception&) {
+    return false;
   }
-  redisFree(ctx);
-  return up;
 }
 }  // namespace
+
+ServerTls server_tls(const TlsFiles& files, std::string auth_clients) {
+  return ServerTls{files.ca, files.server, std::move(auth_clients), files.client, files.owner};
+}
 
 int free_loopback_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -131,7 +129,18 @@ bool RedisServer::start_once(int port) {
     args.push_back("--" + std::move(key));
     args.push_back(std::move(value));
   };
-  add("port", std::to_string(port));
+  if (options_.tls) {
+    add("port", "0");
+    add("tls-port", std::to_string(port));
+    add("tls-cert-file", options_.tls->cert.cert);
+    add("tls-key-file", options_.tls->cert.key);
+    add("tls-ca-cert-file", options_.tls->ca);
+    add("tls-auth-clients", options_.tls->auth_clients);
+    add("tls-replication", "yes");
+    add("tls-cluster", "yes");
+  } else {
+    add("port", std::to_string(port));
+  }
   add("bind", "127.0.0.1");
   add("dir", dir_);
   add("save", "");
@@ -177,7 +186,7 @@ bool RedisServer::start_once(int port) {
       pid_ = -1;
       return false;
     }
-    if (answers_ping(port)) return true;
+    if (answers_ping(endpoint())) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   stop();
@@ -196,18 +205,35 @@ void RedisServer::stop() {
 }
 
 std::string RedisServer::uri(const std::string& user, const std::string& password) const {
-  if (user.empty() && password.empty()) return fmt::format("redis://127.0.0.1:{}", port_);
-  return fmt::format("redis://{}:{}@127.0.0.1:{}", user, password, port_);
+  const char* scheme = options_.tls ? "rediss" : "redis";
+  if (user.empty() && password.empty()) return fmt::format("{}://127.0.0.1:{}", scheme, port_);
+  return fmt::format("{}://{}:{}@127.0.0.1:{}", scheme, user, password, port_);
 }
 
-Endpoint RedisServer::endpoint(const std::string& role) const {
+std::vector<std::string> RedisServer::tls_flags(const std::string& role) const {
+  if (!options_.tls) return {};
+  std::vector<std::string> out{"--" + role + "-tls-ca", options_.tls->ca};
+  if (!options_.tls->client.cert.empty())
+    out.insert(out.end(), {"--" + role + "-tls-cert", options_.tls->client.cert, "--" + role + "-tls-key", options_.tls->client.key});
+  return out;
+}
+
+Endpoint server_endpoint(const RedisServerOptions& options, int port, const std::string& role) {
   Endpoint ep;
   ep.role = role;
   ep.host = "127.0.0.1";
-  ep.port = port_;
-  ep.password = options_.requirepass;
+  ep.port = port;
+  ep.password = options.requirepass;
+  if (options.tls) {
+    ep.tls.enabled = true;
+    ep.tls.ca_file = options.tls->ca;
+    ep.tls.cert_file = options.tls->client.cert;
+    ep.tls.key_file = options.tls->client.key;
+  }
   return ep;
 }
+
+Endpoint RedisServer::endpoint(const std::string& role) const { return server_endpoint(options_, port_, role); }
 
 std::string RedisServer::log_tail(size_t bytes) const {
   std::ifstream in(log_path(), std::ios::binary);

@@ -3,6 +3,7 @@
 // ferry crashes: no server outlives the process that started it.
 #pragma once
 
+#include "process/tls_files.h"
 #include "redis/endpoint.h"
 
 #include <memory>
@@ -16,6 +17,19 @@ class Connection;
 }
 
 namespace ferry::sim {
+
+// A TLS-only server (--port 0, --tls-port): its certificate, the CA it trusts (clients, and its
+// master when it is a replica: tls-replication and tls-cluster are on), whether clients must show a
+// certificate, and what endpoint() gives a client.
+struct ServerTls {
+  std::string ca;                   // tls-ca-cert-file
+  CertFiles cert;                   // tls-cert-file, tls-key-file
+  std::string auth_clients = "no";  // tls-auth-clients: no, yes, optional
+  CertFiles client;                 // the client certificate endpoint() carries (may be empty)
+  std::shared_ptr<const void> files_owner;  // keeps temporary certificate files while the server lives
+};
+// The usual one: the server certificate of `files`, and its client certificate for clients.
+ServerTls server_tls(const TlsFiles& files, std::string auth_clients = "no");
 
 struct RedisServerOptions {
   // The binary: FERRY_REDIS_SERVER if set, else "redis-server" from PATH.
@@ -36,6 +50,7 @@ struct RedisServerOptions {
   // Files or directories copied into the server's directory before it starts: (name there, path),
   // e.g. {"appendonlydir", "/tmp/x/appendonlydir"} for a server that loads an AOF.
   std::vector<std::pair<std::string, std::string>> files;
+  std::optional<ServerTls> tls;  // set: TLS only, on port()
   // Any other directive: {"list-max-listpack-size", "4"}, {"repl-backlog-size", "1mb"} ...
   std::vector<std::pair<std::string, std::string>> config;
 };
@@ -54,10 +69,16 @@ class RedisServer {
   // From `--version`, e.g. 60016 for 6.0.16 (Valkey reports its own version); 0 if unknown.
   int version() const { return version_; }
   bool running() const;
-  // redis://127.0.0.1:PORT, with credentials if given.
+  // redis://127.0.0.1:PORT (rediss:// for TLS), with credentials if given.
   std::string uri(const std::string& user = {}, const std::string& password = {}) const;
-  // An endpoint for Connection::open, authenticated with requirepass when set.
+  // An endpoint for Connection::open, authenticated with requirepass when set, with the CA and
+  // client certificate of a TLS server.
   Endpoint endpoint(const std::string& role = "server") const;
+  // The command-line flags that give a TLS server's CA and client certificate to ferry as `role`
+  // ("--target-tls-ca", FILE, ...); none for a plain server.
+  std::vector<std::string> tls_flags(const std::string& role) const;
+  // A TLS server's files; nullptr for a plain one.
+  const ServerTls* tls() const { return options_.tls ? &*options_.tls : nullptr; }
   const std::string& dir() const { return dir_; }
   std::string log_path() const { return dir_ + "/server.log"; }
   std::string log_tail(size_t bytes = 2000) const;
@@ -86,6 +107,9 @@ void rewrite_aof(Connection& server, double seconds = 60);
 // The server stops appending to its AOF by itself (active expiry paused: no DELs arrive) and what it
 // wrote is in its files: a copy taken now is whole. `paused` false: expiry runs again.
 void pause_aof_appends(Connection& server, bool paused = true);
+
+// What RedisServer::endpoint() gives for a server started with `options` on `port`.
+Endpoint server_endpoint(const RedisServerOptions& options, int port, const std::string& role = "server");
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_loopback_port();

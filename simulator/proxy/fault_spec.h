@@ -12,6 +12,7 @@
 //   after-bytes=N             once N bytes have passed in `dir` on a connection
 //   after-psync-bytes=N       once N bytes have passed server -> client after the client sent
 //                             PSYNC or SYNC: in the middle of a snapshot, whatever else connected first
+//                             (read in the client's bytes: never over TLS, whose bytes pass untouched)
 // reset and close act once, at their trigger: with after-bytes they forward exactly N bytes first.
 #pragma once
 

@@ -41,8 +41,9 @@ struct SkipScenario : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-RedisServerOptions server_options(const ServerSpec& s) {
+RedisServerOptions server_options(const ServerSpec& s, const TlsFiles& tls_files) {
   RedisServerOptions o;
+  if (s.tls) o.tls = server_tls(tls_files, "yes");
   auto binary = server_binary(s.version);
   if (!binary) throw SkipScenario(fmt::format("server version '{}' is not fetched here (run tools/fetch-servers)", s.version));
   o.binary = *binary;
@@ -149,7 +150,8 @@ class Run {
  private:
   void start_servers() {
     TopologySpec t;
-    t.master = server_options(spec_.source);
+    if (spec_.source.tls || spec_.target.tls) tls_files_ = make_tls_files();
+    t.master = server_options(spec_.source, tls_files_);
     if (spec_.mode == "aof") {
       t.master.config.emplace_back("appendonly", "yes");
       t.master.config.emplace_back("aof-timestamp-enabled", "yes");
@@ -160,7 +162,7 @@ class Run {
       t.replicas = spec_.source.cluster_replicas;
     }
     source_ = std::make_unique<Topology>(t);
-    target_options_ = server_options(spec_.target);
+    target_options_ = server_options(spec_.target, tls_files_);
     if (spec_.target.cluster_masters > 0) {
       TopologySpec c;
       c.master = target_options_;
@@ -246,9 +248,14 @@ class Run {
     } else if (spec_.mode == "aof") {
       task.insert_or_assign("aof", o_.out_dir + "/appendonlydir");
     } else {
-      sub("source").insert_or_assign("uri", proxy_ ? proxy_->uri() : source_->master().uri());
+      // The proxy carries TLS bytes as they are: the URI names it, the certificate still the server.
+      sub("source").insert_or_assign("uri", proxy_ ? fmt::format("{}://127.0.0.1:{}", spec_.source.tls ? "rediss" : "redis",
+                                                                 proxy_->port())
+                                                   : source_->master().uri());
+      if (spec_.source.tls) add_tls_keys(sub("source"));
     }
     sub("target").insert_or_assign("uri", target_node_for("").uri());
+    if (spec_.target.tls) add_tls_keys(sub("target"));
     report_path_ = o_.out_dir + "/task-report.json";
     sub("output").insert_or_assign("report", report_path_);
     sub("output").insert_or_assign("progress", "never");
@@ -257,6 +264,17 @@ class Run {
       sub("sync").insert_or_assign("state", o_.out_dir + "/ferry.state");
     task_path_ = o_.out_dir + "/task.toml";
     std::ofstream(task_path_) << task << "\n";
+  }
+
+  void add_tls_keys(toml::table& side) const {
+    side.insert_or_assign("tls-ca", tls_files_.ca);
+    side.insert_or_assign("tls-cert", tls_files_.client.cert);
+    side.insert_or_assign("tls-key", tls_files_.client.key);
+  }
+
+  // A target node by port (a cluster's masters), as a client of it connects.
+  Endpoint target_at(int port) const {
+    return server_endpoint(target_options_, port, "target");
   }
 
   void start_ferry() {
@@ -345,10 +363,7 @@ class Run {
         }
         s.target_memory = 0;
         for (int port : target_ports()) {  // a cluster: every master's
-          Endpoint ep;
-          ep.role = "target";
-          ep.port = port;
-          auto t = target_sampling_[port] ? std::move(target_sampling_[port]) : Connection::open(ep);
+          auto t = target_sampling_[port] ? std::move(target_sampling_[port]) : Connection::open(target_at(port));
           s.target_memory += info_number(t->info("memory"), "used_memory");
           target_sampling_[port] = std::move(t);
         }
@@ -601,10 +616,7 @@ class Run {
         fail(fmt::format("{} unexplained divergence(s) (at most {} expected)", count("unexplained"), x.unexplained));
     }
     for (int port : x.absent_on_target.empty() ? std::vector<int>{} : target_ports()) {
-      Endpoint ep;
-      ep.role = "target";
-      ep.port = port;
-      auto t = Connection::open(ep);
+      auto t = Connection::open(target_at(port));
       for (const auto& [name, value] : t->info("keyspace")) {
         if (name.rfind("db", 0) != 0) continue;
         t->select(std::atoi(name.c_str() + 2));
@@ -650,6 +662,7 @@ class Run {
   Clock::time_point started_ = Clock::now(), load_started_ = Clock::now();
   std::unique_ptr<Topology> source_;
   RedisServerOptions target_options_;
+  TlsFiles tls_files_;  // [source] or [target] tls: made for the run
   std::unique_ptr<RedisServer> target_;   // one server, or
   std::unique_ptr<Topology> target_cluster_;  // a cluster ([target] cluster)
   const Dialer dialer_;      // outlives the targets it makes (source_target)

@@ -113,6 +113,7 @@ void read_server(Section s, ServerSpec& out, bool source) {
   s.get("maxmemory", out.maxmemory);
   s.get("policy", out.policy);
   s.get("databases", out.databases);
+  s.get("tls", out.tls);
   s.get_map("config", out.config);
   if (!source) s.get_strings("keys", out.keys);
   std::vector<std::pair<std::string, std::string>> cluster;

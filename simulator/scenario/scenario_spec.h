@@ -22,6 +22,9 @@ struct ServerSpec {
   // A Redis Cluster of this many masters (0: one server), each with cluster_replicas.
   int cluster_masters = 0;
   int cluster_replicas = 0;
+  // TLS only, with mutual TLS (tls-auth-clients yes): certificates made for the run, given to
+  // ferry through the task file's tls-ca, tls-cert and tls-key.
+  bool tls = false;
 };
 
 struct DatasetSpec {

@@ -206,6 +206,7 @@ void Topology::start_replicated(const TopologySpec& spec) {
     replica_options.binary = spec.master.binary;
     replica_options.launcher = spec.master.launcher;
   }
+  if (!replica_options.tls) replica_options.tls = spec.master.tls;  // a TLS master's replicas speak TLS
   // A replica must authenticate to a master with requirepass.
   if (spec.master.requirepass) replica_options.config.emplace_back("masterauth", *spec.master.requirepass);
   for (int i = 0; i < spec.replicas; ++i) {
@@ -248,6 +249,7 @@ void Topology::start_cluster(const TopologySpec& spec) {
     replica_options.binary = spec.master.binary;
     replica_options.launcher = spec.master.launcher;
   }
+  if (!replica_options.tls) replica_options.tls = spec.master.tls;  // a TLS master's replicas speak TLS
   auto start = [](RedisServerOptions o) {
     for (int attempt = 0;; ++attempt) {
       o.port = free_cluster_port();
@@ -367,6 +369,8 @@ std::string Topology::describe() const {
     auto node = [&](const RedisServer& s, bool is_master) {
       nlohmann::json o{{"shard", i}, {"role", is_master ? "master" : "replica"}, {"uri", s.uri()},
                        {"pid", s.pid()}, {"version", s.version()}, {"dir", s.dir()}};
+      if (const ServerTls* tls = s.tls())  // the files a client needs (paths only)
+        o["tls"] = {{"ca", tls->ca}, {"cert", tls->client.cert}, {"key", tls->client.key}};
       if (cluster_) {
         if (const Node* n = view ? view->find(node_id(s)) : nullptr) o["role"] = n->master ? "master" : "replica";
         o["node_id"] = node_id(s);
