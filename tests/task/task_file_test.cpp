@@ -35,6 +35,8 @@ TEST_CASE("config example is a valid task file naming every key", "[config]") {
   const std::set<std::string> expected{
       "mode", "task-id", "rdb", "aof", "aof-until", "accept-warnings", "skip-check",
       "source.uri", "source.password-file", "source.read", "source.shards", "target.uri", "target.password-file",
+      "source.tls", "source.tls-ca", "source.tls-cert", "source.tls-key", "source.tls-server-name", "source.tls-insecure",
+      "target.tls", "target.tls-ca", "target.tls-cert", "target.tls-key", "target.tls-server-name", "target.tls-insecure",
       "select.db", "select.db-map", "select.include", "select.exclude",
       "write.on-conflict", "write.ttl-extend", "write.write-mode", "write.big-key-threshold",
       "write.skip-unsupported", "write.scan-count",
