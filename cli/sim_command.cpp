@@ -1,6 +1,9 @@
 #include "sim_command.h"
 
+#include "task_options.h"
+
 #include "common_options.h"
+#include "task_options.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "proxy/fault_proxy.h"
@@ -132,8 +135,7 @@ int run_proxy(const ProxyOptions& o) {
 
 struct LoadCliOptions {
   LogFlags log;
-  std::string target;
-  std::string password_file;
+  TaskFlags target;  // --target URI, its password file and TLS options
   uint64_t seed = 1;
   double rate = 1000;
   double duration = 10;
@@ -168,8 +170,7 @@ std::map<std::string, double> read_mix(const std::string& path) {
 
 int run_load(const LoadCliOptions& o) {
   o.log.apply();
-  Endpoint ep = parse_redis_uri(o.target, "target");
-  resolve_password(ep, o.password_file, "FERRY_TARGET_PASSWORD");
+  const Endpoint ep = o.target.resolve(false).target_endpoint();
   sim::LoadOptions options;
   options.seed = o.seed;
   options.rate = o.rate;
@@ -200,8 +201,7 @@ int run_load(const LoadCliOptions& o) {
 
 struct FillOptions {
   LogFlags log;
-  std::string target;
-  std::string password_file;
+  TaskFlags target;  // --target URI, its password file and TLS options
   size_t keys = 10000;
   uint64_t seed = 1;
   std::vector<int> dbs{0};
@@ -211,8 +211,7 @@ struct FillOptions {
 
 int run_fill(const FillOptions& o) {
   o.log.apply();
-  Endpoint ep = parse_redis_uri(o.target, "target");
-  resolve_password(ep, o.password_file, "FERRY_TARGET_PASSWORD");
+  const Endpoint ep = o.target.resolve(false).target_endpoint();
   const Dialer dialer;  // outlives the target, which dials the nodes it is redirected to
   auto target = open_target(dialer, ep, PipelineLimits{});  // a cluster: each key on its slot's master
   if (target->facts().cluster && o.dbs != std::vector<int>{0})
@@ -280,8 +279,8 @@ void add_sim_command(CLI::App& app, std::function<int()>& run) {
               "duration. Mix groups: string, expiry, list, push, hash, set, zset, stream, other, keyspace, multi, lua, "
               "lua-fail, big, db (SWAPDB/FLUSHDB/FLUSHALL, SELECT inside MULTI; not in the default mix)");
   lo->log.add_to(*load);
-  load->add_option("--target", lo->target, "The server: redis://[user[:password]@]host:port")->required();
-  load->add_option("--target-password-file", lo->password_file, "Read the password from a file (FERRY_TARGET_PASSWORD also works)");
+  lo->target.add_to(*load, endpoint_keys("target"), false);
+  load->get_option("--target")->required();
   load->add_option("--seed", lo->seed, "Seed: the same seed sends the same commands")->capture_default_str();
   load->add_option("--rate", lo->rate, "Commands per second (0: as fast as the server answers)")->capture_default_str()
       ->check(non_negative());
@@ -300,8 +299,8 @@ void add_sim_command(CLI::App& app, std::function<int()>& run) {
   auto fo = std::make_shared<FillOptions>();
   auto* fill = sim->add_subcommand("fill", "Fill a server quickly (pipelined) with a seeded dataset of every type and encoding");
   fo->log.add_to(*fill);
-  fill->add_option("--target", fo->target, "The server: redis://[user[:password]@]host:port")->required();
-  fill->add_option("--target-password-file", fo->password_file, "Read the password from a file (FERRY_TARGET_PASSWORD also works)");
+  fo->target.add_to(*fill, endpoint_keys("target"), false);
+  fill->get_option("--target")->required();
   fill->add_option("--keys", fo->keys, "Keys in all (spread over --db)")->capture_default_str();
   fill->add_option("--seed", fo->seed, "Seed")->capture_default_str();
   fill->add_option("--db", fo->dbs, "DBs, e.g. 0,1,5")->delimiter(',')->check(CLI::Range(0, 255))->capture_default_str();

@@ -7,6 +7,13 @@
 
 namespace ferry::cli {
 
+std::set<std::string> endpoint_keys(const std::string& side) {
+  std::set<std::string> out;
+  for (const char* key : {"uri", "password-file", "tls", "tls-ca", "tls-cert", "tls-key", "tls-server-name", "tls-insecure"})
+    out.insert(side + "." + key);
+  return out;
+}
+
 void TaskFlags::add_to(CLI::App& app, const std::set<std::string>& only, bool with_config) {
   if (with_config)
     app.add_option("--config", config_file_,

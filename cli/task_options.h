@@ -14,6 +14,10 @@
 
 namespace ferry::cli {
 
+// The settings that say how to reach one side ("source" or "target"): its URI, password file and
+// TLS options (qualified keys, for TaskFlags::add_to).
+std::set<std::string> endpoint_keys(const std::string& side);
+
 class TaskFlags {
  public:
   // Registers the settings named in `only` (qualified keys; empty: every setting with a flag) on

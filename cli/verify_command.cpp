@@ -88,13 +88,12 @@ void add_verify_command(CLI::App& app, std::function<int()>& run_fn) {
       "unexplained. Takes the migration's task file (--config) for its servers, DBs, mapping and filters. "
       "Exit 0 when nothing is unexplained (--strict: no divergence at all), 1 otherwise, 4 when a server cannot be "
       "reached");
-  o->task.add_to(*cmd, {"source.uri", "source.password-file", "source.tls", "source.tls-ca", "source.tls-cert",
-                        "source.tls-key", "source.tls-server-name", "source.tls-insecure", "target.uri",
-                        "target.password-file", "target.tls", "target.tls-ca", "target.tls-cert", "target.tls-key",
-                        "target.tls-server-name", "target.tls-insecure", "select.db",
-                        "select.db-map", "select.include", "select.exclude", "write.ttl-extend",
-                        "connection.connect-timeout", "connection.read-timeout", "connection.pipeline-commands",
-                        "connection.pipeline-bytes", "output.log-file", "output.log-level", "output.progress"});
+  std::set<std::string> keys{"select.db", "select.db-map", "select.include", "select.exclude", "write.ttl-extend",
+                             "connection.connect-timeout", "connection.read-timeout", "connection.pipeline-commands",
+                             "connection.pipeline-bytes", "output.log-file", "output.log-level", "output.progress"};
+  keys.merge(endpoint_keys("source"));
+  keys.merge(endpoint_keys("target"));
+  o->task.add_to(*cmd, keys);
   cmd->add_option("--compare", o->compare, "full: type, value and expiry; length: type and element count; outline: existence and type")
       ->capture_default_str()->check(CLI::IsMember({"full", "length", "outline"}));
   cmd->add_option("--rounds", o->rounds, "Rounds: each after the first rechecks only the keys that differed")

@@ -213,3 +213,23 @@ TEST_CASE("a TLS cluster to a TLS cluster: nodes found by their TLS ports, snaps
   CHECK(v.exit_code == 0);
   CHECK(v.out.find("identical") != std::string::npos);
 }
+
+TEST_CASE("ferry sim fill reaches a TLS server with the migrate options; precheck over TLS", "[tls]") {
+  const sim::TlsFiles files = sim::make_tls_files();
+  RedisServer server(tls_server(files, "yes"));
+  std::vector<std::string> args{"sim", "fill", "--target", server.uri(), "--keys", "500", "--seed", "3"};
+  for (const auto& f : server.tls_flags("target")) args.push_back(f);
+  auto r = test::run_ferry(args);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(test::connect(server)->command({"DBSIZE"}).integer >= 500);
+  // Without the client certificate the same fill is refused, exit 4, in words.
+  auto refused = test::run_ferry({"sim", "fill", "--target", server.uri(), "--keys", "5", "--target-tls-ca", files.ca});
+  CHECK(refused.exit_code == 4);
+  CHECK(refused.err.find("asks for a client certificate") != std::string::npos);
+  // The precheck names the side's TLS options when it cannot connect.
+  auto pre = test::run_ferry({"precheck", "--source", server.uri(), "--target", server.uri(), "--source-tls-ca", files.ca,
+                              "--target-tls-ca", files.ca});
+  CHECK(pre.exit_code == 4);
+  CHECK(pre.out.find("--source-tls-*") != std::string::npos);
+}
