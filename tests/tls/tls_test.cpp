@@ -54,7 +54,13 @@ void check_secret_free(const std::string& text, const sim::TlsFiles& files, cons
 TEST_CASE("sync over TLS: mutual TLS target, tls-replication source, a link reset under the write load", "[tls]") {
   const sim::TlsFiles files = sim::make_tls_files();
   const std::string password = "tls-Pa55-word";
-  RedisServer src(tls_server(files, "optional", password)), dst(tls_server(files, "yes", password));
+  // The source has a native replica over TLS (tls-replication): a second ground truth.
+  sim::TopologySpec spec;
+  spec.master = tls_server(files, "optional", password);
+  spec.replicas = 1;
+  sim::Topology source(spec);
+  RedisServer& src = source.master();
+  RedisServer dst(tls_server(files, "yes", password));
   auto s = test::connect(src);
   sim::MixedDatasetOptions data;
   data.seed = 23;
@@ -99,6 +105,10 @@ TEST_CASE("sync over TLS: mutual TLS target, tls-replication source, a link rese
   ComparisonResult eq = test::wait_until_equal(*s, *d, cmp, 60);
   INFO(eq.summary());
   CHECK(eq.equal());
+  auto native = test::connect(source.replica(0));
+  ComparisonResult with_native = test::wait_until_equal(*native, *d, cmp, 60);
+  INFO(with_native.summary());
+  CHECK(with_native.equal());
   CHECK(proxy.stats().resets >= 3);
   auto r = ferry.stop();
   INFO(r.err);
