@@ -11,9 +11,11 @@
 #include "workload/command_workload.h"
 #include "workload/mixed_dataset.h"
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 using namespace ferry;
 using ferry::sim::RedisServer;
@@ -242,4 +244,39 @@ TEST_CASE("ferry sim fill reaches a TLS server with the migrate options; prechec
                               "--target-tls-ca", files.ca});
   CHECK(pre.exit_code == 4);
   CHECK(pre.out.find("--source-tls-*") != std::string::npos);
+}
+
+TEST_CASE("tls in-process: pipelined megabytes both ways, and a reader thread beside a writer", "[tls]") {
+  const sim::TlsFiles files = sim::make_tls_files();
+  RedisServer server(tls_server(files, "yes"));
+  auto conn = test::connect(server);
+  REQUIRE(conn->endpoint().tls.enabled);
+  // 4,000 values of 5,000 bytes each way: many TLS records per read, partial writes.
+  {
+    Pipeline pipe(*conn);
+    for (int i = 0; i < 4000; ++i) pipe.send({"SET", "k" + std::to_string(i), std::string(5000, static_cast<char>('a' + i % 26))});
+  }
+  {
+    Pipeline pipe(*conn);
+    int bad = 0;
+    for (int i = 0; i < 4000; ++i)
+      pipe.send({"GET", "k" + std::to_string(i)}, [&, i](Reply&& r) { bad += r.str != std::string(5000, static_cast<char>('a' + i % 26)); });
+    pipe.drain();
+    CHECK(bad == 0);
+  }
+  // One socket, one thread reading while another writes (as the replication link's spool thread and
+  // its acks do): 3,000 PINGs written, their 3,000 "+PONG\r\n" read at the same time.
+  std::string unread;
+  auto socket = conn->release_socket(unread);
+  REQUIRE(unread.empty());
+  std::atomic<size_t> received{0};
+  std::thread reader([&] {
+    char buf[65536];
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (received < 3000 * 7 && std::chrono::steady_clock::now() < until)
+      received += socket->read(buf, sizeof buf, std::chrono::milliseconds(500));
+  });
+  for (int i = 0; i < 3000; ++i) socket->write_all(encode_command({"PING"}), std::chrono::milliseconds(5000));  // +PONG\r\n
+  reader.join();
+  CHECK(received == 3000 * 7);
 }
