@@ -208,6 +208,21 @@ ComparisonResult wait_until_equal(Connection& source, Connection& target, const 
   return r;
 }
 
+void check_converges(Connection& source, Connection& replica, double seconds) {
+  ComparisonOptions cmp;
+  cmp.group_entries_read = false;
+  ComparisonResult eq = wait_until_equal(source, replica, cmp, seconds);
+  INFO(eq.summary());
+  CHECK(eq.equal());
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);
   REQUIRE(in.good());
@@ -219,16 +234,22 @@ long long now_ms() {
       .count();
 }
 
-void wait_for_replica(Connection& source, double seconds) {
+void wait_for_replica(Connection& source, double seconds, int replicas) {
   auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  auto online = [&] {
+    int n = 0;
+    for (const auto& [name, value] : source.info("replication"))
+      n += name.rfind("slave", 0) == 0 && value.find("state=online") != std::string::npos;
+    return n;
+  };
   while (std::chrono::steady_clock::now() < until) {
-    if (sim::replica_online(source)) {
+    if (online() >= replicas) {
       // "online" once the source has sent the snapshot; ferry acknowledges once it has applied it
       // (slow builds take a while). A PUBLISH moves the stream past the snapshot without touching
       // the data, and WAIT returns once ferry has acknowledged it from its stream loop.
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
       source.command({"PUBLISH", "ferry-test-wait", "1"});
-      source.command({"WAIT", "1", std::to_string(std::max<long long>(left, 1))});
+      source.command({"WAIT", std::to_string(replicas), std::to_string(std::max<long long>(left, 1))});
       return;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -79,11 +79,19 @@ long long now_ms();
 // `seconds`; returns the last comparison.
 ComparisonResult wait_until_equal(Connection& source, Connection& target, const ComparisonOptions& options, double seconds);
 
+// Waits until `replica` holds what `source` holds, compared as replication can reproduce it (not a
+// stream group's entries-read), at most `seconds`, and CHECKs it with the difference in the message.
+void check_converges(Connection& source, Connection& replica, double seconds);
+
+// A file's bytes ("" when it cannot be read).
+std::string read_file(const std::string& path);
+
 // A JSON file (a --report), parsed.
 nlohmann::json read_json(const std::string& path);
 
-// Waits until a replica (ferry) is online on `source`, i.e. streaming after its snapshot.
-void wait_for_replica(Connection& source, double seconds);
+// Waits until a replica (ferry) is online on `source`, i.e. streaming after its snapshot: `replicas`
+// of them when the source has native replicas too.
+void wait_for_replica(Connection& source, double seconds, int replicas = 1);
 
 // A server of another version fetched by tools/fetch-servers ("redis-6.0", "redis-8.0",
 // "valkey-8.1"), or nullopt when it is not there (the test then skips with a message).

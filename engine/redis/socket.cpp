@@ -383,7 +383,14 @@ void Socket::tls_fail(const char* doing, int error, int rc) {
                         SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN, SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE,
                         SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED, SSL_R_TLSV1_ALERT_DECRYPT_ERROR}))
     throw SocketError(SocketError::Kind::Failed,
-                      fmt::format("the server refused ferry's client certificate ({})", openssl_reason()),
+                      fmt::format("the server did not accept ferry's client certificate ({})", openssl_reason()),
+                      TlsProblem::ClientCertRejected);
+  // The server checks a client certificate after ferry's side of the handshake is done: when it
+  // hangs up before the first reply, its alert is often lost in the reset.
+  if (!received_ && has_cert_ && closed)
+    throw SocketError(SocketError::Kind::Failed,
+                      "the server closed the connection right after the TLS handshake: it did not accept ferry's client "
+                      "certificate, or allows no more clients",
                       TlsProblem::ClientCertRejected);
   if (closed) throw SocketError(SocketError::Kind::Closed, fmt::format("the server closed the connection ({})", doing));
   if (error == SSL_ERROR_SYSCALL)

@@ -17,12 +17,7 @@ using ferry::sim::RedisServerOptions;
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::read_file;
 
 // A visitor that touches everything it is given, so the sanitizer sees every byte handed over.
 struct TouchAll : rdb::RdbVisitor {
