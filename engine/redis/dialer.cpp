@@ -57,8 +57,9 @@ class Handshake {
       // A plain-text client on a TLS port: the server hangs up (or resets) without a word.
       if (first_ && !endpoint_.tls.enabled && e.tls_problem() == TlsProblem::None)
         throw FerryError(ExitCode::Connection, fmt::format("cannot use {}: {}", endpoint_.describe(), plain_on_tls()));
-      throw FerryError(ExitCode::Connection,
-                       fmt::format("cannot use {}: {}{}", endpoint_.describe(), e.what(), tls_advice(e.tls_problem(), endpoint_)));
+      if (e.tls_problem() != TlsProblem::None)  // the message names the server already
+        throw FerryError(ExitCode::Connection, fmt::format("{}{}", e.what(), tls_advice(e.tls_problem(), endpoint_)));
+      throw FerryError(ExitCode::Connection, fmt::format("cannot use {}: {}", endpoint_.describe(), e.what()));
     }
   }
 
