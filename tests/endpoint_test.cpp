@@ -41,8 +41,19 @@ TEST_CASE("URI password-only, ACL user:password, db and %-escapes", "[endpoint]"
   CHECK(d.host == "h");
 }
 
+TEST_CASE("rediss:// means TLS, named in messages; the password still never is", "[endpoint]") {
+  Endpoint ep = parse_redis_uri("rediss://alice:s3cret@db.example.com:6380/2", "target");
+  CHECK(ep.tls.enabled);
+  CHECK(ep.host == "db.example.com");
+  CHECK(ep.port == 6380);
+  CHECK(*ep.db == 2);
+  CHECK(ep.describe() == "target db.example.com:6380 (user alice, TLS)");
+  CHECK_FALSE(parse_redis_uri("redis://h:1", "source").tls.enabled);
+  CHECK(parse_redis_uri("rediss://h:1", "source").describe() == "source h:1 (TLS)");
+}
+
 TEST_CASE("bad URIs are usage errors that never echo the password", "[endpoint]") {
-  for (const char* bad : {"http://h:1", "redis://h:notaport", "redis://h:70000", "redis://h:1/256", "redis://h:1/x",
+  for (const char* bad : {"http://h:1", "redis+tls://h:1", "rediss:/h:1", "redis://h:notaport", "redis://h:70000", "redis://h:1/256", "redis://h:1/x",
                           "redis://:topsecret@:1", "redis://u:p%zz@h:1"}) {
     INFO(bad);
     try {

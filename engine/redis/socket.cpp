@@ -61,10 +61,15 @@ int bio_read(BIO* b, char* out, int len) {
   BIO_clear_retry_flags(b);
   ssize_t n = ::recv(bio_fd(b), out, static_cast<size_t>(len), 0);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_read(b);
+  if (n == 0) BIO_set_flags(b, BIO_FLAGS_IN_EOF);  // OpenSSL then names an unexpected end as such
   return static_cast<int>(n);
 }
 
-long bio_ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+long bio_ctrl(BIO* b, int cmd, long, void*) {
+  if (cmd == BIO_CTRL_FLUSH) return 1;
+  if (cmd == BIO_CTRL_EOF) return BIO_test_flags(b, BIO_FLAGS_IN_EOF) != 0;
+  return 0;
+}
 
 BIO* socket_bio(int fd) {
   static BIO_METHOD* method = [] {
@@ -151,11 +156,11 @@ int on_verify(int ok, X509_STORE_CTX* store) {
   return ok;
 }
 
-// Called when the server asks for a client certificate and none is configured: noted, and the
-// handshake goes on without one (the server decides).
-int on_client_cert(SSL* ssl, X509**, EVP_PKEY**) {
+// Called whenever the server asks for a client certificate (a CertificateRequest), whether one is
+// configured or not: noted; the handshake goes on with what is configured (the server decides).
+int on_certificate_request(SSL* ssl, void*) {
   if (auto* notes = static_cast<HandshakeNotes*>(SSL_get_ex_data(ssl, verify_index()))) notes->cert_asked = true;
-  return 0;
+  return 1;
 }
 
 // A passphrase prompt would wait on the terminal: ferry reads unencrypted keys only.
@@ -190,7 +195,7 @@ std::shared_ptr<SSL_CTX> client_context(const TlsOptions& o) {
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_default_passwd_cb(ctx.get(), no_passphrase);
-  SSL_CTX_set_client_cert_cb(ctx.get(), on_client_cert);
+  SSL_CTX_set_cert_cb(ctx.get(), on_certificate_request, nullptr);
   if (o.insecure) {
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
   } else {
@@ -328,17 +333,21 @@ void Socket::handshake(const std::string& host, const TlsOptions& tls, Clock::ti
   SSL_set_ex_data(ssl_, verify_index(), &notes);
   has_cert_ = !tls.cert_file.empty();
   const std::string name = tls.server_name.empty() ? host : tls.server_name;
+  bool name_set = true;
   if (is_ip_literal(name)) {
-    if (!tls.insecure) X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), name.c_str());
+    if (!tls.insecure) name_set = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), name.c_str()) == 1;
   } else {
     SSL_set_tlsext_host_name(ssl_, name.c_str());  // SNI: names only, never addresses
-    if (!tls.insecure) SSL_set1_host(ssl_, name.c_str());
+    if (!tls.insecure) name_set = SSL_set1_host(ssl_, name.c_str()) == 1;
   }
+  if (!name_set)  // never go on without the name check
+    throw SocketError(SocketError::Kind::Failed, fmt::format("cannot set up the TLS name check for '{}'", name));
   for (;;) {
     ERR_clear_error();
     const int rc = SSL_connect(ssl_);
     if (rc == 1) break;
     const int error = SSL_get_error(ssl_, rc);
+    cert_asked_ = notes.cert_asked;
     if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
       if (wait_for(fd_, error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) continue;
       SSL_set_ex_data(ssl_, verify_index(), nullptr);
@@ -349,21 +358,22 @@ void Socket::handshake(const std::string& host, const TlsOptions& tls, Clock::ti
     SSL_set_ex_data(ssl_, verify_index(), nullptr);
     if (notes.verify.error != X509_V_OK) throw verify_error(notes.verify, name);
     const int reason = ERR_GET_REASON(ERR_peek_last_error());
-    if (is_alert(reason, {SSL_R_WRONG_VERSION_NUMBER, SSL_R_PACKET_LENGTH_TOO_LONG, SSL_R_UNKNOWN_PROTOCOL,
-                          SSL_R_RECORD_LENGTH_MISMATCH, SSL_R_HTTP_REQUEST, SSL_R_UNEXPECTED_EOF_WHILE_READING}) &&
-        !(reason == SSL_R_UNEXPECTED_EOF_WHILE_READING && notes.cert_asked)) {
+    const bool hung_up =
+        error == SSL_ERROR_SYSCALL || error == SSL_ERROR_ZERO_RETURN || reason == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+    if (hung_up && !notes.cert_asked)
       throw SocketError(SocketError::Kind::Failed,
-                        reason == SSL_R_UNEXPECTED_EOF_WHILE_READING
-                            ? "the server closed the connection during the TLS handshake (a port that does not speak TLS?)"
-                            : fmt::format("the server does not answer in TLS on this port ({}): a plain-text port?",
-                                          openssl_reason()),
+                        "the server closed the connection during the TLS handshake (a port that does not speak TLS?)",
                         TlsProblem::NotTls);
-    }
-    cert_asked_ = notes.cert_asked;
+    if (is_alert(reason, {SSL_R_WRONG_VERSION_NUMBER, SSL_R_PACKET_LENGTH_TOO_LONG, SSL_R_UNKNOWN_PROTOCOL,
+                          SSL_R_RECORD_LENGTH_MISMATCH, SSL_R_HTTP_REQUEST}))
+      throw SocketError(SocketError::Kind::Failed,
+                        fmt::format("the server does not answer in TLS on this port ({}): a plain-text port?", openssl_reason()),
+                        TlsProblem::NotTls);
     tls_fail("the TLS handshake", error, rc);
   }
   SSL_set_ex_data(ssl_, verify_index(), nullptr);
   cert_asked_ = notes.cert_asked;
+  handshaken_ = true;
 }
 
 void Socket::tls_fail(const char* doing, int error, int rc) {
@@ -378,7 +388,7 @@ void Socket::tls_fail(const char* doing, int error, int rc) {
                                    SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE})))
     throw SocketError(SocketError::Kind::Failed, "the server asks for a client certificate and none was given",
                       TlsProblem::ClientCertRequired);
-  if (!received_ && has_cert_ &&
+  if (!received_ && cert_asked_ && has_cert_ &&
       is_alert(reason, {SSL_R_SSLV3_ALERT_BAD_CERTIFICATE, SSL_R_TLSV1_ALERT_UNKNOWN_CA, SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED,
                         SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN, SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE,
                         SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED, SSL_R_TLSV1_ALERT_DECRYPT_ERROR}))
@@ -387,7 +397,7 @@ void Socket::tls_fail(const char* doing, int error, int rc) {
                       TlsProblem::ClientCertRejected);
   // The server checks a client certificate after ferry's side of the handshake is done: when it
   // hangs up before the first reply, its alert is often lost in the reset.
-  if (!received_ && has_cert_ && closed)
+  if (handshaken_ && !received_ && cert_asked_ && has_cert_ && closed)
     throw SocketError(SocketError::Kind::Failed,
                       "the server closed the connection right after the TLS handshake: it did not accept ferry's client "
                       "certificate, or allows no more clients",
@@ -444,6 +454,7 @@ void Socket::write_all(std::string_view bytes, std::chrono::milliseconds timeout
 // writer is not held up by a reader waiting for data. Reads take every record already decrypted or
 // arriving (one record is 16 KB at most), up to `max`.
 size_t Socket::tls_read(char* out, size_t max, std::chrono::milliseconds wait) {
+  if (deferred_) throw *deferred_;
   const auto deadline = Clock::now() + wait;
   size_t got = 0;
   for (;;) {
@@ -455,8 +466,13 @@ size_t Socket::tls_read(char* out, size_t max, std::chrono::milliseconds wait) {
       rc = SSL_read(ssl_, out + got, static_cast<int>(std::min<size_t>(max - got, 1 << 30)));
       error = rc > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl_, rc);
       if (rc <= 0 && error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
-        if (got > 0) return got;  // the failure shows again on the next read
-        tls_fail("reading", error, rc);
+        if (got == 0) tls_fail("reading", error, rc);
+        try {  // the bytes before it first; OpenSSL would not say the same again on the next read
+          tls_fail("reading", error, rc);
+        } catch (const SocketError& e) {
+          deferred_ = e;
+        }
+        return got;
       }
     }
     if (rc > 0) {

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -81,8 +82,10 @@ class Socket {
   std::shared_ptr<ssl_ctx_st> context_;
   ssl_st* ssl_ = nullptr;
   std::mutex ssl_mu_;            // OpenSSL's SSL object takes one call at a time
-  bool cert_asked_ = false;      // the server asked for a client certificate ferry did not have
-  bool has_cert_ = false;        // ferry sent a client certificate
+  bool cert_asked_ = false;      // the server asked for a client certificate
+  bool has_cert_ = false;        // ferry has one configured (sent when asked)
+  bool handshaken_ = false;      // the handshake completed on ferry's side
+  std::optional<SocketError> deferred_;  // a read failure after bytes returned first: thrown next
   std::atomic<bool> received_ = false;  // application data arrived: the server accepted the handshake
 };
 

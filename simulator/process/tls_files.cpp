@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,9 +65,13 @@ Cert new_cert(EVP_PKEY* key, const std::string& common_name, long from_s, long u
 }
 
 void write_pem(const std::string& path, X509* cert, EVP_PKEY* key) {
-  FILE* f = std::fopen(path.c_str(), "w");
-  if (!f) throw std::runtime_error(fmt::format("cannot write {}", path));
-  if (key) ::fchmod(fileno(f), 0600);
+  // A key file is never readable by others, not even for a moment.
+  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, key ? 0600 : 0644);
+  FILE* f = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
+  if (!f) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error(fmt::format("cannot write {}", path));
+  }
   bool ok = cert ? PEM_write_X509(f, cert) == 1 : PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
   std::fclose(f);
   if (!ok) fail(fmt::format("writing {}", path));
