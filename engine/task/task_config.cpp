@@ -45,6 +45,12 @@ size_t parse_size(const std::string& text) {
   return static_cast<size_t>(parse_integer(text.substr(0, digits), 0)) << shift;
 }
 
+// TLS is asked for by `tls = true` or by any other TLS option (a rediss:// URI asks too).
+bool tls_asked(const TlsOptions& t) {
+  return t.enabled || !t.ca_file.empty() || !t.cert_file.empty() || !t.key_file.empty() || !t.server_name.empty() ||
+         t.insecure;
+}
+
 bool parse_bool(const std::string& text) {
   if (text == "true") return true;
   if (text == "false") return false;
@@ -367,8 +373,7 @@ void TaskConfig::check() const {
     if (side->tls.insecure && !side->tls.ca_file.empty())
       bad(fmt::format("--{0}-tls-insecure checks no certificate: drop --{0}-tls-ca, or keep the check", role));
   }
-  if (reads_file() && (source.tls.enabled || !source.tls.ca_file.empty() || !source.tls.cert_file.empty() ||
-                       !source.tls.server_name.empty() || source.tls.insecure))
+  if (reads_file() && tls_asked(source.tls))
     bad(fmt::format("--mode {} reads a file: the source TLS options do not apply", mode));
   copy_options();  // throws for a bad --db-map or pattern
 }
@@ -381,8 +386,7 @@ Endpoint resolve_endpoint(const EndpointConfig& side, const char* role, const ch
   const TlsOptions& t = side.tls;
   const bool uri_tls = ep.tls.enabled;
   ep.tls = t;
-  ep.tls.enabled = uri_tls || t.enabled || !t.ca_file.empty() || !t.cert_file.empty() || !t.key_file.empty() ||
-                   !t.server_name.empty() || t.insecure;
+  ep.tls.enabled = uri_tls || tls_asked(t);
   return ep;
 }
 }  // namespace
