@@ -262,7 +262,16 @@ void rewrite_aof(Connection& server, double seconds) {
 
 void pause_aof_appends(Connection& server, bool paused) {
   server.checked({"DEBUG", "SET-ACTIVE-EXPIRE", paused ? "0" : "1"});
-  server.checked({"PING"});  // the replies come after the AOF write of what came before
+  // With appendfsync everysec a write waits while a background fsync runs (a busy disk), yet the
+  // replies go out: the AOF is whole once the server's AOF buffer is empty.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    auto p = server.info("persistence");
+    if (p["aof_enabled"] != "1" || p["aof_buffer_length"] == "0") return;
+    if (std::chrono::steady_clock::now() > until)
+      throw std::runtime_error(fmt::format("{}: the AOF buffer was not written within 30 s", server.describe()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 }  // namespace ferry::sim
