@@ -88,6 +88,7 @@ void add_examples(CLI::App& app) {
        "  ferry migrate --source redis://10.0.0.5:6379 --target redis://10.0.0.9:6379 --db 0,5 --report m.json\n"
        "  ferry migrate --mode sync --until-caught-up --source redis://src:6379 --target redis://dst:6379 --state s.json\n"
        "  ferry migrate --mode aof --aof /var/lib/redis/appendonlydir --target redis://dst:6379 --aof-until 1767225600"},
+      {"status", "  ferry status --metrics http://127.0.0.1:9121\n  ferry status --metrics 127.0.0.1:9121 --watch 2"},
       {"demo", "  ferry demo\n  ferry demo --keys-per-db 10000 --report-dir /tmp/demo"},
       {"rdb", "  ferry rdb inspect dump.rdb --json"},
       {"rdb inspect", "  ferry rdb inspect dump.rdb\n  ferry rdb inspect dump.rdb --json --top 20"},

@@ -14,6 +14,7 @@
 #include "fuzz_command.h"
 #include "scenario_command.h"
 #include "sim_command.h"
+#include "status_command.h"
 #include "verify_command.h"
 #include "common_options.h"
 
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   ferry::cli::add_config_command(app, run);
   ferry::cli::add_verify_command(app, run);
   ferry::cli::add_report_command(app, run);
+  ferry::cli::add_status_command(app, run);
   ferry::cli::add_sim_command(app, run);
   ferry::cli::add_scenario_command(app, run);
   ferry::cli::add_fuzz_command(app, run);

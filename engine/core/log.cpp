@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <mutex>
 
 namespace ferry::log {
@@ -15,6 +16,7 @@ struct Sink {
   Level console = Level::Info;
   Level file_level = Level::Off;
   std::FILE* file = nullptr;
+  std::function<void(Level, std::string_view)> observer;
 };
 
 Sink& sink() {
@@ -84,6 +86,13 @@ void write(Level level, std::string_view message) {
     fmt::print(s.file, "{} {:5} {}\n", timestamp(), level_name(level), message);
     std::fflush(s.file);
   }
+  if (s.observer && level >= Level::Warn) s.observer(level, message);
+}
+
+void set_observer(std::function<void(Level, std::string_view)> observer) {
+  auto& s = sink();
+  std::lock_guard lock(s.mutex);
+  s.observer = std::move(observer);
 }
 
 std::string printable(std::string_view bytes, size_t max_len) {

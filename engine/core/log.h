@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,9 @@ Level parse_level(std::string_view text);
 // Stderr shows messages at `console` level and above; the file (if opened) at `file_level`.
 void configure(Level console, const std::string& file_path = {}, Level file_level = Level::Debug);
 bool enabled(Level level);
+// Also hands each warning and error written to `observer` (the task monitor's "last error"); it
+// runs under the log's lock and must not log. Null: none.
+void set_observer(std::function<void(Level, std::string_view)> observer);
 void write(Level level, std::string_view message);
 
 template <typename... Args>

@@ -218,10 +218,10 @@ ReplicaSync::Phase ReplicaSync::snapshot() {
     link_->keepalive();
     if (stop_requested(options_.stop)) throw StopRequested();
     if (!options_.progress) return;
-    if (auto size = link_->snapshot_size())
-      options_.progress->copy("snapshot", offset, *size, "bytes", report.bytes);
-    else
-      options_.progress->copy("snapshot", report.keys_total, expected_keys, "keys", report.bytes);
+    auto size = link_->snapshot_size();
+    PartStatus s = size ? PartStatus::copy("snapshot", offset, *size, "bytes", report.bytes)
+                        : PartStatus::copy("snapshot", report.keys_total, expected_keys, "keys", report.bytes);
+    report_progress(s);
   };
   std::unique_ptr<DiskKeySet> snapshot_keys;
   if (redo) {
@@ -317,6 +317,17 @@ void ReplicaSync::write_heartbeat() {
 // Lag: now minus the source time of the newest write the target holds. Level (the target holds the
 // source's offset): 0. Otherwise the newest heartbeat the target holds gives a source time no later
 // than the newest write it holds.
+void ReplicaSync::report_progress(PartStatus& s) {
+  s.source_offset = result_.source_offset;
+  s.applied_offset = result_.applied_offset;
+  s.partial_resyncs = result_.partial_resyncs;
+  s.full_resyncs = result_.full_resyncs;
+  s.retries = result_.retries;
+  s.report = &result_.report;
+  s.stream = &result_.stream;
+  options_.progress->update(s);
+}
+
 void ReplicaSync::measure_lag() {
   const long long applied = result_.applied_offset;
   while (!heartbeats_.empty() && heartbeats_.front().offset <= applied) {
@@ -368,9 +379,14 @@ void ReplicaSync::tick() {
     link_->start_spooling(options_.work_dir);
   }
   result_.spooled = result_.spooled || link_->spooling();
-  if (options_.progress)
-    options_.progress->stream(result_.stream.commands,
-                              offsets_known_ ? std::max(0LL, source_offset - result_.applied_offset) : -1, result_.lag_ms);
+  if (options_.progress) {
+    PartStatus s;
+    s.phase = "stream";
+    s.commands = result_.stream.commands;
+    s.lag_bytes = offsets_known_ ? std::max(0LL, source_offset - result_.applied_offset) : -1;
+    s.lag_ms = result_.lag_ms;
+    report_progress(s);
+  }
   write_heartbeat();
 }
 

@@ -28,6 +28,7 @@
 #include "task/disk_key_set.h"
 #include "task/migration_report.h"
 #include "task/progress.h"
+#include "task/progress.h"
 
 #include <atomic>
 #include <chrono>
@@ -116,6 +117,8 @@ class ReplicaSync {
   void tick();
   void read_and_apply(std::chrono::milliseconds wait);
   void measure_lag();
+  // Tells options_.progress `s` with the sync's offsets and counts.
+  void report_progress(PartStatus& s);
   void write_heartbeat();
   void finish_stream();
   void warn_if_writes_continue();

@@ -142,7 +142,10 @@ void ScanReader::copy_db(int db) {
 }
 
 void ScanReader::report_progress() {
-  if (progress_) progress_->copy("scan", report_.handled(), report_.keys_total, "keys", report_.bytes);
+  if (!progress_) return;
+  PartStatus s = PartStatus::copy("scan", report_.handled(), report_.keys_total, "keys", report_.bytes);
+  s.report = &report_;
+  progress_->update(s);
 }
 
 // Queues MEMORY USAGE (and TYPE, when strings travel as SET) of each key; measured() reads them.

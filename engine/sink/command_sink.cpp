@@ -76,8 +76,11 @@ void CommandSink::discard_open_transaction() {
 void CommandSink::on_reply(const std::string& what, int source_db, const std::string& key, bool script, Reply&& r) {
   if (!r.is_error()) return;
   auto kind = classify_error(r.str);
-  if (kind == RedisErrorKind::Oom && !key.empty() && stats_.oom_rejected.size() < StreamStats::kMaxKeys)
-    stats_.oom_rejected.emplace_back(source_db, log::printable(key));
+  if (kind == RedisErrorKind::Oom) {
+    ++stats_.oom_refused;
+    if (!key.empty() && stats_.oom_rejected.size() < StreamStats::kMaxKeys)
+      stats_.oom_rejected.emplace_back(source_db, log::printable(key));
+  }
   const bool fatal = stops_writing(kind, r.str);
   if (script && !fatal && r.str.rfind("NOSCRIPT", 0) != 0) {
     // A replayed script that ended with an error (whatever its class: WRONGTYPE, ERR ...): the

@@ -36,6 +36,7 @@ void StreamStats::merge(const StreamStats& o) {
   publish_dropped += o.publish_dropped;
   split += o.split;
   moved_keys += o.moved_keys;
+  oom_refused += o.oom_refused;
   for (const auto& [name, n] : o.per_command) per_command[name] += n;
   unconfirmed_script_count += o.unconfirmed_script_count;
   for (const auto& x : o.unconfirmed_scripts)
@@ -59,6 +60,7 @@ nlohmann::json StreamStats::to_json() const {
           {"unapplied", unapplied},   {"filtered", filtered},
           {"reduced", reduced},       {"publish_dropped", publish_dropped},       {"split", split},
           {"moved_keys", moved_keys},
+          {"oom_refused", oom_refused},
           {"per_command", printable_counts(per_command)},
           {"unconfirmed_scripts", unconfirmed_script_count},
           {"unconfirmed_script_examples", unconfirmed_scripts},

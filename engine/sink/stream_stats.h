@@ -32,6 +32,7 @@ struct StreamStats {
   // A cluster source: keys a slot migration moved to this shard (RESTORE-ASKING), applied after
   // the old owner's stream reached the move (sink/slot_moves.h).
   uint64_t moved_keys = 0;
+  uint64_t oom_refused = 0;  // of the errors, the target's OOM (out of memory) refusals
   std::map<std::string, uint64_t> per_command;
   std::vector<std::string> unconfirmed_scripts;  // "EVALSHA <sha> keys: a b" (first few)
   uint64_t unconfirmed_script_count = 0;

@@ -73,6 +73,14 @@ int run_aof_import(const TaskConfig& config, std::shared_ptr<const AofFacts> che
   });
 
   const uint64_t total = facts.total_size();
+  auto report_progress = [&](uint64_t offset) {
+    if (!progress) return;
+    PartStatus s = PartStatus::copy("aof", offset, total, "bytes", report.bytes);
+    s.commands = result.stream.commands;
+    s.report = &report;
+    s.stream = &result.stream;
+    progress->update(s);
+  };
   uint64_t before = 0;  // bytes of the files before the current one
   int code = 0;
   try {
@@ -84,7 +92,7 @@ int run_aof_import(const TaskConfig& config, std::shared_ptr<const AofFacts> che
         ko.throttle = &throttle;
         ko.rdb_preamble = true;
         ko.progress = [&](uint64_t offset) {
-          if (progress) progress->copy("aof", before + offset, total, "bytes", report.bytes);
+          report_progress(before + offset);
         };
         KeySink keys(target, ko, report);
         io::FileSource file(f.part.path);
@@ -107,7 +115,7 @@ int run_aof_import(const TaskConfig& config, std::shared_ptr<const AofFacts> che
           result.applied_bytes = before + item.end;
           if (++n % 4096 == 0) {
             if (stop && stop->load()) throw FerryError(ExitCode::Failed, "stopped by a signal before the end of the AOF");
-            if (progress) progress->copy("aof", before + item.end, total, "bytes", report.bytes);
+            report_progress(before + item.end);
           }
         }
         commands.discard_open_transaction();  // apply_end never splits one; a changed file might

@@ -12,8 +12,10 @@ namespace ferry {
 
 void MigrationReport::add_failure(int db, std::string key, std::string error) {
   ++failed;
-  if (error.find("OOM") != std::string::npos)  // the target's "OOM command not allowed ...", as quoted
+  if (error.find("OOM") != std::string::npos) {  // the target's "OOM command not allowed ...", as quoted
+    ++oom_refused;
     if (oom_rejected.size() < kMaxKeyLists) oom_rejected.push_back({db, key, ""});
+  }
   if (failures.size() < kMaxFailures) failures.push_back({db, std::move(key), std::move(error)});
 }
 
@@ -36,6 +38,7 @@ void MigrationReport::merge(const MigrationReport& o, const std::string& part) {
   functions_loaded += o.functions_loaded;
   scripts_loaded += o.scripts_loaded;
   bytes += o.bytes;
+  oom_refused += o.oom_refused;
   dropped_pending_entries += o.dropped_pending_entries;
   seconds = std::max(seconds, o.seconds);
   if (!o.stopped_because.empty())
@@ -83,6 +86,7 @@ nlohmann::json MigrationReport::to_json() const {
   j["functions_loaded"] = functions_loaded;
   j["scripts_loaded"] = scripts_loaded;
   j["bytes"] = bytes;
+  j["oom_refused"] = oom_refused;
   j["dropped_pending_entries"] = dropped_pending_entries;
   j["seconds"] = seconds;
   j["complete"] = complete;

@@ -38,6 +38,7 @@ struct MigrationReport {
   uint64_t functions_loaded = 0;     // function libraries (FUNCTION LOAD)
   uint64_t scripts_loaded = 0;       // Lua scripts of an old RDB's "lua" aux fields (SCRIPT LOAD)
   uint64_t bytes = 0;             // payload bytes moved
+  uint64_t oom_refused = 0;       // of the failed, refused by the target for lack of memory (OOM)
   uint64_t dropped_pending_entries = 0;
   double seconds = 0;
   bool complete = false;          // every key handled

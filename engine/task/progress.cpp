@@ -28,6 +28,11 @@ double TerminalProgress::rate(uint64_t count) {
   return secs > 0.2 ? (count - samples_.front().second) / secs : 0.0;
 }
 
+void TerminalProgress::update(const PartStatus& s) {
+  if (s.streaming()) stream(s.commands, s.lag_bytes, s.lag_ms);
+  else copy(s.phase, s.done, s.total, s.unit, s.bytes);
+}
+
 void TerminalProgress::copy(std::string_view phase, uint64_t done, uint64_t total, std::string_view unit, uint64_t bytes) {
   if (phase != phase_) {
     phase_ = phase;

@@ -7,6 +7,7 @@
 #include "sink/key_sink.h"
 #include "target/target_keys.h"
 #include "task/rdb_file_check.h"
+#include "task/task_monitor.h"
 #include "cluster/cluster_topology.h"
 
 #include <fmt/format.h>
@@ -38,6 +39,7 @@ std::optional<int> precheck(const TaskConfig& config, TaskResult& result, std::s
       result.precheck_warnings.push_back(line);
     } else {
       log::error("{}", line);
+      if (result.failure.empty()) result.failure = line;
     }
   }
   if (code == 0) {
@@ -45,6 +47,8 @@ std::optional<int> precheck(const TaskConfig& config, TaskResult& result, std::s
     return std::nullopt;
   }
   if (code == static_cast<int>(ExitCode::Warnings) && config.accept_warnings) return std::nullopt;
+  if (code == static_cast<int>(ExitCode::Warnings) && result.failure.empty())
+    result.failure = fmt::format("precheck: {} warning(s) and no --accept-warnings: nothing was written", result.precheck_warnings.size());
   if (code == static_cast<int>(ExitCode::Warnings))
     log::error("precheck: {} warning(s); nothing was written. Fix the server or the task as each warning says, or "
                "re-run with --accept-warnings to go on with them (`ferry precheck` shows every check)",
@@ -54,7 +58,8 @@ std::optional<int> precheck(const TaskConfig& config, TaskResult& result, std::s
   return code;
 }
 
-void run_scan(const TaskConfig& config, const Dialer& dialer, Target& target, const TaskHooks& hooks, MigrationReport& report) {
+void run_scan(const TaskConfig& config, const Dialer& dialer, Target& target, const TaskHooks& hooks, Progress* progress,
+              MigrationReport& report) {
   const auto started = Clock::now();
   CopyOptions copy = config.copy_options();
   auto source = dialer.connect(config.source_endpoint());
@@ -68,7 +73,7 @@ void run_scan(const TaskConfig& config, const Dialer& dialer, Target& target, co
   o.copy = copy;
   o.throttle = &throttle;
   KeySink sink(target, o, report);
-  ScanReader reader(*source, sink, copy, report, hooks.progress);
+  ScanReader reader(*source, sink, copy, report, progress);
   std::vector<int> dbs = reader.selected_dbs();
   copy.db_map.check(dbs);
   copy.describe_into(report);
@@ -81,7 +86,7 @@ void run_scan(const TaskConfig& config, const Dialer& dialer, Target& target, co
     report.stopped_because = e.what();
   }
   sink.finish();
-  if (hooks.progress) hooks.progress->done();
+  if (progress) progress->done();
   if (!report.stopped_because.empty())
     report.not_attempted = report.keys_total > report.handled() ? report.keys_total - report.handled() : 0;
   report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
@@ -89,7 +94,7 @@ void run_scan(const TaskConfig& config, const Dialer& dialer, Target& target, co
 
 // Returns the exit code the input asks for (5 for a corrupt file) or 0. Several files (a cluster's
 // shards) are each checked whole first, then imported one after the other through one key sink.
-int run_rdb_import(const TaskConfig& config, Target& target, const TaskHooks& hooks, MigrationReport& report) {
+int run_rdb_import(const TaskConfig& config, Target& target, Progress* progress, MigrationReport& report) {
   const auto started = Clock::now();
   CopyOptions copy = config.copy_options();
   // A file is checked whole first: a corrupt one, or one redis-server would refuse, writes nothing.
@@ -112,7 +117,10 @@ int run_rdb_import(const TaskConfig& config, Target& target, const TaskHooks& ho
   o.throttle = &throttle;
   uint64_t size = 0;
   o.progress = [&](uint64_t offset) {
-    if (hooks.progress) hooks.progress->copy("rdb", offset, size, "bytes", report.bytes);
+    if (!progress) return;
+    PartStatus s = PartStatus::copy("rdb", offset, size, "bytes", report.bytes);
+    s.report = &report;
+    progress->update(s);
   };
   KeySink sink(target, o, report);
   int code = 0;
@@ -131,12 +139,12 @@ int run_rdb_import(const TaskConfig& config, Target& target, const TaskHooks& ho
     if (!report.stopped_because.empty()) break;
   }
   sink.finish();
-  if (hooks.progress) hooks.progress->done();
+  if (progress) progress->done();
   report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return code;
 }
 
-repl::SyncOptions sync_options(const TaskConfig& config, const TaskHooks& hooks) {
+repl::SyncOptions sync_options(const TaskConfig& config, const TaskHooks& hooks, Progress* progress) {
   repl::SyncOptions o;
   o.copy = config.copy_options();
   o.snapshot_only = config.mode == "snapshot";
@@ -155,9 +163,43 @@ repl::SyncOptions sync_options(const TaskConfig& config, const TaskHooks& hooks)
   o.spool = !config.spool_dir.empty();
   o.work_dir = config.work_dir();
   o.stop = hooks.stop;
-  o.progress = hooks.progress;
+  o.progress = progress;
   return o;
 }
+
+// What the task's parts counted, as the monitor's last reading: each shard's, or the task's own.
+PartStatus final_status(const TaskResult& result, const MigrationReport& report, const StreamStats* stream,
+                        const repl::SyncResult* sync) {
+  PartStatus s;
+  s.phase = result.mode == "sync" ? "stream" : std::string_view(result.mode);
+  s.bytes = report.bytes;
+  s.report = &report;
+  s.stream = stream;
+  if (stream) s.commands = stream->commands;
+  if (sync) {
+    s.source_offset = sync->source_offset;
+    s.applied_offset = sync->applied_offset;
+    s.lag_bytes = std::max(0LL, sync->source_offset - sync->applied_offset);
+    s.lag_ms = sync->lag_ms;
+    s.partial_resyncs = sync->partial_resyncs;
+    s.full_resyncs = sync->full_resyncs;
+    s.retries = sync->retries;
+  }
+  return s;
+}
+
+std::vector<PartStatus> final_parts(const TaskResult& result) {
+  std::vector<PartStatus> parts;
+  for (const auto& shard : result.shards) {
+    const repl::SyncResult* sync = shard.sync ? &*shard.sync : nullptr;
+    parts.push_back(final_status(result, sync ? sync->report : shard.report, sync ? &sync->stream : nullptr, sync));
+  }
+  if (result.shards.empty() && result.ran)
+    parts.push_back(final_status(result, result.migration(), result.stream(), result.sync ? &*result.sync : nullptr));
+  return parts;
+}
+
+TaskResult run_monitored(const TaskConfig& config, const TaskHooks& hooks, TaskMonitor& monitor);
 
 }  // namespace
 
@@ -165,9 +207,27 @@ void apply_logging(const TaskConfig& config) { log::configure(log::parse_level(c
 
 TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
   config.check();
+  TaskMonitor monitor(MonitorOptions::from(config), hooks.progress);
+  try {
+    TaskResult result = run_monitored(config, hooks, monitor);
+    monitor.finish(result.exit_code, result.failure, final_parts(result));
+    return result;
+  } catch (const FerryError& e) {  // a corrupt file's RdbError too (exit 5)
+    monitor.finish(static_cast<int>(e.code()), e.what());
+    throw;
+  } catch (const std::exception& e) {
+    monitor.finish(static_cast<int>(ExitCode::Failed), e.what());
+    throw;
+  }
+}
+
+namespace {
+
+TaskResult run_monitored(const TaskConfig& config, const TaskHooks& hooks, TaskMonitor& monitor) {
   TaskResult result;
   result.mode = config.mode;
   std::shared_ptr<const AofFacts> aof_checked;
+  monitor.set_phase("precheck");
   if (auto stop = precheck(config, result, aof_checked)) {
     result.exit_code = *stop;
     return result;
@@ -191,20 +251,23 @@ TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
   if (shards.empty())
     target = open_target(dialer, config.target_endpoint(), config.pipeline(), std::chrono::seconds(config.retry_other));
   if (!shards.empty()) {
-    ShardedRun run = config.mode == "scan" ? run_sharded_scan(config, dialer, shards, hooks.stop, hooks.progress)
-                                           : run_sharded_sync(config, dialer, shards, sync_options(config, hooks));
+    std::vector<std::string> names;
+    for (const auto& s : shards) names.push_back(s.describe());
+    monitor.set_parts(names);
+    ShardedRun run = config.mode == "scan" ? run_sharded_scan(config, dialer, shards, hooks.stop, monitor)
+                                           : run_sharded_sync(config, dialer, shards, sync_options(config, hooks, nullptr), monitor);
     result.report = std::move(run.report);
     result.sync = std::move(run.sync);
     result.shards = std::move(run.shards);
   } else if (config.mode == "scan") {
-    run_scan(config, dialer, *target, hooks, result.report);
+    run_scan(config, dialer, *target, hooks, monitor.part(0), result.report);
   } else if (config.mode == "rdb") {
-    input_code = run_rdb_import(config, *target, hooks, result.report);
+    input_code = run_rdb_import(config, *target, monitor.part(0), result.report);
   } else if (config.mode == "aof") {
     result.aof.emplace();
-    input_code = run_aof_import(config, aof_checked, *target, hooks.progress, hooks.stop, result.report, *result.aof);
+    input_code = run_aof_import(config, aof_checked, *target, monitor.part(0), hooks.stop, result.report, *result.aof);
   } else {
-    repl::ReplicaSync sync(config.source_endpoint(), *target, dialer, sync_options(config, hooks));
+    repl::ReplicaSync sync(config.source_endpoint(), *target, dialer, sync_options(config, hooks, monitor.part(0)));
     result.sync = sync.run();
   }
   MigrationReport& report = result.sync ? result.sync->report : result.report;
@@ -221,16 +284,19 @@ TaskResult run_task(const TaskConfig& config, const TaskHooks& hooks) {
   else if (!report.complete) result.exit_code = static_cast<int>(ExitCode::Failed);
   else if (!report.warnings.empty() && !config.accept_warnings) result.exit_code = static_cast<int>(ExitCode::Warnings);
   else result.exit_code = static_cast<int>(ExitCode::Ok);
-  if (!report.complete)
-    log::error("migration incomplete: {}", !report.stopped_because.empty()
-                                               ? report.stopped_because
-                                               : fmt::format("{} key(s) failed, {} skipped as conflicts{}", report.failed,
-                                                             report.skipped_conflict,
-                                                             stream ? fmt::format(", {} stream command(s) failed",
-                                                                                  stream->errors + stream->unapplied)
-                                                                    : ""));
+  if (!report.complete) {
+    result.failure = !report.stopped_because.empty()
+                         ? report.stopped_because
+                         : fmt::format("{} key(s) failed, {} skipped as conflicts{}", report.failed, report.skipped_conflict,
+                                       stream ? fmt::format(", {} stream command(s) failed", stream->errors + stream->unapplied) : "");
+    log::error("migration incomplete: {}", result.failure);
+  } else if (input_code) {
+    result.failure = report.stopped_because;
+  }
   return result;
 }
+
+}  // namespace
 
 nlohmann::json TaskResult::to_json() const {
   nlohmann::json j = sync ? sync->to_json() : report.to_json();

@@ -9,7 +9,9 @@
 //   snapshot  ReplicaSync: ReplicaLink -> RdbParser --------------------> KeySink ----------> Target
 //   sync      ... then ReplicaLink -> CommandReader -> CommandTranslator -> CommandSink ----> Target
 //
-// and writes the JSON report (--report). Every connection comes from one Dialer.
+// and writes the JSON report (--report). Every connection comes from one Dialer. Every part reports
+// its progress to the task monitor (task_monitor.h): the progress line, the metrics endpoint, the
+// periodic log line and the alerts.
 #pragma once
 
 #include "repl/replica_sync.h"
@@ -34,6 +36,7 @@ struct TaskResult {
   std::vector<ShardResult> shards;        // a cluster source: each shard's own (the above adds them up)
   std::vector<std::string> precheck_warnings;
   int exit_code = 0;                      // the README's table
+  std::string failure;                    // why it did not finish (empty: it did)
   bool ran = false;                       // false: the precheck stopped it before a byte moved
 
   const MigrationReport& migration() const { return sync ? sync->report : report; }
@@ -46,7 +49,7 @@ struct TaskResult {
 
 struct TaskHooks {
   const std::atomic<bool>* stop = nullptr;  // SIGINT/SIGTERM: a sync stops cleanly
-  Progress* progress = nullptr;             // the progress line (none: silent)
+  Progress* progress = nullptr;             // the progress line on a terminal (none: silent)
 };
 
 // Runs the task. Throws FerryError for what stops it before it starts (usage 3, connection 4,

@@ -60,73 +60,6 @@ void fan_out(const std::vector<SourceShard>& shards, const std::atomic<bool>* ou
   }
 }
 
-// One progress line for the shards of a cluster source: each shard's task reports to its own part
-// (from its thread); the line shows the copies added up while any shard copies, then the streams
-// (commands added up, the lag in bytes added up, the largest lag in ms).
-class ShardsProgress {
- public:
-  ShardsProgress(Progress* line, size_t shards) : line_(line), copies_(shards), streams_(shards), copying_(shards, false) {
-    for (size_t i = 0; i < shards; ++i) parts_.push_back(std::make_unique<Part>(*this, i));
-  }
-  Progress* part(size_t i) { return line_ ? parts_[i].get() : nullptr; }
-
- private:
-  struct Copy {
-    std::string phase, unit;
-    uint64_t done = 0, total = 0, bytes = 0;
-  };
-  struct Stream {
-    uint64_t commands = 0;
-    long long lag_bytes = 0;
-    std::optional<long long> lag_ms;
-  };
-  class Part : public Progress {
-   public:
-    Part(ShardsProgress& all, size_t i) : all_(all), i_(i) {}
-    void copy(std::string_view phase, uint64_t done, uint64_t total, std::string_view unit, uint64_t bytes) override {
-      std::lock_guard lock(all_.mu_);
-      all_.copying_[i_] = true;
-      all_.copies_[i_] = {std::string(phase), std::string(unit), done, total, bytes};
-      Copy sum{std::string(phase), std::string(unit)};
-      for (const auto& c : all_.copies_) {
-        sum.done += c.done;
-        sum.total += c.total;
-        sum.bytes += c.bytes;
-      }
-      all_.line_->copy(sum.phase, sum.done, sum.total, sum.unit, sum.bytes);
-    }
-    void stream(uint64_t commands, long long lag_bytes, std::optional<long long> lag_ms) override {
-      std::lock_guard lock(all_.mu_);
-      all_.streams_[i_] = {commands, lag_bytes, lag_ms};
-      if (std::find(all_.copying_.begin(), all_.copying_.end(), true) != all_.copying_.end()) return;
-      Stream sum;
-      for (const auto& st : all_.streams_) {
-        sum.commands += st.commands;
-        sum.lag_bytes = sum.lag_bytes < 0 || st.lag_bytes < 0 ? -1 : sum.lag_bytes + st.lag_bytes;
-        if (st.lag_ms) sum.lag_ms = std::max(sum.lag_ms.value_or(0), *st.lag_ms);
-      }
-      all_.line_->stream(sum.commands, sum.lag_bytes, sum.lag_ms);
-    }
-    void done() override {
-      std::lock_guard lock(all_.mu_);
-      const bool was = all_.copying_[i_];
-      all_.copying_[i_] = false;
-      if (was && std::find(all_.copying_.begin(), all_.copying_.end(), true) == all_.copying_.end()) all_.line_->done();
-    }
-
-   private:
-    ShardsProgress& all_;
-    size_t i_;
-  };
-
-  std::mutex mu_;
-  Progress* line_;
-  std::vector<Copy> copies_;
-  std::vector<Stream> streams_;
-  std::vector<bool> copying_;
-  std::vector<std::unique_ptr<Part>> parts_;
-};
-
 std::string cluster_name(const TaskConfig& config, size_t shards) {
   return fmt::format("source cluster {} ({} shard{})", config.source_endpoint().address(), shards, shards == 1 ? "" : "s");
 }
@@ -140,7 +73,7 @@ nlohmann::json ShardResult::to_json() const {
 }
 
 ShardedRun run_sharded_sync(const TaskConfig& config, const Dialer& dialer, const std::vector<SourceShard>& shards,
-                            const repl::SyncOptions& base) {
+                            const repl::SyncOptions& base, TaskMonitor& monitor) {
   const SourceRead read = parse_source_read(config.source_read);
   const Endpoint seed = config.source_endpoint();
   std::array<int, kClusterSlots> owner;
@@ -162,7 +95,6 @@ ShardedRun run_sharded_sync(const TaskConfig& config, const Dialer& dialer, cons
   }
   // The conflict check once, before any shard writes (a resumed task's keys are its own).
   if (!state || !std::filesystem::exists(base.state_file)) check_target_empty(*targets.front(), base.copy, base.copy.dbs);
-  ShardsProgress progress(base.progress, shards.size());
   ShardedRun out;
   out.shards.resize(shards.size());
   log::info("{}: {} shard(s) synced side by side, reading {}", cluster_name(config, shards.size()), shards.size(),
@@ -173,7 +105,7 @@ ShardedRun run_sharded_sync(const TaskConfig& config, const Dialer& dialer, cons
     o.shared_state = state;
     o.slot_moves = shards.size() > 1 ? &moves : nullptr;
     o.stop = &stop_all;
-    o.progress = progress.part(i);
+    o.progress = monitor.part(i);
     o.target_checked = true;
     repl::ReplicaSync sync(seed, *targets[i], dialer, o);
     out.shards[i].shard = shards[i].describe();
@@ -215,12 +147,11 @@ ShardedRun run_sharded_sync(const TaskConfig& config, const Dialer& dialer, cons
 }
 
 ShardedRun run_sharded_scan(const TaskConfig& config, const Dialer& dialer, const std::vector<SourceShard>& shards,
-                            const std::atomic<bool>* stop, Progress* line) {
+                            const std::atomic<bool>* stop, TaskMonitor& monitor) {
   const SourceRead read = parse_source_read(config.source_read);
   const Endpoint seed = config.source_endpoint();
   CopyOptions copy = config.copy_options();
   std::atomic<bool> stop_all{false};
-  ShardsProgress progress(line, shards.size());
   ShardedRun out;
   out.shards.resize(shards.size());
   std::vector<std::unique_ptr<Target>> targets;
@@ -243,7 +174,7 @@ ShardedRun run_sharded_scan(const TaskConfig& config, const Dialer& dialer, cons
     o.copy = copy;
     o.throttle = &throttle;
     KeySink sink(*targets[i], o, report);
-    ScanReader reader(*source, sink, copy, report, progress.part(i));
+    ScanReader reader(*source, sink, copy, report, monitor.part(i));
     const std::vector<int> dbs{0};  // a cluster has DB 0 only
     report.keys_total = reader.count_keys(dbs);
     log::info("source {}: scanning {} ({}, {} keys)", shards[i].describe(), nodes.read.address(),
@@ -254,12 +185,12 @@ ShardedRun run_sharded_scan(const TaskConfig& config, const Dialer& dialer, cons
       report.stopped_because = e.what();
     }
     sink.finish();
+    monitor.part(i)->done();
     targets[i]->count_routing(report);
     if (!report.stopped_because.empty())
       report.not_attempted = report.keys_total > report.handled() ? report.keys_total - report.handled() : 0;
     return !report.stopped_because.empty() || stop_all.load();
   });
-  if (line) line->done();
   out.report.mode = "scan";
   out.report.source = cluster_name(config, shards.size());
   out.report.target = targets.front()->describe();

@@ -4,13 +4,14 @@
 // master or a replica (--source-read). snapshot/sync: one ReplicaSync per shard with its own
 // replid and offset, an entry each in the one state file, the shards' streams paired where a slot
 // moves (sink/slot_moves.h). A shard that fails (or a SIGTERM) stops the others; the counts add
-// up into one report, and each shard's own is kept beside it; one progress line shows them added up.
+// up into one report, and each shard's own is kept beside it. Each shard reports its progress to its
+// own part of the task monitor.
 #pragma once
 
 #include "cluster/source_shards.h"
 #include "repl/replica_sync.h"
 #include "task/migration_report.h"
-#include "task/progress.h"
+#include "task/task_monitor.h"
 #include "task/task_config.h"
 
 #include <atomic>
@@ -32,10 +33,11 @@ struct ShardedRun {
   std::optional<repl::SyncResult> sync;  // snapshot/sync: likewise, offsets per shard only
 };
 
-// `base`: the options one ReplicaSync would get (sync_options of run_task.cpp).
+// `base`: the options one ReplicaSync would get (sync_options of run_task.cpp). `monitor` has a part
+// per shard, in the order of `shards`.
 ShardedRun run_sharded_sync(const TaskConfig& config, const Dialer& dialer, const std::vector<SourceShard>& shards,
-                            const repl::SyncOptions& base);
+                            const repl::SyncOptions& base, TaskMonitor& monitor);
 ShardedRun run_sharded_scan(const TaskConfig& config, const Dialer& dialer, const std::vector<SourceShard>& shards,
-                            const std::atomic<bool>* stop, Progress* progress);
+                            const std::atomic<bool>* stop, TaskMonitor& monitor);
 
 }  // namespace ferry

@@ -1,5 +1,7 @@
 #include "task/task_config.h"
 
+#include "task/metrics_http.h"
+
 #include "core/error.h"
 #include "core/log.h"
 
@@ -25,11 +27,11 @@ long long parse_integer(const std::string& text, long long least) {
   return v;
 }
 
-double parse_positive(const std::string& text) {
+double parse_number(const std::string& text, bool zero_allowed) {
   char* end = nullptr;
   double v = std::strtod(text.c_str(), &end);
   if (text.empty() || *end) bad(fmt::format("'{}' is not a number", text));
-  if (!(v > 0)) bad(fmt::format("'{}' must be more than 0", text));
+  if (zero_allowed ? !(v >= 0) : !(v > 0)) bad(fmt::format("'{}' must be {}0", text, zero_allowed ? "" : "more than "));
   return v;
 }
 
@@ -108,9 +110,10 @@ TaskSetting size(const char* section, const char* key, const char* flag, size_t 
           [member](const TaskConfig& c) { return std::to_string(c.*member); }};
 }
 
-TaskSetting seconds(const char* section, const char* key, const char* flag, double TaskConfig::*member, const char* help) {
+TaskSetting seconds(const char* section, const char* key, const char* flag, double TaskConfig::*member, const char* help,
+                    bool zero_allowed = false) {
   return {section, key, flag, SettingKind::Number, help, {},
-          [member](TaskConfig& c, const Values& v) { c.*member = parse_positive(v.at(0)); },
+          [member, zero_allowed](TaskConfig& c, const Values& v) { c.*member = parse_number(v.at(0), zero_allowed); },
           [member](const TaskConfig& c) { return fmt::format("{}", c.*member); }};
 }
 
@@ -315,6 +318,27 @@ std::vector<TaskSetting> make_settings() {
              "Console log level"),
       choice("output", "progress", "--progress", &TaskConfig::progress, {"auto", "always", "never"},
              "Progress line on stderr: auto (when a terminal), always, never"),
+      seconds("output", "log-status-every", "--log-status-every", &TaskConfig::log_status_every_s,
+              "Log the task's progress (rate, lag) every this many seconds (0: never)", true),
+      TaskSetting{"output", "metrics-listen", "--metrics-listen", SettingKind::String,
+                  "Serve /metrics (Prometheus) and /status (JSON) over HTTP at HOST:PORT while the task runs; a port "
+                  "alone listens on 127.0.0.1 (only this machine)",
+                  {},
+                  [](TaskConfig& c, const Values& v) {
+                    parse_listen_address(v.at(0), "metrics-listen");
+                    c.metrics_listen = v.at(0);
+                  },
+                  [](const TaskConfig& c) { return c.metrics_listen; }},
+      integer("output", "alert-lag-ms", "--alert-lag-ms", &TaskConfig::alert_lag_ms, 0,
+              "Raise lag-high when the stream's lag stays above this many ms for --alert-for seconds, lag-resolved "
+              "when it is back (0: no lag alert)"),
+      seconds("output", "alert-for", "--alert-for", &TaskConfig::alert_for_s,
+              "Seconds the lag must stay above --alert-lag-ms before lag-high", true),
+      text("output", "alert-exec", "--alert-exec", &TaskConfig::alert_exec,
+           "Run this command (/bin/sh -c) for each alert: lag-high, lag-resolved, task-failed, task-finished; the "
+           "event as JSON on its stdin, FERRY_ALERT_EVENT set to its name"),
+      seconds("output", "alert-timeout", "--alert-timeout", &TaskConfig::alert_timeout_s,
+              "Seconds an alert command may run before it is killed"),
   };
   // Each side's TLS settings follow its other connection settings.
   auto after = [&](const char* key) {

@@ -67,6 +67,12 @@ struct TaskConfig {
   std::string log_file;
   std::string log_level = "info";
   std::string progress = "auto";  // auto, always, never
+  double log_status_every_s = 30;  // a log line with the task's progress (0: none)
+  std::string metrics_listen;      // HOST:PORT of the metrics endpoint (empty: none)
+  long long alert_lag_ms = 0;      // 0: no lag alert
+  double alert_for_s = 10;
+  std::string alert_exec;          // empty: alerts are logged only
+  double alert_timeout_s = 10;
 
   // The input is a file (modes rdb and aof), not a source server.
   bool reads_file() const { return mode == "rdb" || mode == "aof"; }

@@ -247,6 +247,12 @@ report = ""                 # write the summary as JSON to this file
 log-file = ""               # also write the log, with timestamps and debug detail, here
 log-level = "info"          # debug | info | warn | error | off
 progress = "auto"           # auto | always | never
+log-status-every = 30       # seconds between log lines with the progress, rate and lag (0: none)
+metrics-listen = ""         # HOST:PORT (or a port: 127.0.0.1) serving /metrics and /status while the task runs
+alert-lag-ms = 0            # lag-high when the stream lags more than this many ms (0: no lag alert) ...
+alert-for = 10              # ... for this many seconds; lag-resolved when it is back
+alert-exec = ""             # run for each alert with /bin/sh -c: the event as JSON on stdin, $FERRY_ALERT_EVENT
+alert-timeout = 10          # seconds an alert command may run before it is killed
 )";
 }
 

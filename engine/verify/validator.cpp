@@ -130,7 +130,8 @@ class Verifier {
                                          keys.begin() + static_cast<long>(std::min(keys.size(), at + o_.batch)));
           report_.keys_compared += batch.size();
           compare_batch(db, batch, pending);
-          if (o_.progress) o_.progress->copy("verify", report_.keys_compared, total_, "keys", 0);
+          if (o_.progress)
+            o_.progress->update(PartStatus::copy("verify", report_.keys_compared, total_, "keys", 0));
         }
       } while (cursor != "0");
     }

@@ -15,9 +15,10 @@ namespace ferry::sim {
 struct TimelineSample {
   double t = 0;               // seconds since the load started (negative: before)
   double ops_per_sec = 0;     // the source's commands per second
-  long long lag_bytes = -1;   // source offset minus ferry's acknowledged offset (-1: no replica)
-  // Now minus when the source first held a write ferry has not acknowledged (0: level, -1: no
-  // replica). ferry acknowledges once a second, so this is an upper bound by up to that second.
+  // ferry's own lag as its /status gives it while it streams (-1: not streaming, or not answering):
+  // bytes of the stream the target does not hold yet, every shard's added up; and now minus the
+  // source time of the newest write the target holds, the largest of the shards'.
+  long long lag_bytes = -1;
   double lag_ms = -1;
   long long target_memory = 0;
 };

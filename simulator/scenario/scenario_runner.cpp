@@ -6,6 +6,7 @@
 #include "process/child_process.h"
 #include "proxy/fault_proxy.h"
 #include "redis/dialer.h"
+#include "task/metrics_http.h"
 #include "target/target.h"
 #include "topology/topology.h"
 #include "verify/validator.h"
@@ -260,6 +261,9 @@ class Run {
     sub("output").insert_or_assign("report", report_path_);
     sub("output").insert_or_assign("progress", "never");
     sub("output").insert_or_assign("log-file", o_.out_dir + "/ferry.log");
+    // ferry's /status feeds the timeline's lag and says when the stream has begun.
+    if (!metrics_port_) metrics_port_ = free_loopback_port();
+    sub("output").insert_or_assign("metrics-listen", fmt::format("127.0.0.1:{}", metrics_port_));
     if (spec_.mode == "sync" && !sub("sync").contains("state"))
       sub("sync").insert_or_assign("state", o_.out_dir + "/ferry.state");
     task_path_ = o_.out_dir + "/task.toml";
@@ -284,20 +288,24 @@ class Run {
                                             fmt::format("{}/ferry-{}.err", o_.out_dir, ferry_runs_));
   }
 
+  // Until ferry says every shard streams (its snapshot applied).
   void wait_streaming() {
     auto until = Clock::now() + std::chrono::seconds(60);
-    auto streaming = [&] { return source_->is_cluster() ? every_shard_streams() : replica_online(*master_); };
+    auto streaming = [&] {
+      auto s = ferry_status();
+      return s.is_object() && s["task"].value("phase", "") == "stream";
+    };
     while (Clock::now() < until && ferry_->running() && !streaming())
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 
-  // A cluster source: the state file has an entry per shard, none of them mid-snapshot.
-  bool every_shard_streams() {
-    auto state = read_json_file(o_.out_dir + "/ferry.state");
-    if (!state.is_object() || !state.contains("shards") || state["shards"].size() < source_->shard_count()) return false;
-    for (const auto& e : state["shards"])
-      if (e.value("snapshot_in_progress", true)) return false;
-    return true;
+  // ferry's /status (its --metrics-listen), or null while it does not answer.
+  nlohmann::json ferry_status() const {
+    try {
+      return nlohmann::json::parse(http_get(fmt::format("http://127.0.0.1:{}/status", metrics_port_), 2).body);
+    } catch (const std::exception&) {
+      return nullptr;
+    }
   }
 
   // A cluster source: every master's stream up to `want` (its offset) is on the target, as the
@@ -337,7 +345,6 @@ class Run {
     std::unique_ptr<Connection> m;
     long long last_total = -1;
     auto last = Clock::now();
-    std::deque<std::pair<double, long long>> offsets;  // (t, the source's offset): when each write was made
     while (!sampling_done_) {
       try {
         if (!m) m = Connection::open(source_endpoint("source"));
@@ -348,18 +355,11 @@ class Run {
         s.ops_per_sec = last_total >= 0 && dt > 0 ? (total - last_total) / dt : 0;
         last_total = total;
         last = Clock::now();
-        long long acked = replica_offset(*m);
-        const long long source_offset = info_number(m->info("replication"), "master_repl_offset");
-        s.lag_bytes = acked < 0 ? -1 : std::max(0LL, source_offset - acked);
-        offsets.emplace_back(s.t, source_offset);
-        while (offsets.size() > 2 && offsets.front().first < s.t - 120) offsets.pop_front();
-        if (acked >= 0) {
-          s.lag_ms = 0;
-          for (const auto& [at, offset] : offsets)  // the first sample holding a write not acknowledged
-            if (offset > acked) {
-              s.lag_ms = (s.t - at) * 1000;
-              break;
-            }
+        auto status = ferry_status();
+        if (status.is_object() && status["task"].value("phase", "") == "stream") {
+          const auto& totals = status["totals"];
+          s.lag_bytes = totals["lag_bytes"].is_null() ? -1 : totals["lag_bytes"].get<long long>();
+          s.lag_ms = totals["lag_ms"].is_null() ? -1 : totals["lag_ms"].get<double>();
         }
         s.target_memory = 0;
         for (int port : target_ports()) {  // a cluster: every master's
@@ -669,6 +669,7 @@ class Run {
   std::mutex topology_mu_;  // the timeline changes the cluster while the sampler reads it
   std::map<int, std::unique_ptr<Connection>> target_sampling_;
   int target_port_ = 0;
+  int metrics_port_ = 0;  // ferry's --metrics-listen
   std::unique_ptr<Connection> master_;
   std::unique_ptr<FaultProxy> proxy_;
   std::unique_ptr<ChildProcess> ferry_;

@@ -43,7 +43,9 @@ TEST_CASE("config example is a valid task file naming every key", "[config]") {
       "sync.until-caught-up", "sync.block-flush", "sync.heartbeat", "sync.publish", "sync.max-ops", "sync.max-bytes",
       "sync.cross-slot", "sync.retry-connection", "sync.retry-other", "sync.state", "sync.spool-dir", "sync.unsafe-resync-append",
       "connection.connect-timeout", "connection.read-timeout", "connection.pipeline-commands",
-      "connection.pipeline-bytes", "output.report", "output.log-file", "output.log-level", "output.progress"};
+      "connection.pipeline-bytes", "output.report", "output.log-file", "output.log-level", "output.progress",
+      "output.log-status-every", "output.metrics-listen", "output.alert-lag-ms", "output.alert-for", "output.alert-exec",
+      "output.alert-timeout"};
   std::set<std::string> found;
   toml::table t = toml::parse(example.out);
   for (const auto& [k, v] : t) {
