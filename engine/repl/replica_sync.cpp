@@ -206,7 +206,18 @@ ReplicaSync::Phase ReplicaSync::snapshot() {
   save(Mark::SnapshotInProgress);
   target_written_ = true;
   const auto started = Clock::now();
-  const uint64_t expected_keys = options_.progress ? keys_in(source(), options_.copy.dbs) : 0;
+  // What the progress counts up to when the snapshot's size is not known (a diskless source). Only
+  // a figure to show: a request connection that broke (it goes through the same faults as the link)
+  // is opened again later, where the stream needs it.
+  uint64_t expected_keys = 0;
+  if (options_.progress) {
+    try {
+      expected_keys = keys_in(source(), options_.copy.dbs);
+    } catch (const LinkError& e) {
+      log::debug("counting the source's keys for the progress: {}", e.what());
+      source_.reset();
+    }
+  }
 
   KeySinkOptions o;
   o.copy = options_.copy;

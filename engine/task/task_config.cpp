@@ -325,7 +325,7 @@ std::vector<TaskSetting> make_settings() {
                   "alone listens on 127.0.0.1 (only this machine)",
                   {},
                   [](TaskConfig& c, const Values& v) {
-                    parse_listen_address(v.at(0), "metrics-listen");
+                    if (!v.at(0).empty()) parse_listen_address(v.at(0), "metrics-listen");
                     c.metrics_listen = v.at(0);
                   },
                   [](const TaskConfig& c) { return c.metrics_listen; }},

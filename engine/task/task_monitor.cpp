@@ -71,15 +71,28 @@ MonitorOptions MonitorOptions::from(const TaskConfig& config) {
   return o;
 }
 
+// One part's reports, from its one thread. A copy reports per key: what reaches the monitor (its
+// lock, the terminal line) is thinned to one report per 20 ms, and every change of phase.
 class TaskMonitor::Part : public Progress {
  public:
   Part(TaskMonitor& monitor, size_t i) : monitor_(monitor), i_(i) {}
-  void update(const PartStatus& s) override { monitor_.update(i_, s); }
-  void done() override { monitor_.part_done(i_); }
+  void update(const PartStatus& s) override {
+    const auto now = Clock::now();
+    if (s.phase == phase_ && now - last_ < std::chrono::milliseconds(20)) return;
+    phase_ = s.phase;
+    last_ = now;
+    monitor_.update(i_, s);
+  }
+  void done() override {
+    phase_.clear();
+    monitor_.part_done(i_);
+  }
 
  private:
   TaskMonitor& monitor_;
   size_t i_;
+  std::string phase_;
+  Clock::time_point last_{};
 };
 
 TaskMonitor::TaskMonitor(MonitorOptions options, Progress* line) : o_(std::move(options)), line_(line) {
