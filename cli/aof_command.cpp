@@ -9,14 +9,14 @@
 namespace ferry::cli {
 namespace {
 
-struct InspectOptions {
+struct AofInspectOptions {
   LogFlags log;
   std::string path;
   bool json = false;
   long long until = 0;
 };
 
-int run_inspect(const InspectOptions& o) {
+int run_aof_inspect(const AofInspectOptions& o) {
   o.log.apply();
   AofCheckOptions check;
   if (o.until) check.until = o.until;
@@ -32,7 +32,7 @@ int run_inspect(const InspectOptions& o) {
 void add_aof_command(CLI::App& app, std::function<int()>& run) {
   auto* aof = app.add_subcommand("aof", "Work with AOF files");
   aof->require_subcommand(1);
-  auto o = std::make_shared<InspectOptions>();
+  auto o = std::make_shared<AofInspectOptions>();
   auto* inspect = aof->add_subcommand(
       "inspect", "Describe an AOF: its files (type, seq, size), the base's format, commands per name, DBs, first and "
                  "last #TS: timestamps, and any truncation redis-server would drop. Reads every file whole; writes "
@@ -41,7 +41,7 @@ void add_aof_command(CLI::App& app, std::function<int()>& run) {
   inspect->add_flag("--json", o->json, "Print JSON instead of text");
   inspect->add_option("--aof-until", o->until, "Show where --aof-until UNIX_SECONDS would stop an import");
   o->log.add_to(*inspect);
-  inspect->callback([&run, o] { run = [o] { return run_inspect(*o); }; });
+  inspect->callback([&run, o] { run = [o] { return run_aof_inspect(*o); }; });
 }
 
 }  // namespace ferry::cli

@@ -10,7 +10,7 @@
 namespace ferry::cli {
 namespace {
 
-int run(const TaskConfig& config, bool json) {
+int precheck_main(const TaskConfig& config, bool json) {
   apply_logging(config);
   std::optional<Endpoint> source;
   if (!config.reads_file()) source = config.source_endpoint();
@@ -35,7 +35,7 @@ void add_precheck_command(CLI::App& app, std::function<int()>& run_fn) {
   flags->add_to(*cmd);
   cmd->add_flag("--json", *json, "Print {\"status\", \"checks\": [{name, status, found, fix}]} as JSON");
   cmd->callback([&run_fn, flags, json] {
-    run_fn = [flags, json] { return run(flags->resolve(), *json); };
+    run_fn = [flags, json] { return precheck_main(flags->resolve(), *json); };
   });
 }
 

@@ -12,14 +12,14 @@
 namespace ferry::cli {
 namespace {
 
-struct InspectOptions {
+struct RdbInspectOptions {
   LogFlags log;
   std::string file;
   bool json = false;
   size_t top = 10;
 };
 
-int run_inspect(const InspectOptions& o) {
+int run_rdb_inspect(const RdbInspectOptions& o) {
   o.log.apply();
   io::FileSource source(o.file);
   rdb::RdbInspector inspector(o.top);
@@ -35,7 +35,7 @@ int run_inspect(const InspectOptions& o) {
 void add_rdb_command(CLI::App& app, std::function<int()>& run) {
   auto* rdb = app.add_subcommand("rdb", "Work with RDB files");
   rdb->require_subcommand(1);
-  auto o = std::make_shared<InspectOptions>();
+  auto o = std::make_shared<RdbInspectOptions>();
   auto* inspect = rdb->add_subcommand(
       "inspect", "Describe an RDB file: version, aux fields, keys per DB and type, expiries, biggest keys, functions, "
                  "modules. Reads the whole file (and checks its checksum); writes nothing");
@@ -43,7 +43,7 @@ void add_rdb_command(CLI::App& app, std::function<int()>& run) {
   inspect->add_flag("--json", o->json, "Print JSON instead of text");
   inspect->add_option("--top", o->top, "How many of the biggest keys to list")->capture_default_str();
   o->log.add_to(*inspect);
-  inspect->callback([&run, o] { run = [o] { return run_inspect(*o); }; });
+  inspect->callback([&run, o] { run = [o] { return run_rdb_inspect(*o); }; });
 }
 
 }  // namespace ferry::cli

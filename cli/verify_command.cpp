@@ -30,7 +30,7 @@ struct VerifyCliOptions {
   size_t window = 1000;
 };
 
-int run(VerifyCliOptions& o) {
+int verify_main(VerifyCliOptions& o) {
   TaskConfig config = o.task.resolve(false);
   if (config.source.uri.empty() || config.target.uri.empty())
     throw FerryError(ExitCode::Usage, "verify needs --source and --target (or a task file with both, --config)");
@@ -111,7 +111,7 @@ void add_verify_command(CLI::App& app, std::function<int()>& run_fn) {
       ->capture_default_str();
   cmd->add_option("--window", o->window, "Elements per window when comparing a big key; longer keys are compared in windows")
       ->capture_default_str()->check(CLI::Range(size_t{10}, size_t{100000}));
-  cmd->callback([&run_fn, o] { run_fn = [o] { return run(*o); }; });
+  cmd->callback([&run_fn, o] { run_fn = [o] { return verify_main(*o); }; });
 }
 
 }  // namespace ferry::cli

@@ -9,6 +9,7 @@
 #include "cluster/server_group.h"
 #include "cluster/source_shards.h"
 #include "redis/dialer.h"
+#include "redis/keyspace.h"
 
 #include <fmt/format.h>
 
@@ -30,14 +31,6 @@ long long num(const Info& info, const std::string& key) {
 }
 
 std::string mb(long long bytes) { return fmt::format("{:.1f} MB", bytes / 1e6); }
-
-// Non-empty DBs from INFO keyspace, with their key counts.
-std::map<int, long long> keyspace(Connection& conn) {
-  std::map<int, long long> out;
-  for (const auto& [name, value] : conn.info("keyspace"))
-    if (name.rfind("db", 0) == 0) out[std::atoi(name.c_str() + 2)] = std::atoll(value.c_str() + value.find("keys=") + 5);
-  return out;
-}
 
 // ACL DRYRUN <user> <command...>: nullopt when it cannot be asked (pre-7.0, or no ACL permission).
 std::optional<std::string> dry_run(Connection& conn, const std::string& user, const Args& command) {
