@@ -113,6 +113,7 @@ TaskMonitor::TaskMonitor(MonitorOptions options, Progress* line) : o_(std::move(
   }
   if (!o_.alert_exec.empty()) alerts_ = std::make_unique<AlertRunner>(o_.alert_exec, o_.alert_timeout_s);
   log::set_observer([this](log::Level, std::string_view message) {
+    if (message.rfind("alert ", 0) == 0) return;  // the monitor's own word on it
     std::lock_guard lock(mu_);
     last_error_ = std::string(message);
   });
@@ -359,6 +360,8 @@ void TaskMonitor::raise(const std::string& event, nlohmann::json details) {
                    {"target", o_.target}};
   e.update(details);
   const std::string message = details.value("message", "");
+  // Without alerts asked for, the task's end is told by the summary and its errors already.
+  if (o_.alert_exec.empty() && o_.alert_lag_ms <= 0) return;
   if (event == "task-failed") log::error("alert {}: {}", event, message);
   else if (event == "lag-high") log::warn("alert {}: {}", event, message);
   else log::info("alert {}: {}", event, message);
