@@ -225,10 +225,10 @@ ReplicaSync::Phase ReplicaSync::snapshot() {
   o.throttle = &throttle_;
   MigrationReport redo_report;
   MigrationReport& report = redo ? redo_report : result_.report;
-  o.progress = [this, &report, expected_keys](uint64_t offset) {
+  o.progress = [this, &report, expected_keys, keys = uint64_t{0}](uint64_t offset) mutable {
     link_->keepalive();
     if (stop_requested(options_.stop)) throw StopRequested();
-    if (!options_.progress) return;
+    if (!options_.progress || ++keys % kKeysPerReport) return;
     auto size = link_->snapshot_size();
     PartStatus s = size ? PartStatus::copy("snapshot", offset, *size, "bytes", report.bytes)
                         : PartStatus::copy("snapshot", report.keys_total, expected_keys, "keys", report.bytes);

@@ -91,8 +91,8 @@ int run_aof_import(const TaskConfig& config, std::shared_ptr<const AofFacts> che
         ko.copy = copy;
         ko.throttle = &throttle;
         ko.rdb_preamble = true;
-        ko.progress = [&](uint64_t offset) {
-          report_progress(before + offset);
+        ko.progress = [&, keys = uint64_t{0}](uint64_t offset) mutable {
+          if (++keys % kKeysPerReport == 0) report_progress(before + offset);
         };
         KeySink keys(target, ko, report);
         io::FileSource file(f.part.path);

@@ -21,7 +21,8 @@ std::pair<std::string, int> parse_listen_address(const std::string& text, const 
   std::string host = "127.0.0.1", port = text;
   if (!text.empty() && text.front() == '[') {
     auto close = text.find("]:");
-    if (close == std::string::npos) throw FerryError(ExitCode::Usage, fmt::format("{} '{}': expected [ADDRESS]:PORT", what, text));
+    if (close == std::string::npos)
+      throw FerryError(ExitCode::Usage, fmt::format("{} '{}': expected [ADDRESS]:PORT", what, text));
     host = text.substr(1, close - 1);
     port = text.substr(close + 2);
   } else if (auto colon = text.rfind(':'); colon != std::string::npos) {
@@ -114,7 +115,8 @@ MetricsServer::MetricsServer(const std::string& listen, HttpHandler handler) : i
     tcp::resolver resolver(impl_->io);
     auto found = resolver.resolve(host, std::to_string(port), ec);
     if (ec || found.empty())
-      throw FerryError(ExitCode::Usage, fmt::format("--metrics-listen {}: cannot resolve '{}': {}", listen, host, ec.message()));
+      throw FerryError(ExitCode::Usage,
+                       fmt::format("--metrics-listen {}: cannot resolve '{}': {}", listen, host, ec.message()));
     address = found.begin()->endpoint().address();
   }
   tcp::endpoint at(address, static_cast<unsigned short>(port));
@@ -125,7 +127,8 @@ MetricsServer::MetricsServer(const std::string& listen, HttpHandler handler) : i
     impl_->address = bound.address().is_v6() ? fmt::format("[{}]:{}", bound.address().to_string(), bound.port())
                                              : fmt::format("{}:{}", bound.address().to_string(), bound.port());
   } else {
-    throw FerryError(ExitCode::Usage, fmt::format("--metrics-listen {}: cannot listen on {}:{}: {}", listen, host, port, ec.message()));
+    throw FerryError(ExitCode::Usage,
+                     fmt::format("--metrics-listen {}: cannot listen on {}:{}: {}", listen, host, port, ec.message()));
   }
   impl_->accept();
   impl_->thread = std::thread([this] { impl_->io.run(); });
@@ -140,7 +143,8 @@ std::string MetricsServer::address() const { return impl_->address; }
 
 HttpResponse http_get(const std::string& url, double timeout_s) {
   std::string rest = url;
-  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  if (rest.rfind("http://", 0) == 0)
+    rest = rest.substr(7);
   else if (rest.find("://") != std::string::npos)
     throw FerryError(ExitCode::Usage, fmt::format("'{}': ferry's metrics endpoint speaks plain http://", url));
   std::string path = "/";
@@ -182,8 +186,9 @@ HttpResponse http_get(const std::string& url, double timeout_s) {
   });
   io.run();
   if (failure)
-    throw FerryError(ExitCode::Connection, fmt::format("cannot read {}: {}", url,
-                                                       failure == beast::error::timeout ? "no answer in time" : failure.message()));
+    throw FerryError(ExitCode::Connection,
+                     fmt::format("cannot read {}: {}", url,
+                                 failure == beast::error::timeout ? "no answer in time" : failure.message()));
   HttpResponse r;
   r.status = static_cast<int>(response.result_int());
   r.content_type = std::string(response[http::field::content_type]);

@@ -116,8 +116,8 @@ int run_rdb_import(const TaskConfig& config, Target& target, Progress* progress,
   o.copy = copy;
   o.throttle = &throttle;
   uint64_t size = 0;
-  o.progress = [&](uint64_t offset) {
-    if (!progress) return;
+  o.progress = [&, keys = uint64_t{0}](uint64_t offset) mutable {
+    if (!progress || ++keys % kKeysPerReport) return;
     PartStatus s = PartStatus::copy("rdb", offset, size, "bytes", report.bytes);
     s.report = &report;
     progress->update(s);

@@ -42,10 +42,14 @@ std::string iso_time(std::chrono::system_clock::time_point t) {
 std::string label(std::string_view v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -58,9 +62,12 @@ MonitorOptions MonitorOptions::from(const TaskConfig& config) {
   MonitorOptions o;
   o.mode = config.mode;
   o.task_id = config.effective_task_id();
-  if (config.mode == "rdb") o.source = fmt::format("{}", fmt::join(config.rdb_files, ", "));
-  else if (config.mode == "aof") o.source = config.aof_path;
-  else o.source = config.source_endpoint().describe();
+  if (config.mode == "rdb")
+    o.source = fmt::format("{}", fmt::join(config.rdb_files, ", "));
+  else if (config.mode == "aof")
+    o.source = config.aof_path;
+  else
+    o.source = config.source_endpoint().describe();
   o.target = config.target_endpoint().describe();
   o.metrics_listen = config.metrics_listen;
   o.alert_lag_ms = config.alert_lag_ms;
@@ -71,8 +78,9 @@ MonitorOptions MonitorOptions::from(const TaskConfig& config) {
   return o;
 }
 
-// One part's reports, from its one thread. A copy reports per key: what reaches the monitor (its
-// lock, the terminal line) is thinned to one report per 20 ms, and every change of phase.
+// One part's reports, from its one thread. A copy reports every kKeysPerReport keys: what reaches
+// the monitor (its lock, the terminal line) is thinned to one report per 20 ms, and every change of
+// phase.
 class TaskMonitor::Part : public Progress {
  public:
   Part(TaskMonitor& monitor, size_t i) : monitor_(monitor), i_(i) {}
@@ -99,10 +107,10 @@ TaskMonitor::TaskMonitor(MonitorOptions options, Progress* line) : o_(std::move(
   set_parts({o_.source});
   if (!o_.metrics_listen.empty()) {
     server_ = std::make_unique<MetricsServer>(o_.metrics_listen, [this](const std::string& path) {
-      if (path == "/metrics")
-        return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics()};
+      if (path == "/metrics") return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics()};
       if (path == "/status")
-        return HttpResponse{200, "application/json", status().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
+        return HttpResponse{200, "application/json",
+                            status().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
       if (path == "/")
         return HttpResponse{200, "text/html; charset=utf-8",
                             "<html><body><h1>ferry</h1><p><a href=\"/metrics\">/metrics</a> (Prometheus) &middot; "
@@ -267,7 +275,8 @@ std::string TaskMonitor::task_phase() const {
 std::string TaskMonitor::command_label(const std::string& name) const {
   if (command_labels_.count(name)) return name;
   bool word = !name.empty() && name.size() <= 40;
-  for (char c : name) word = word && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '|' || c == '-');
+  for (char c : name)
+    word = word && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '|' || c == '-');
   if (!word || command_labels_.size() >= kMaxCommandLabels) return "other";
   command_labels_.insert(name);
   return name;
@@ -352,19 +361,19 @@ void TaskMonitor::tick() {
 }
 
 void TaskMonitor::raise(const std::string& event, nlohmann::json details) {
-  nlohmann::json e{{"event", event},
-                   {"time", iso_time(std::chrono::system_clock::now())},
-                   {"task_id", o_.task_id},
-                   {"mode", o_.mode},
-                   {"source", o_.source},
-                   {"target", o_.target}};
+  nlohmann::json e{{"event", event},        {"time", iso_time(std::chrono::system_clock::now())},
+                   {"task_id", o_.task_id}, {"mode", o_.mode},
+                   {"source", o_.source},   {"target", o_.target}};
   e.update(details);
   const std::string message = details.value("message", "");
   // Without alerts asked for, the task's end is told by the summary and its errors already.
   if (o_.alert_exec.empty() && o_.alert_lag_ms <= 0) return;
-  if (event == "task-failed") log::error("alert {}: {}", event, message);
-  else if (event == "lag-high") log::warn("alert {}: {}", event, message);
-  else log::info("alert {}: {}", event, message);
+  if (event == "task-failed")
+    log::error("alert {}: {}", event, message);
+  else if (event == "lag-high")
+    log::warn("alert {}: {}", event, message);
+  else
+    log::info("alert {}: {}", event, message);
   if (alerts_) alerts_->post(e);
 }
 
@@ -387,7 +396,8 @@ void TaskMonitor::finish(int exit_code, const std::string& reason, const std::ve
   const double seconds = std::chrono::duration<double>(std::chrono::system_clock::now() - started_).count();
   nlohmann::json details{{"exit_code", exit_code}, {"keys_copied", keys}, {"commands", commands}, {"seconds", seconds}};
   if (ok) {
-    details["message"] = fmt::format("exit {} after {:.1f} s: {} keys copied, {} commands applied", exit_code, seconds, keys, commands);
+    details["message"] =
+        fmt::format("exit {} after {:.1f} s: {} keys copied, {} commands applied", exit_code, seconds, keys, commands);
     raise("task-finished", details);
   } else {
     details["reason"] = reason;
@@ -425,8 +435,9 @@ nlohmann::json TaskMonitor::status() const {
                       {"partial_resyncs", r.partial_resyncs},
                       {"full_resyncs", r.full_resyncs},
                       {"retries", r.retries},
-                      {"seconds_since_update", r.phase == "starting" ? nlohmann::json()
-                                                                     : nlohmann::json(std::chrono::duration<double>(now - r.updated).count())},
+                      {"seconds_since_update",
+                       r.phase == "starting" ? nlohmann::json()
+                                             : nlohmann::json(std::chrono::duration<double>(now - r.updated).count())},
                       {"stopped_because", r.stopped_because}});
     keys_total += r.keys_total;
     keys += r.keys_copied;
@@ -489,61 +500,67 @@ std::string TaskMonitor::metrics() const {
     if (v.is_boolean()) value = v.get<bool>() ? "1" : "0";
     fmt::format_to(std::back_inserter(out), "{}{} {}\n", name, labels.empty() ? "" : "{" + labels + "}", value);
   };
+  // A metric with one sample and no labels.
+  auto single = [&](const char* name, const char* type, const char* help, const nlohmann::json& v) {
+    family(name, type, help);
+    sample(name, "", v);
+  };
   const auto& task = s["task"];
   const auto& totals = s["totals"];
-  family("ferry_up", "gauge", "1 while the ferry task serves metrics.");
-  sample("ferry_up", "", 1);
+  single("ferry_up", "gauge", "1 while the ferry task serves metrics.", 1);
   family("ferry_task_info", "gauge", "The task: its mode, id, source and target (no credentials).");
   sample("ferry_task_info",
          fmt::format("mode=\"{}\",task_id=\"{}\",source=\"{}\",target=\"{}\"", label(o_.mode), label(o_.task_id),
                      label(o_.source), label(o_.target)),
          1);
-  family("ferry_start_time_seconds", "gauge", "When the task started, in Unix seconds.");
-  sample("ferry_start_time_seconds", "",
+  single("ferry_start_time_seconds", "gauge", "When the task started, in Unix seconds.",
          std::chrono::duration_cast<std::chrono::seconds>(started_.time_since_epoch()).count());
   family("ferry_phase", "gauge", "1 for the phase the task is in, 0 for the others.");
   for (const auto& p : phase_names()) sample("ferry_phase", fmt::format("phase=\"{}\"", p), task["phase"] == p ? 1 : 0);
-  family("ferry_exit_code", "gauge", "The task's exit code once it ended (the README's table).");
-  sample("ferry_exit_code", "", task["exit_code"]);
-  family("ferry_source_keys", "gauge", "Keys in the selected DBs of the source when the copy started.");
-  sample("ferry_source_keys", "", totals["keys_total"]);
-  family("ferry_keys_copied_total", "counter", "Keys written to the target by the full copy (and RESTOREs of the stream).");
-  sample("ferry_keys_copied_total", "", totals["keys_copied"]);
-  family("ferry_keys_failed_total", "counter", "Keys the target refused.");
-  sample("ferry_keys_failed_total", "", totals["keys_failed"]);
-  family("ferry_bytes_copied_total", "counter", "Payload bytes the full copy moved.");
-  sample("ferry_bytes_copied_total", "", totals["bytes_copied"]);
+  single("ferry_exit_code", "gauge", "The task's exit code once it ended (the README's table).", task["exit_code"]);
+  single("ferry_source_keys", "gauge", "Keys in the selected DBs of the source when the copy started.",
+         totals["keys_total"]);
+  single("ferry_keys_copied_total", "counter",
+         "Keys written to the target by the full copy (and RESTOREs of the stream).", totals["keys_copied"]);
+  single("ferry_keys_failed_total", "counter", "Keys the target refused.", totals["keys_failed"]);
+  single("ferry_bytes_copied_total", "counter", "Payload bytes the full copy moved.", totals["bytes_copied"]);
   family("ferry_stream_commands_total", "counter", "Commands of the stream applied to the target, by command.");
-  for (const auto& [name, n] : per_command) sample("ferry_stream_commands_total", fmt::format("command=\"{}\"", label(name)), n);
-  family("ferry_stream_errors_total", "counter", "Commands of the stream the target answered with an error.");
-  sample("ferry_stream_errors_total", "", totals["stream_errors"]);
-  family("ferry_target_oom_total", "counter", "Writes the target refused for lack of memory (OOM).");
-  sample("ferry_target_oom_total", "", totals["target_oom"]);
-  family("ferry_partial_resyncs_total", "counter", "Times a broken replication link resumed by partial resync.");
-  sample("ferry_partial_resyncs_total", "", totals["partial_resyncs"]);
-  family("ferry_full_resyncs_total", "counter", "Times a snapshot was applied again (the backlog did not cover a gap).");
-  sample("ferry_full_resyncs_total", "", totals["full_resyncs"]);
-  family("ferry_retries_total", "counter", "Reconnection attempts and cluster retries (TRYAGAIN, CLUSTERDOWN) waited out.");
-  sample("ferry_retries_total", "", totals["retries"]);
-  family("ferry_alert_lag_high", "gauge", "1 while the lag-high alert is raised.");
-  sample("ferry_alert_lag_high", "", s["alerts"]["lag_high"]);
+  for (const auto& [name, n] : per_command)
+    sample("ferry_stream_commands_total", fmt::format("command=\"{}\"", label(name)), n);
+  single("ferry_stream_errors_total", "counter", "Commands of the stream the target answered with an error.",
+         totals["stream_errors"]);
+  single("ferry_target_oom_total", "counter", "Writes the target refused for lack of memory (OOM).",
+         totals["target_oom"]);
+  single("ferry_partial_resyncs_total", "counter", "Times a broken replication link resumed by partial resync.",
+         totals["partial_resyncs"]);
+  single("ferry_full_resyncs_total", "counter", "Times a snapshot was applied again (the backlog did not cover a gap).",
+         totals["full_resyncs"]);
+  single("ferry_retries_total", "counter",
+         "Reconnection attempts and cluster retries (TRYAGAIN, CLUSTERDOWN) waited out.", totals["retries"]);
+  single("ferry_alert_lag_high", "gauge", "1 while the lag-high alert is raised.", s["alerts"]["lag_high"]);
   family("ferry_shard_info", "gauge", "Each part of the task (one, or a shard of a cluster source) and what it reads.");
   for (const auto& p : s["shards"])
-    sample("ferry_shard_info", fmt::format("shard=\"{}\",source=\"{}\"", p["shard"].get<size_t>(), label(p["source"].get<std::string>())), 1);
-  auto per_shard = [&](const char* name, const char* type, const char* help, const std::function<nlohmann::json(const nlohmann::json&)>& value) {
+    sample("ferry_shard_info",
+           fmt::format("shard=\"{}\",source=\"{}\"", p["shard"].get<size_t>(), label(p["source"].get<std::string>())),
+           1);
+  auto per_shard = [&](const char* name, const char* type, const char* help,
+                       const std::function<nlohmann::json(const nlohmann::json&)>& value) {
     family(name, type, help);
     for (const auto& p : s["shards"]) sample(name, fmt::format("shard=\"{}\"", p["shard"].get<size_t>()), value(p));
   };
   per_shard("ferry_copy_progress_ratio", "gauge", "How far the shard's full copy is (0 to 1), while it copies.",
             [](const nlohmann::json& p) {
               const auto& g = p["progress"];
-              if (p["phase"] == "stream" || p["phase"] == "starting" || g["total"].get<uint64_t>() == 0) return nlohmann::json();
-              return nlohmann::json(std::min(1.0, static_cast<double>(g["done"].get<uint64_t>()) / g["total"].get<uint64_t>()));
+              if (p["phase"] == "stream" || p["phase"] == "starting" || g["total"].get<uint64_t>() == 0)
+                return nlohmann::json();
+              return nlohmann::json(
+                  std::min(1.0, static_cast<double>(g["done"].get<uint64_t>()) / g["total"].get<uint64_t>()));
             });
   per_shard("ferry_lag_bytes", "gauge", "Bytes of the source's replication stream the target does not hold yet.",
             [](const nlohmann::json& p) { return p["phase"] == "stream" ? p["lag_bytes"] : nlohmann::json(); });
   per_shard("ferry_lag_seconds", "gauge",
-            "Now minus the source time of the newest write the target holds (0 when level), growing while the shard is stuck.",
+            "Now minus the source time of the newest write the target holds (0 when level), growing while the shard is "
+            "stuck.",
             [](const nlohmann::json& p) {
               return p["lag_ms"].is_null() ? nlohmann::json() : nlohmann::json(p["lag_ms"].get<long long>() / 1000.0);
             });

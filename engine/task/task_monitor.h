@@ -38,9 +38,9 @@ struct MonitorOptions {
   std::string metrics_listen;                 // "HOST:PORT", ":PORT", "PORT" (loopback); empty: none
   long long alert_lag_ms = 0;                 // 0: no lag alert
   double alert_for_s = 10;
-  std::string alert_exec;                     // empty: events are logged only
+  std::string alert_exec;  // empty: events are logged only
   double alert_timeout_s = 10;
-  double log_every_s = 30;                    // 0: no periodic log line
+  double log_every_s = 30;  // 0: no periodic log line
   static MonitorOptions from(const TaskConfig& config);
 };
 

@@ -50,8 +50,8 @@ std::string metrics_of(int port) { return http_get(url_of(port, "/metrics"), 5).
 
 // Waits until `ok(status)` holds (at most `seconds`, and while `ferry` runs); fails the test with the
 // last status, or ferry's output when it ended.
-nlohmann::json wait_status(BackgroundFerry& ferry, int port, double seconds, const std::function<bool(const nlohmann::json&)>& ok,
-                           const std::string& what) {
+nlohmann::json wait_status(BackgroundFerry& ferry, int port, double seconds,
+                           const std::function<bool(const nlohmann::json&)>& ok, const std::string& what) {
   const auto until = Clock::now() + std::chrono::duration<double>(seconds);
   nlohmann::json s;
   while (Clock::now() < until) {
@@ -130,7 +130,8 @@ TEST_CASE("sync: /metrics and /status count what the servers hold; promtool acce
   const int port = sim::free_loopback_port();
   BackgroundFerry ferry({"migrate", "--mode", "sync", "--source", source.uri("", "monitor-secret-pw"), "--target",
                          target.uri(), "--metrics-listen", std::to_string(port), "--log-status-every", "1"});
-  wait_status(ferry, port, 60, [](const auto& s) { return s["task"]["phase"] == "stream"; }, "the stream");
+  wait_status(
+      ferry, port, 60, [](const auto& s) { return s["task"]["phase"] == "stream"; }, "the stream");
 
   for (int i = 0; i < 100; ++i) src->checked({"SET", fmt::format("s:{}", i), "x"});
   for (int i = 0; i < 50; ++i) src->checked({"HSET", "h", fmt::format("f{}", i), "v"});
@@ -138,8 +139,9 @@ TEST_CASE("sync: /metrics and /status count what the servers hold; promtool acce
   auto equal = wait_equal(source, target, 30);
   INFO(equal.summary());
   CHECK(equal.equal());
-  auto s = wait_status(ferry, port, 30, [](const auto& s) { return s["totals"]["commands"] == 160 && s["totals"]["lag_bytes"] == 0; },
-                       "160 commands applied and no lag");
+  auto s = wait_status(
+      ferry, port, 30, [](const auto& s) { return s["totals"]["commands"] == 160 && s["totals"]["lag_bytes"] == 0; },
+      "160 commands applied and no lag");
   CHECK(s["task"]["mode"] == "sync");
   CHECK(s["task"]["state"] == "running");
   CHECK(s["totals"]["keys_copied"] == 500);
@@ -195,9 +197,10 @@ TEST_CASE("sync: /metrics and /status count what the servers hold; promtool acce
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ferry\n    static_configs:\n      - targets: "
         "['127.0.0.1:{}']\n",
         port);
-    sim::ChildProcess prometheus({"/usr/bin/prometheus", "--config.file=" + dir / "prometheus.yml",
-                                  "--storage.tsdb.path=" + dir / "tsdb", fmt::format("--web.listen-address=127.0.0.1:{}", prom_port)},
-                                 dir / "prometheus.out", dir / "prometheus.err");
+    sim::ChildProcess prometheus(
+        {"/usr/bin/prometheus", "--config.file=" + dir / "prometheus.yml", "--storage.tsdb.path=" + dir / "tsdb",
+         fmt::format("--web.listen-address=127.0.0.1:{}", prom_port)},
+        dir / "prometheus.out", dir / "prometheus.err");
     auto query = [&](const std::string& q) {
       try {
         auto r = nlohmann::json::parse(http_get(url_of(prom_port, "/api/v1/query?query=" + q), 2).body);
@@ -226,7 +229,10 @@ TEST_CASE("sync: /metrics and /status count what the servers hold; promtool acce
   CHECK(r.exit_code == 0);
   // The log said where the endpoint is and, every second here, the stream's rate and lag.
   CHECK(r.err.find(fmt::format("metrics: http://127.0.0.1:{}/metrics", port)) != std::string::npos);
-  CHECK(std::regex_search(r.err, std::regex(R"(stream: \d+ commands applied, \d+/s over the last \d+ s; lag (< 50 ms|\d+ ms), \d+ bytes behind)")));
+  CHECK(std::regex_search(
+      r.err,
+      std::regex(
+          R"(stream: \d+ commands applied, \d+/s over the last \d+ s; lag (< 50 ms|\d+ ms), \d+ bytes behind)")));
   CHECK(r.err.find("monitor-secret-pw") == std::string::npos);
 }
 
@@ -238,9 +244,11 @@ TEST_CASE("alerts: a target that stops answering raises lag-high, then lag-resol
   auto src = connect(source);
   const int port = sim::free_loopback_port();
   const std::string events = dir / "events";
-  BackgroundFerry ferry({"migrate", "--mode", "sync", "--source", source.uri(), "--target", target.uri(), "--metrics-listen",
-                         std::to_string(port), "--alert-lag-ms", "500", "--alert-for", "1", "--alert-exec", recorder(events)});
-  wait_status(ferry, port, 60, [](const auto& s) { return s["task"]["phase"] == "stream"; }, "the stream");
+  BackgroundFerry ferry({"migrate", "--mode", "sync", "--source", source.uri(), "--target", target.uri(),
+                         "--metrics-listen", std::to_string(port), "--alert-lag-ms", "500", "--alert-for", "1",
+                         "--alert-exec", recorder(events)});
+  wait_status(
+      ferry, port, 60, [](const auto& s) { return s["task"]["phase"] == "stream"; }, "the stream");
 
   // Writes keep coming while the target sleeps (DEBUG SLEEP blocks it): ferry's stream stalls.
   std::atomic<bool> writing{true};
@@ -256,7 +264,8 @@ TEST_CASE("alerts: a target that stops answering raises lag-high, then lag-resol
     t->checked({"DEBUG", "SLEEP", "6"});
   });
   wait_event(events, "lag-high", 30);
-  auto high = wait_status(ferry, port, 10, [](const auto& s) { return s["alerts"]["lag_high"] == true; }, "lag_high in /status");
+  auto high = wait_status(
+      ferry, port, 10, [](const auto& s) { return s["alerts"]["lag_high"] == true; }, "lag_high in /status");
   CHECK(high["totals"]["lag_ms"].get<long long>() > 500);
   CHECK(sample(metrics_of(port), "ferry_alert_lag_high") == 1);
   sleeper.join();
@@ -317,7 +326,8 @@ TEST_CASE("task-failed carries the reason; a slow alert command is killed; a bad
   CHECK(failing.exit_code == 0);
   CHECK(failing.err.find("alert task-finished: the alert command exited with 7") != std::string::npos);
 
-  auto bad = run_ferry({"migrate", "--source", source.uri(), "--target", target.uri(), "--metrics-listen", "127.0.0.1:http"});
+  auto bad =
+      run_ferry({"migrate", "--source", source.uri(), "--target", target.uri(), "--metrics-listen", "127.0.0.1:http"});
   CHECK(bad.exit_code == 3);
   CHECK(bad.err.find("metrics-listen") != std::string::npos);
   // A port in use: exit 3 naming it, before anything is written.
@@ -355,16 +365,28 @@ TEST_CASE("every mode serves its phase and progress: scan, rdb, aof, snapshot; t
     DYNAMIC_SECTION(mode.name) {
       sim::RedisServer target;
       const int port = sim::free_loopback_port();
-      std::vector<std::string> args{"migrate", "--mode", mode.name, "--target", target.uri(), "--metrics-listen",
-                                    std::to_string(port), "--max-ops", "1000", "--pipeline-commands", "100", "--log-status-every", "1"};
+      std::vector<std::string> args{"migrate",
+                                    "--mode",
+                                    mode.name,
+                                    "--target",
+                                    target.uri(),
+                                    "--metrics-listen",
+                                    std::to_string(port),
+                                    "--max-ops",
+                                    "1000",
+                                    "--pipeline-commands",
+                                    "100",
+                                    "--log-status-every",
+                                    "1"};
       args.insert(args.end(), mode.input.begin(), mode.input.end());
       BackgroundFerry ferry(args);
       // Throttled to 1000 keys/s, acknowledged per 100: the copy is seen half done.
-      auto s = wait_status(ferry, port, 30,
-                           [&](const auto& s) {
-                             return s["task"]["phase"] == mode.name && s["shards"][0]["progress"]["done"].template get<uint64_t>() > 0;
-                           },
-                           "the copy under way");
+      auto s = wait_status(
+          ferry, port, 30,
+          [&](const auto& s) {
+            return s["task"]["phase"] == mode.name && s["shards"][0]["progress"]["done"].template get<uint64_t>() > 0;
+          },
+          "the copy under way");
       CHECK(s["task"]["mode"] == mode.name);
       const std::string m = metrics_of(port);
       INFO(m);
@@ -376,7 +398,8 @@ TEST_CASE("every mode serves its phase and progress: scan, rdb, aof, snapshot; t
       auto done = ferry.wait(60);
       CHECK(done.exit_code == 0);
       CHECK(connect(target)->checked({"DBSIZE"}).integer == 3000);
-      CHECK(std::regex_search(done.err, std::regex(mode.name + R"(: \d+ of \d+ (keys|bytes) \(\d+\.\d%\), \d+ keys written)")));
+      CHECK(std::regex_search(done.err,
+                              std::regex(mode.name + R"(: \d+ of \d+ (keys|bytes) \(\d+\.\d%\), \d+ keys written)")));
     }
   }
 }
@@ -391,11 +414,13 @@ TEST_CASE("a cluster source: one series per shard, each streaming with its own l
   const int port = sim::free_loopback_port();
   BackgroundFerry ferry({"migrate", "--mode", "sync", "--source", uri(source.master(0)), "--target", target.uri(),
                          "--metrics-listen", std::to_string(port)});
-  auto s = wait_status(ferry, port, 90, [](const auto& s) { return s["task"]["phase"] == "stream"; }, "every shard streaming");
+  auto s = wait_status(
+      ferry, port, 90, [](const auto& s) { return s["task"]["phase"] == "stream"; }, "every shard streaming");
   REQUIRE(s["shards"].size() == 3);
   for (int i = 300; i < 600; ++i) set(fmt::format("c:{}", i));
-  s = wait_status(ferry, port, 30, [](const auto& s) { return s["totals"]["commands"] == 300 && s["totals"]["lag_bytes"] == 0; },
-                  "300 commands, no lag");
+  s = wait_status(
+      ferry, port, 30, [](const auto& s) { return s["totals"]["commands"] == 300 && s["totals"]["lag_bytes"] == 0; },
+      "300 commands, no lag");
   CHECK(s["totals"]["keys_copied"] == 300);
   const std::string m = metrics_of(port);
   INFO(m);
