@@ -21,7 +21,6 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
-#include <deque>
 #include <fstream>
 #include <map>
 #include <mutex>
