@@ -21,6 +21,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <mutex>

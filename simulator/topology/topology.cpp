@@ -696,4 +696,10 @@ long long replica_offset(Connection& master) {
   return pos == std::string::npos ? -1 : std::atoll(it->second.c_str() + pos + 7);
 }
 
+bool replica_online(Connection& master) {
+  auto info = master.info("replication");
+  auto it = info.find("slave0");
+  return it != info.end() && it->second.find("state=online") != std::string::npos;
+}
+
 }  // namespace ferry::sim

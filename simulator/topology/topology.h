@@ -24,8 +24,9 @@ namespace ferry::sim {
 // "valkey-8.0", "valkey-8.1"), or "system" / "" for redis-server from PATH. nullopt when absent.
 std::optional<std::string> server_binary(const std::string& version);
 
-// The offset the first replica of `master` acknowledged, as its INFO replication reports it (-1
-// without a replica).
+// The first replica of `master` as its INFO replication reports it: whether it is online (the
+// snapshot sent), and the offset it acknowledged (-1 without a replica).
+bool replica_online(Connection& master);
 long long replica_offset(Connection& master);
 
 // A master and its replicas. In a cluster, `master` is whichever node of the shard the cluster
