@@ -67,7 +67,8 @@ struct FaultProxy::Impl {
   ChunkPlan plan(Direction d, const LinkCounters& c, size_t bytes);
 };
 
-namespace {
+// Named (not anonymous): Session, which FaultProxy::Impl names, holds Pumps.
+namespace proxy_detail {
 
 // One direction of a connection: reads a chunk, asks the faults for its plan, forwards it.
 struct Pump {
@@ -88,7 +89,9 @@ struct Pump {
   void wait(std::chrono::microseconds d, std::function<void()> then);
 };
 
-}  // namespace
+}  // namespace proxy_detail
+
+using proxy_detail::Pump;
 
 struct Session : std::enable_shared_from_this<Session> {
   FaultProxy::Impl& impl;
@@ -134,7 +137,7 @@ struct Session : std::enable_shared_from_this<Session> {
   }
 };
 
-namespace {
+namespace proxy_detail {
 
 void Pump::read() {
   from.async_read_some(asio::buffer(buf), [this, self = session.shared_from_this()](const error_code& ec, size_t n) {
@@ -188,7 +191,7 @@ void Pump::wait(std::chrono::microseconds d, std::function<void()> then) {
   });
 }
 
-}  // namespace
+}  // namespace proxy_detail
 
 ChunkPlan FaultProxy::Impl::plan(Direction d, const LinkCounters& c, size_t bytes) {
   ChunkPlan out;
