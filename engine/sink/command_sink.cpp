@@ -159,6 +159,8 @@ void CommandSink::apply(std::vector<std::string>& args, long long end_offset) {
         send(db, std::move(out), false);
       }
     });
+  } catch (const LinkError&) {
+    throw;  // a broken connection is the caller's to recover (reconnect, resync), not a stop
   } catch (const FerryError& e) {
     throw stopped_at(e, end_offset);
   }
@@ -194,6 +196,9 @@ void CommandSink::apply_transaction(long long end_offset) {
   try {
     for (auto& cmd : multi_)
       translator_.translate(cmd, [&body](int db, std::vector<std::string> out) { body.emplace_back(db, std::move(out)); });
+  } catch (const LinkError&) {
+    multi_.clear();
+    throw;
   } catch (const FerryError& e) {
     multi_.clear();
     throw stopped_at(e, end_offset);
