@@ -187,7 +187,7 @@ ReplicaSync::Phase ReplicaSync::handshake() {
 
 void ReplicaSync::apply_snapshot(KeySink& sink) {
   auto snapshot = link_->snapshot();
-  rdb::RdbParser parser(*snapshot, sink);
+  rdb::RdbParser parser(*snapshot, sink.input());
   try {
     parser.parse();
   } catch (...) {

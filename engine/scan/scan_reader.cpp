@@ -284,7 +284,14 @@ void ScanReader::copy_chunked(int db, const std::string& name) {
                                               type_reply.str));
   }
   key.type = *type;
-  NativeWriter& writer = sink_.begin_native(key);
+  if (sink_.transforms_keys()) {  // the script sees the expiry: read it first
+    bool gone = false;
+    key.expire_ms = absolute_expiry(source_.checked({use_pexpiretime_ ? "PEXPIRETIME" : "PTTL", name}), gone);
+    if (gone) return sink_.gone(key);
+  }
+  NativeWriter* begun = sink_.begin_native(key);
+  if (!begun) return report_progress();  // the transform dropped it
+  NativeWriter& writer = *begun;
   ChunkedKeyReader reader(source_, options_.chunk);
   try {
     if (!reader.copy(name, *type, writer)) {

@@ -37,6 +37,8 @@ void StreamStats::merge(const StreamStats& o) {
   split += o.split;
   moved_keys += o.moved_keys;
   oom_refused += o.oom_refused;
+  transformed_dropped += o.transformed_dropped;
+  transformed_added += o.transformed_added;
   for (const auto& [name, n] : o.per_command) per_command[name] += n;
   unconfirmed_script_count += o.unconfirmed_script_count;
   for (const auto& x : o.unconfirmed_scripts)
@@ -61,6 +63,7 @@ nlohmann::json StreamStats::to_json() const {
           {"reduced", reduced},       {"publish_dropped", publish_dropped},       {"split", split},
           {"moved_keys", moved_keys},
           {"oom_refused", oom_refused},
+          {"transformed_dropped", transformed_dropped}, {"transformed_added", transformed_added},
           {"per_command", printable_counts(per_command)},
           {"unconfirmed_scripts", unconfirmed_script_count},
           {"unconfirmed_script_examples", unconfirmed_scripts},
@@ -81,7 +84,11 @@ CommandTranslator::CommandTranslator(StreamOptions options, TargetFacts facts, S
       facts_(std::move(facts)),
       stats_(stats),
       now_ms_(now_ms ? std::move(now_ms) : std::function<long long()>(unix_ms)),
-      dbs_(options_.dbs.begin(), options_.dbs.end()) {}
+      dbs_(options_.dbs.begin(), options_.dbs.end()) {
+  if (options_.transform && options_.transform->has_on_command) transform_ = std::make_unique<Transform>(options_.transform);
+}
+
+CommandTranslator::~CommandTranslator() = default;
 
 // Expiries: a 7.0+ source sends them absolute (PEXPIREAT, SET ... PXAT); older ones send what the
 // client sent. Relative forms become absolute here, and --ttl-extend is added to every one.
@@ -248,15 +255,28 @@ void CommandTranslator::translate(Command& args, const Emit& emit) {
     ++stats_.skipped;
     return;
   }
+  if (!transform_) return finish(stream_db_, args, emit);
+  auto outs = transform_->command(stream_db_, args);  // selected on the source's names; then the script
+  if (outs.empty()) {
+    ++stats_.transformed_dropped;
+    return;
+  }
+  stats_.transformed_added += outs.size() - 1;
+  for (auto& out : outs) finish(out.db, out.args, emit);
+}
+
+void CommandTranslator::finish(int db, Command& args, const Emit& emit) {
+  const std::string name = upper(args[0]);
   if (options_.relative_expiries || options_.ttl_extend_ms || !facts_.takes_pxat()) rewrite_expiry(args);
   if (!facts_.takes_pxat()) rewrite_for_old_target(name, args);
   if ((name == "EVAL" || name == "EVALSHA") && args.size() >= 3) note_script(name, args);
-  count();
-  if (facts_.cluster && split_across_slots(upper(args[0]), args, emit)) return;
-  emit(target_db(stream_db_), std::move(args));
+  ++stats_.commands;
+  ++stats_.per_command[name];
+  if (facts_.cluster && split_across_slots(upper(args[0]), db, args, emit)) return;
+  emit(target_db(db), std::move(args));
 }
 
-bool CommandTranslator::split_across_slots(const std::string& name, Command& args, const Emit& emit) {
+bool CommandTranslator::split_across_slots(const std::string& name, int db, Command& args, const Emit& emit) {
   CommandKeys keys = command_keys(name, args);
   std::vector<size_t> all = keys.written;
   all.insert(all.end(), keys.read.begin(), keys.read.end());
@@ -282,7 +302,7 @@ bool CommandTranslator::split_across_slots(const std::string& name, Command& arg
       stats_.note("MSETNX across slots of the cluster target is applied per slot: not atomic there (the source ran it, so "
                   "none of its keys existed)");
     }
-    for (auto& [slot, command] : per_slot) emit(target_db(stream_db_), std::move(command));
+    for (auto& [slot, command] : per_slot) emit(target_db(db), std::move(command));
     return true;
   }
   const bool script = name == "EVAL" || name == "EVALSHA" || name == "FCALL";

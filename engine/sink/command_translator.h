@@ -27,8 +27,10 @@
 #include "target/target.h"
 #include "task/copy_options.h"
 #include "task/key_selection.h"
+#include "transform/transform.h"
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -50,6 +52,7 @@ struct StreamOptions {
   bool publish = true;             // false (--no-publish): PUBLISH is left out, counted
   CrossSlot cross_slot = CrossSlot::Stop;  // --cross-slot
   std::string heartbeat_prefix = "ferry:heartbeat:";
+  std::shared_ptr<const TransformScript> transform;  // --transform: on_command after the selection
 
   // The selection and write options a stream shares with the copy (DBs, --db-map, filters,
   // --ttl-extend, --skip-unsupported); the stream's own stay at their defaults.
@@ -60,6 +63,7 @@ struct StreamOptions {
     o.filter = copy.filter;
     o.ttl_extend_ms = copy.ttl_extend_ms;
     o.skip_unsupported = copy.skip_unsupported;
+    o.transform = copy.transform;
     return o;
   }
 };
@@ -72,6 +76,7 @@ class CommandTranslator {
   // `now_ms`: the clock relative expiries are made absolute with (Unix ms).
   CommandTranslator(StreamOptions options, TargetFacts facts, StreamStats& stats,
                     std::function<long long()> now_ms = nullptr);
+  ~CommandTranslator();
 
   // Translates one command (not MULTI/EXEC: the command sink frames transactions). Throws
   // FerryError(Failed) for a flush under --block-flush.
@@ -93,7 +98,10 @@ class CommandTranslator {
   void note_script(const std::string& name, const Command& args);
   // A cluster target runs a command only on keys of one slot: commands that act on each key alone
   // are emitted once per slot (true); any other command whose keys span slots stops the task.
-  bool split_across_slots(const std::string& name, Command& args, const Emit& emit);
+  bool split_across_slots(const std::string& name, int db, Command& args, const Emit& emit);
+  // What every applied command goes through after the selection and the transform: expiries made
+  // absolute (--ttl-extend), rewrites for an old target, the counts, a cluster's slots, --db-map.
+  void finish(int db, Command& args, const Emit& emit);
 
   StreamOptions options_;
   TargetFacts facts_;
@@ -103,6 +111,7 @@ class CommandTranslator {
   int stream_db_ = 0;
   std::optional<long long> heartbeat_ms_;
   bool noted_msetnx_split_ = false;
+  std::unique_ptr<Transform> transform_;
 };
 
 // "SET 'key' ... ": a command as messages name it (name, key and a little more; never whole values).

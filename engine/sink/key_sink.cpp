@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "rdb/format.h"
 #include "redis/command_keys.h"
+#include "sink/key_transform.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -57,7 +58,13 @@ KeySink::KeySink(Target& target, KeySinkOptions options, MigrationReport& report
       dbs_(options_.copy.dbs.begin(), options_.copy.dbs.end()) {
   target_rejects_payloads_ = options_.copy.write_mode == WriteMode::Commands || options_.append_in_place;
   writer_.set_in_place(options_.append_in_place);
+  if (options_.copy.transform && options_.copy.transform->has_on_key) {
+    transform_ = std::make_unique<Transform>(options_.copy.transform);
+    stage_ = std::make_unique<KeyTransformStage>(*this, *transform_, options_.copy.big_key_bytes);
+  }
 }
+
+rdb::RdbVisitor& KeySink::input() { return stage_ ? static_cast<rdb::RdbVisitor&>(*stage_) : *this; }
 
 KeySink::~KeySink() {
   // Replies still in flight have handlers pointing here: read them while this sink exists.
@@ -279,21 +286,34 @@ void KeySink::on_function(const std::string& code) {
   }
 }
 
-size_t KeySink::on_key_begin(const KeyInfo& key) {
+bool KeySink::admit(const KeyInfo& key) {
   key_ = key;
   steps_.clear();
   buffered_bytes_ = 0;
   unsupported_why_.clear();
   route_ = Route::Skip;
   if (fatal_) throw FerryError(ExitCode::Failed, *fatal_);  // stops the parser
-  if (!dbs_.empty() && !dbs_.count(key.db)) return 0;
-  if (!options_.skip_key_prefix.empty() && key.key.rfind(options_.skip_key_prefix, 0) == 0) return 0;
+  if (!dbs_.empty() && !dbs_.count(key.db)) return false;
+  if (!options_.skip_key_prefix.empty() && key.key.rfind(options_.skip_key_prefix, 0) == 0) return false;
   ++report_.keys_total;
   if (!options_.copy.filter.selects(key.key)) {
     ++report_.filtered;
-    return 0;
+    return false;
   }
   if (expired(key.expire_ms)) {
+    ++report_.skipped_expired;
+    return false;
+  }
+  return true;
+}
+
+size_t KeySink::route(const KeyInfo& key) {
+  key_ = key;
+  steps_.clear();
+  buffered_bytes_ = 0;
+  unsupported_why_.clear();
+  route_ = Route::Skip;
+  if (expired(key.expire_ms)) {  // a transform gave it an expiry already past
     ++report_.skipped_expired;
     return 0;
   }
@@ -461,9 +481,49 @@ bool KeySink::takes_string_values() const {
   return options_.copy.write_mode == WriteMode::Auto && !target_rejects_payloads_ && target_.facts().takes_pxat();
 }
 
+void KeySink::transform_whole(const KeyInfo& key, const Transform::ValueLoader& load,
+                              const std::function<void(const KeyInfo&, bool last)>& write) {
+  KeyRecord in{key.db, key.key, key.type, key.expire_ms, std::nullopt};
+  auto outs = transform_->key(in, load, true);
+  if (outs.empty()) return transform_dropped();
+  transform_added(outs.size() - 1);
+  for (size_t i = 0; i < outs.size(); ++i) {
+    KeyInfo out = key;
+    out.db = outs[i].db;
+    out.key = outs[i].key;
+    out.expire_ms = outs[i].expire_ms;
+    if (outs[i].value) write_replaced(out, outs[i].type, std::move(*outs[i].value));
+    else write(out, i + 1 == outs.size());
+  }
+}
+
+void KeySink::write_replaced(KeyInfo key, KeyType type, KeyValue value) {
+  key.type = type;
+  key.rdb_type = plain_rdb_type(type);
+  key.empty = type != KeyType::String && value.bytes() == 0;
+  route(key);
+  play_value(*this, type, std::move(value));
+  on_key_end(key, nullptr);
+}
+
 void KeySink::put_payload(KeyInfo key, std::string payload) {
   if (expired(key.expire_ms)) return gone(key);
   key.rdb_type = payload.empty() ? 0 : static_cast<uint8_t>(payload[0]);
+  if (!transform_) return restore_payload(std::move(key), std::move(payload));
+  key.type = rdb::key_type_of(key.rdb_type).value_or(KeyType::String);
+  Transform::ValueLoader load = [&]() -> std::optional<KeyValue> {
+    ValueCollector collect(key.type);
+    try {
+      rdb::decode_dump_payload(payload, key, collect);
+    } catch (const std::exception&) {  // a module value, an encoding this build cannot read: no value to give
+      return std::nullopt;
+    }
+    return collect.take();
+  };
+  transform_whole(key, load, [&](const KeyInfo& out, bool last) { restore_payload(out, last ? std::move(payload) : payload); });
+}
+
+void KeySink::restore_payload(KeyInfo key, std::string payload) {
   key.expire_ms = extended(key.expire_ms);
   Args command = restore_command(key, std::move(payload), key.expire_ms, replace(), {});
   send_restore(key, options_.copy.target_db(key.db), std::move(command), replace());
@@ -471,16 +531,41 @@ void KeySink::put_payload(KeyInfo key, std::string payload) {
 
 void KeySink::put_string(const KeyInfo& key, std::string value) {
   if (expired(key.expire_ms)) return gone(key);
+  if (!transform_) return write_string(key, std::move(value));
+  Transform::ValueLoader load = [&]() -> std::optional<KeyValue> {
+    KeyValue v;
+    v.string = value;
+    return v;
+  };
+  transform_whole(key, load, [&](const KeyInfo& out, bool last) { write_string(out, last ? std::move(value) : value); });
+}
+
+void KeySink::write_string(const KeyInfo& key, std::string value) {
+  if (expired(key.expire_ms)) return gone(key);
   if (options_.throttle) options_.throttle->account(value.size());
   strings_.add(key.db, options_.copy.target_db(key.db), key.key, std::move(value), extended(key.expire_ms));
 }
 
-NativeWriter& KeySink::begin_native(const KeyInfo& key) {
+NativeWriter* KeySink::begin_native(KeyInfo& key) {
+  native_transformed_ = false;
+  if (transform_) {
+    KeyRecord in{key.db, key.key, key.type, key.expire_ms, std::nullopt};
+    auto outs = transform_->key(in, nullptr, false);
+    if (outs.empty()) {
+      transform_dropped();
+      return nullptr;
+    }
+    key.db = outs.front().db;
+    key.key = outs.front().key;
+    native_expire_ = outs.front().expire_ms;
+    native_transformed_ = true;
+  }
   writer_.begin(options_.copy.target_db(key.db), key.key, key.type);
-  return writer_;
+  return &writer_;
 }
 
 void KeySink::commit_native(const KeyInfo& key, std::optional<long long> source_expire_ms) {
+  if (native_transformed_) source_expire_ms = native_expire_;  // the script's, from the expiry read first
   if (expired(source_expire_ms)) {
     writer_.abort();
     return gone(key);

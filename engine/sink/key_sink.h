@@ -17,11 +17,13 @@
 #include "sink/native_writer.h"
 #include "sink/string_writer.h"
 #include "target/target.h"
+#include "transform/transform.h"
 #include "task/copy_options.h"
 #include "task/migration_report.h"
 
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -43,6 +45,8 @@ struct KeySinkOptions {
   bool rdb_preamble = false;
 };
 
+class KeyTransformStage;
+
 class KeySink : public rdb::RdbVisitor {
  public:
   KeySink(Target& target, KeySinkOptions options, MigrationReport& report);
@@ -50,13 +54,18 @@ class KeySink : public rdb::RdbVisitor {
   KeySink(const KeySink&) = delete;
   KeySink& operator=(const KeySink&) = delete;
 
+  // Where a decoder plays decoded records: the task's transform (sink/key_transform.h) in front of
+  // this sink when there is one, else the sink itself.
+  rdb::RdbVisitor& input();
+  bool transforms_keys() const { return transform_ != nullptr; }
+
   // --- Decoded records (RdbVisitor) --------------------------------------------------------------
   void on_header(int version) override { input_version_ = version; }
   void on_aux(const std::string& name, const std::string& value) override;
   void on_function(const std::string& code) override;
   void on_module_aux(const std::string& module_type) override;
   void on_trailing_bytes(uint64_t offset) override;
-  size_t on_key_begin(const KeyInfo& key) override;
+  size_t on_key_begin(const KeyInfo& key) override { return admit(key) ? route(key) : 0; }
   void on_string_chunk(std::string_view chunk) override;
   void on_list_items(std::vector<std::string>& items) override;
   void on_set_members(std::vector<std::string>& members) override;
@@ -71,6 +80,14 @@ class KeySink : public rdb::RdbVisitor {
   void on_module_value(const std::string& module_type) override;
   void on_key_end(const KeyInfo& key, const std::string* raw) override;
 
+  // The two halves of on_key_begin, apart for the transform: whether a decoded key is selected (on
+  // the source's names; counted in keys_total, filtered or skipped_expired), and how a selected
+  // key travels, under its final name, DB and expiry (returns the raw payload limit).
+  bool admit(const KeyInfo& key);
+  size_t route(const KeyInfo& key);
+  void transform_dropped() { ++report_.transformed_dropped; }
+  void transform_added(size_t n) { report_.transformed_added += n; }
+
   // --- Whole keys a reader fetched (scan) ---------------------------------------------------------
   // Whether `key` of source DB `db` is selected (--include/--exclude); counts it as filtered if not.
   bool wants(int db, const std::string& key);
@@ -81,8 +98,9 @@ class KeySink : public rdb::RdbVisitor {
   void put_payload(KeyInfo key, std::string payload);
   void put_string(const KeyInfo& key, std::string value);
   // A key the caller reads in windows: the writer, begun for it in its target DB; then
-  // commit_native() with the expiry read last, or unsupported()/gone().
-  NativeWriter& begin_native(const KeyInfo& key);
+  // commit_native() with the expiry read last, or unsupported()/gone(). With a transform, `key`
+  // (with the expiry read first) is renamed as the script says, and nullptr means it dropped it.
+  NativeWriter* begin_native(KeyInfo& key);
   void commit_native(const KeyInfo& key, std::optional<long long> source_expire_ms);
   // A key the target cannot hold: skipped, counted and listed with --skip-unsupported, else a failure.
   void unsupported(const KeyInfo& key, const std::string& why);
@@ -117,6 +135,13 @@ class KeySink : public rdb::RdbVisitor {
   };
 
   void add(Step step, size_t bytes);
+  void restore_payload(KeyInfo key, std::string payload);
+  void write_string(const KeyInfo& key, std::string value);
+  // A value a script replaced: routed as plain records, written natively (or as a SET).
+  void write_replaced(KeyInfo key, KeyType type, KeyValue value);
+  // Runs the transform on a whole key; `write(out, last)` for each record it returns.
+  void transform_whole(const KeyInfo& key, const Transform::ValueLoader& load,
+                       const std::function<void(const KeyInfo&, bool last)>& write);
   void go_native();
   std::optional<long long> extended(std::optional<long long> expire_ms) const;
   bool expired(const std::optional<long long>& expire_ms) const;
@@ -153,6 +178,11 @@ class KeySink : public rdb::RdbVisitor {
   bool string_as_set_ = false;
   std::string pending_string_;
   std::string unsupported_why_;
+
+  std::unique_ptr<Transform> transform_;
+  std::unique_ptr<KeyTransformStage> stage_;
+  bool native_transformed_ = false;  // begin_native renamed the key: its expiry is the script's
+  std::optional<long long> native_expire_;
 
   std::deque<Restore> in_flight_;
   std::vector<Restore> rejected_;

@@ -33,6 +33,8 @@ struct StreamStats {
   // the old owner's stream reached the move (sink/slot_moves.h).
   uint64_t moved_keys = 0;
   uint64_t oom_refused = 0;  // of the errors, the target's OOM (out of memory) refusals
+  uint64_t transformed_dropped = 0;  // commands the transform dropped (ferry.drop())
+  uint64_t transformed_added = 0;    // commands the transform returned beside the first of one
   std::map<std::string, uint64_t> per_command;
   std::vector<std::string> unconfirmed_scripts;  // "EVALSHA <sha> keys: a b" (first few)
   uint64_t unconfirmed_script_count = 0;

@@ -96,7 +96,7 @@ int run_aof_import(const TaskConfig& config, std::shared_ptr<const AofFacts> che
         };
         KeySink keys(target, ko, report);
         io::FileSource file(f.part.path);
-        rdb::RdbParser parser(file, keys);
+        rdb::RdbParser parser(file, keys.input());
         parser.parse();
         keys.finish();
         if (keys.fatal()) throw FerryError(ExitCode::Failed, *keys.fatal());

@@ -4,8 +4,10 @@
 #include "redis/connection.h"
 #include "task/key_selection.h"
 #include "task/migration_report.h"
+#include "transform/transform.h"
 
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 namespace ferry {
@@ -37,6 +39,7 @@ struct CopyOptions {
   PipelineLimits pipeline;
   bool progress = false;            // draw the terminal progress line
   bool skip_unsupported = false;    // scan: count, list and skip keys the target cannot hold
+  std::shared_ptr<const TransformScript> transform;  // --transform: every key record and command through it
 
   int target_db(int source_db) const { return db_map.target(source_db); }
   // The report's description of the selection.

@@ -40,6 +40,8 @@ void MigrationReport::merge(const MigrationReport& o, const std::string& part) {
   bytes += o.bytes;
   oom_refused += o.oom_refused;
   dropped_pending_entries += o.dropped_pending_entries;
+  transformed_dropped += o.transformed_dropped;
+  transformed_added += o.transformed_added;
   seconds = std::max(seconds, o.seconds);
   if (!o.stopped_because.empty())
     stopped_because += (stopped_because.empty() ? "" : "; ") + (part.empty() ? "" : part + ": ") + o.stopped_because;
@@ -88,6 +90,8 @@ nlohmann::json MigrationReport::to_json() const {
   j["bytes"] = bytes;
   j["oom_refused"] = oom_refused;
   j["dropped_pending_entries"] = dropped_pending_entries;
+  j["transformed_dropped"] = transformed_dropped;
+  j["transformed_added"] = transformed_added;
   j["seconds"] = seconds;
   j["complete"] = complete;
   if (!stopped_because.empty()) j["stopped_because"] = stopped_because;
@@ -117,6 +121,9 @@ std::string MigrationReport::summary_text() const {
   if (skipped_unsupported) out += fmt::format("  skipped-unsupported {} (data the target cannot hold)\n", skipped_unsupported);
   if (functions_loaded || scripts_loaded)
     out += fmt::format("  functions loaded  {} libraries, {} Lua scripts\n", functions_loaded, scripts_loaded);
+  if (transformed_dropped || transformed_added)
+    out += fmt::format("  transformed       {} keys dropped by the transform, {} records added beside their key\n",
+                       transformed_dropped, transformed_added);
   if (not_attempted) out += fmt::format("  not attempted     {} (the job stopped early)\n", not_attempted);
   out += fmt::format("  time              {:.2f} s, {:.1f} MB moved, {:.0f} keys/s\n", seconds, bytes / 1e6,
                      seconds > 0 ? handled() / seconds : 0.0);

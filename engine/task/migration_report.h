@@ -40,6 +40,8 @@ struct MigrationReport {
   uint64_t bytes = 0;             // payload bytes moved
   uint64_t oom_refused = 0;       // of the failed, refused by the target for lack of memory (OOM)
   uint64_t dropped_pending_entries = 0;
+  uint64_t transformed_dropped = 0;  // keys the transform dropped (ferry.drop())
+  uint64_t transformed_added = 0;    // records the transform returned beside the first of a key
   double seconds = 0;
   bool complete = false;          // every key handled
   std::string stopped_because;    // set when the job stopped early
@@ -65,7 +67,9 @@ struct MigrationReport {
     return stopped_because.empty() && failed == 0 && skipped_conflict == 0 && stream_failures == 0;
   }
   uint64_t handled() const {
-    return copied + skipped_expired + skipped_empty + skipped_conflict + failed + skipped_unsupported + filtered;
+    const uint64_t n = copied + skipped_expired + skipped_empty + skipped_conflict + failed + skipped_unsupported +
+                       filtered + transformed_dropped;
+    return n > transformed_added ? n - transformed_added : 0;
   }
   void add_failure(int db, std::string key, std::string error);
   // A key the target cannot hold, skipped with --skip-unsupported: counted and listed.

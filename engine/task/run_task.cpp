@@ -127,7 +127,7 @@ int run_rdb_import(const TaskConfig& config, Target& target, Progress* progress,
   for (const auto& path : config.rdb_files) {
     io::FileSource file(path);
     size = file.size().value_or(0);
-    rdb::RdbParser parser(file, sink);
+    rdb::RdbParser parser(file, sink.input());
     try {
       parser.parse();
     } catch (const rdb::RdbError& e) {

@@ -304,6 +304,11 @@ std::vector<TaskSetting> make_settings() {
            "snapshot/sync: read the replication link at full speed into files here and apply from them, so a slow "
            "target cannot get ferry cut off by the source's output-buffer limit; full resyncs keep their key sets here "
            "too (default for those: $TMPDIR or /tmp)"),
+      text("transform", "script", "--transform", &TaskConfig::transform_script,
+           "Run every key record and every command through this Lua script (on_key, on_command): rename keys, move "
+           "them to other DBs, drop them, change expiries or values (README: Transforms)"),
+      integer("transform", "budget-ms", "--transform-budget-ms", &TaskConfig::transform_budget_ms, 1,
+              "Milliseconds one call of the transform may run before the task stops with an error"),
       seconds("connection", "connect-timeout", "--connect-timeout", &TaskConfig::connect_timeout_s,
               "Seconds to connect and log in to a server"),
       seconds("connection", "read-timeout", "--read-timeout", &TaskConfig::read_timeout_s, "Seconds to wait for a reply"),
@@ -399,7 +404,18 @@ void TaskConfig::check() const {
   }
   if (reads_file() && tls_asked(source.tls))
     bad(fmt::format("--mode {} reads a file: the source TLS options do not apply", mode));
-  copy_options();  // throws for a bad --db-map or pattern
+  CopyOptions copy = copy_options();  // throws for a bad --db-map, pattern or transform script
+  if (copy.transform) {
+    const TransformScript& t = *copy.transform;
+    if (!t.has_on_key)
+      bad(fmt::format("transform script {} defines on_command but not on_key: the keys copied whole would reach the target "
+                      "untransformed (define `function on_key(k) return k end` to copy them as they are)",
+                      t.path));
+    if (!t.has_on_command && (mode == "sync" || mode == "snapshot" || mode == "aof"))
+      bad(fmt::format("transform script {} defines on_key but not on_command: the commands of mode {} would reach the "
+                      "target untransformed (define `function on_command(c) return c end` to apply them as they are)",
+                      t.path, mode));
+  }
 }
 
 namespace {
@@ -449,6 +465,11 @@ CopyOptions TaskConfig::copy_options() const {
   copy.db_map = DbMap::parse(db_map);
   copy.db_map.check(copy.dbs);
   copy.filter = KeyFilter(include, exclude);
+  if (!transform_script.empty()) {
+    if (!transform_loaded || transform_loaded->path != transform_script || transform_loaded->budget_ms != transform_budget_ms)
+      transform_loaded = TransformScript::load(transform_script, transform_budget_ms);
+    copy.transform = transform_loaded;
+  }
   return copy;
 }
 

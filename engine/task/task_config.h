@@ -57,6 +57,9 @@ struct TaskConfig {
   std::string state_file;
   bool unsafe_resync_append = false;
   std::string spool_dir;
+  // [transform]
+  std::string transform_script;      // a Lua file (transform/transform.h); empty: none
+  long long transform_budget_ms = 1000;
   // [connection]
   double connect_timeout_s = 5;
   double read_timeout_s = 60;
@@ -73,6 +76,7 @@ struct TaskConfig {
   double alert_for_s = 10;
   std::string alert_exec;          // empty: alerts are logged only
   double alert_timeout_s = 10;
+  mutable std::shared_ptr<const TransformScript> transform_loaded;  // by copy_options(), once
 
   // The input is a file (modes rdb and aof), not a source server.
   bool reads_file() const { return mode == "rdb" || mode == "aof"; }
@@ -86,7 +90,7 @@ struct TaskConfig {
   Timeouts timeouts() const;
   PipelineLimits pipeline() const;
   // The DBs, mapping and filters checked and resolved (the source URI's /db counts as --db).
-  CopyOptions copy_options() const;
+  CopyOptions copy_options() const;  // loads the transform script once (FerryError(Usage) for a bad one)
   PrecheckOptions precheck_options() const;
   // --task-id, or one derived from the source and target addresses.
   std::string effective_task_id() const;

@@ -236,6 +236,10 @@ state = ""                  # file keeping the task's position: a restarted task
 unsafe-resync-append = false  # UNSAFE, for reproducing failures: a full resync appends instead of replacing
 spool-dir = ""              # read the link at full speed into files here
 
+[transform]
+script = ""                 # a Lua file: on_key(k) and on_command(c) rename, move, drop or change what is copied
+budget-ms = 1000            # milliseconds one call of the script may run before the task stops
+
 [connection]
 connect-timeout = 5         # seconds
 read-timeout = 60           # seconds

@@ -45,7 +45,7 @@ TEST_CASE("config example is a valid task file naming every key", "[config]") {
       "connection.connect-timeout", "connection.read-timeout", "connection.pipeline-commands",
       "connection.pipeline-bytes", "output.report", "output.log-file", "output.log-level", "output.progress",
       "output.log-status-every", "output.metrics-listen", "output.alert-lag-ms", "output.alert-for", "output.alert-exec",
-      "output.alert-timeout"};
+      "output.alert-timeout", "transform.script", "transform.budget-ms"};
   std::set<std::string> found;
   toml::table t = toml::parse(example.out);
   for (const auto& [k, v] : t) {
