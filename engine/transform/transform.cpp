@@ -454,6 +454,35 @@ void Transform::fail(const std::string& what, const std::string& why) {
   throw TransformError(fmt::format("transform {} failed on {}: {}", script_->path, what, why));
 }
 
+// The tables a hook returned (one, or each of a list), on the stack; false when it dropped its input.
+// `field` tells one from a list (an input record has it raw, so no __index runs).
+bool Transform::output_tables(const char* hook, const char* field, const char* noun, const std::string& what,
+                              std::vector<int>& tables) {
+  lua_rawgeti(L_, LUA_REGISTRYINDEX, drop_ref_);
+  const bool dropped = lua_rawequal(L_, -1, -2);
+  lua_pop(L_, 1);
+  if (dropped) return false;
+  if (!lua_istable(L_, -1))
+    fail(what, fmt::format("{}{} returned {} (return the {}, a list of them, or ferry.drop() to drop it)", defined_at(hook), hook,
+                           lua_isnoneornil(L_, -1) ? "nothing" : std::string("a ") + luaL_typename(L_, -1), noun));
+  const int result = lua_gettop(L_);
+  lua_getfield(L_, result, field);
+  const bool single = !lua_isnil(L_, -1);
+  lua_pop(L_, 1);
+  if (single) {
+    tables.push_back(result);
+    return true;
+  }
+  const lua_Unsigned n = lua_rawlen(L_, result);
+  if (n == 0) fail(what, fmt::format("{} returned an empty list (return ferry.drop() to drop it)", hook));
+  for (lua_Unsigned i = 1; i <= n; ++i) {
+    lua_rawgeti(L_, result, static_cast<lua_Integer>(i));
+    if (!lua_istable(L_, -1)) fail(what, fmt::format("element {} of the list {} returned is not a {}", i, hook, noun));
+    tables.push_back(lua_gettop(L_));
+  }
+  return true;
+}
+
 // ---- Key records ---------------------------------------------------------------------------------
 
 std::vector<KeyRecord> Transform::key(const KeyRecord& in, const ValueLoader& value, bool several) {
@@ -494,29 +523,8 @@ std::vector<KeyRecord> Transform::key(const KeyRecord& in, const ValueLoader& va
 }
 
 std::vector<KeyRecord> Transform::read_key_outputs(const KeyRecord& in, const std::string& what, bool several) {
-  lua_rawgeti(L_, LUA_REGISTRYINDEX, drop_ref_);
-  const bool dropped = lua_rawequal(L_, -1, -2);
-  lua_pop(L_, 1);
-  if (dropped) return {};
-  if (!lua_istable(L_, -1))
-    fail(what, fmt::format("{}on_key returned {} (return the record, a list of records, or ferry.drop() to drop the key)",
-                           defined_at("on_key"), lua_isnoneornil(L_, -1) ? "nothing" : std::string("a ") + luaL_typename(L_, -1)));
-  const int result = lua_gettop(L_);
   std::vector<int> tables;
-  lua_getfield(L_, result, "key");  // through __index: an input record has its key raw
-  const bool single = !lua_isnil(L_, -1);
-  lua_pop(L_, 1);
-  if (single) {
-    tables.push_back(result);
-  } else {
-    const lua_Unsigned n = lua_rawlen(L_, result);
-    if (n == 0) fail(what, "on_key returned an empty list (return ferry.drop() to drop the key)");
-    for (lua_Unsigned i = 1; i <= n; ++i) {
-      lua_rawgeti(L_, result, static_cast<lua_Integer>(i));
-      if (!lua_istable(L_, -1)) fail(what, fmt::format("element {} of the list on_key returned is not a record", i));
-      tables.push_back(lua_gettop(L_));
-    }
-  }
+  if (!output_tables("on_key", "key", "record", what, tables)) return {};
   if (tables.size() > 1 && !several)
     fail(what, fmt::format("on_key returned {} records for a key whose value is streamed to the target (a key over "
                            "--big-key-threshold, or a stream): it can be renamed, moved, given an expiry or dropped, "
@@ -622,30 +630,9 @@ std::vector<TransformedCommand> Transform::command(int db, const std::vector<std
 }
 
 std::vector<TransformedCommand> Transform::read_command_outputs(int input_db, const std::string& what) {
-  lua_rawgeti(L_, LUA_REGISTRYINDEX, drop_ref_);
-  const bool dropped = lua_rawequal(L_, -1, -2);
-  lua_pop(L_, 1);
-  if (dropped) return {};
-  if (!lua_istable(L_, -1))
-    fail(what, fmt::format("{}on_command returned {} (return the command, a list of commands, or ferry.drop() to drop it)",
-                           defined_at("on_command"), lua_isnoneornil(L_, -1) ? "nothing" : std::string("a ") + luaL_typename(L_, -1)));
-  const int result = lua_gettop(L_);
-  std::vector<int> tables;
-  lua_getfield(L_, result, "name");
-  const bool single = !lua_isnil(L_, -1);
-  lua_pop(L_, 1);
-  if (single) {
-    tables.push_back(result);
-  } else {
-    const lua_Unsigned n = lua_rawlen(L_, result);
-    if (n == 0) fail(what, "on_command returned an empty list (return ferry.drop() to drop the command)");
-    for (lua_Unsigned i = 1; i <= n; ++i) {
-      lua_rawgeti(L_, result, static_cast<lua_Integer>(i));
-      if (!lua_istable(L_, -1)) fail(what, fmt::format("element {} of the list on_command returned is not a command", i));
-      tables.push_back(lua_gettop(L_));
-    }
-  }
   std::vector<TransformedCommand> out;
+  std::vector<int> tables;
+  if (!output_tables("on_command", "name", "command", what, tables)) return {};
   for (int t : tables) {
     TransformedCommand c;
     lua_getfield(L_, t, "db");

@@ -104,6 +104,7 @@ class Transform {
   std::vector<KeyRecord> read_key_outputs(const KeyRecord& in, const std::string& what, bool several);
   std::vector<TransformedCommand> read_command_outputs(int input_db, const std::string& what);
   std::string defined_at(const char* function);
+  bool output_tables(const char* hook, const char* field, const char* noun, const std::string& what, std::vector<int>& tables);
   [[noreturn]] void fail(const std::string& what, const std::string& why);
   static int value_index(lua_State* L);
   static void budget_hook(lua_State* L, lua_Debug* ar);
