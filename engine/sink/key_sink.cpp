@@ -286,12 +286,17 @@ void KeySink::on_function(const std::string& code) {
   }
 }
 
-bool KeySink::admit(const KeyInfo& key) {
+// A new key: nothing of the last one's routing is left.
+void KeySink::begin_key(const KeyInfo& key) {
   key_ = key;
   steps_.clear();
   buffered_bytes_ = 0;
   unsupported_why_.clear();
   route_ = Route::Skip;
+}
+
+bool KeySink::admit(const KeyInfo& key) {
+  begin_key(key);
   if (fatal_) throw FerryError(ExitCode::Failed, *fatal_);  // stops the parser
   if (!dbs_.empty() && !dbs_.count(key.db)) return false;
   if (!options_.skip_key_prefix.empty() && key.key.rfind(options_.skip_key_prefix, 0) == 0) return false;
@@ -308,11 +313,7 @@ bool KeySink::admit(const KeyInfo& key) {
 }
 
 size_t KeySink::route(const KeyInfo& key) {
-  key_ = key;
-  steps_.clear();
-  buffered_bytes_ = 0;
-  unsupported_why_.clear();
-  route_ = Route::Skip;
+  begin_key(key);
   if (expired(key.expire_ms)) {  // a transform gave it an expiry already past
     ++report_.skipped_expired;
     return 0;

@@ -134,6 +134,7 @@ class KeySink : public rdb::RdbVisitor {
     bool replace = false;
   };
 
+  void begin_key(const KeyInfo& key);
   void add(Step step, size_t bytes);
   void restore_payload(KeyInfo key, std::string payload);
   void write_string(const KeyInfo& key, std::string value);
